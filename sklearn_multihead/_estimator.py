@@ -1,0 +1,628 @@
+"""``JointRegressorClassifier``: one multi-head network for mixed targets.
+
+Inside:
+
+- ``JointRegressorClassifier``: the scikit-learn estimator. ``fit`` validates
+  its parameters and data, encodes the targets (``_targets.TargetEncoder``),
+  builds the module (``_module.MultiHeadMLP``) and the loss
+  (``_losses.JointLoss``) and trains them through a skorch net
+  (``_net.JointNet``) owned as ``net_``; ``predict`` / ``predict_proba`` /
+  ``score`` decode the outputs back to the original labels and units.
+- helpers that turn the user's ``loss_weights`` / ``class_weight`` /
+  ``device`` into what the loss and the net take.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, MultiOutputMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.callbacks import EpochTimer, PrintLog
+
+from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
+from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
+from sklearn_multihead._net import JointNet, StopOnPlateau, TensorData, as_tensor
+from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
+
+__all__ = ["JointRegressorClassifier"]
+
+#: default mini-batch size when ``batch_size="auto"``
+AUTO_BATCH_SIZE = 256
+
+
+def _check_numeric_frame(X):
+    """Name the non-numeric columns of a DataFrame X and how to encode them."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric columns {bad}. The network needs numbers: encode "
+            "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
+            "OneHotEncoder(), columns)]) and this estimator."
+        )
+
+
+def _has_classification(est):
+    if hasattr(est, "target_types_") and CLASSIFICATION not in est.target_types_:
+        raise AttributeError(
+            "predict_proba is not available: this model was fitted with regression "
+            "targets only, which have no class probabilities."
+        )
+    return True
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees no CUDA GPU. Use "
+            "device='cpu', or device='auto' to take a GPU only when there is one."
+        )
+    return device
+
+
+class JointRegressorClassifier(MultiOutputMixin, BaseEstimator):
+    """One neural network for several regression and classification targets.
+
+    A shared multi-layer perceptron (the trunk) feeds one output head per
+    target; all heads are trained together on the sum of their (weighted)
+    losses. Regression targets are standardised inside and predicted in their
+    own units; classification targets are predicted as their original labels.
+    A missing target cell (NaN, None or ``pd.NA``) adds no loss, and the row
+    still trains the other heads.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+        Widths of the shared trunk's hidden layers.
+    activation : {"relu", "tanh", "logistic", "identity", "gelu", "silu"}, \
+            default="relu"
+        Activation of every hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+    batch_norm : bool, default=False
+        Batch normalisation after each hidden linear layer.
+    head_hidden_layer_sizes : tuple of int, default=()
+        Hidden layers private to each head. Empty: all heads share one fused
+        output layer (fastest).
+    target_types : "auto", list or dict, default="auto"
+        Type of each target column, ``"regression"`` or ``"classification"``.
+        ``"auto"`` decides by dtype: floating -> regression; integer, bool,
+        string and category -> classification. A dict by column name types
+        some columns and leaves the rest to "auto".
+    regression_loss : {"squared_error", "absolute_error", "huber"}, \
+            default="squared_error"
+        Loss of the regression heads, on standardised targets.
+    loss_weights : None, list, dict or "uncertainty", default=None
+        Weight of each target's loss in the sum: None for equal weights, a list
+        with one weight per target, a dict by target name (missing names get
+        1), or ``"uncertainty"`` to learn them (Kendall, Gal & Cipolla, 2018).
+    class_weight : None, "balanced", list or dict, default=None
+        Per-class weights of the classification targets: ``"balanced"`` for
+        all of them, a list with one entry (None, "balanced" or a dict
+        ``{label: weight}``) per classification target, or a dict by target
+        name of such entries.
+    alpha : float, default=1e-4
+        L2 penalty on the weights (biases are not penalised).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop when their loss has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
+        best weights. When False, training stops when the training loss stalls
+        in the same way.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before training stops.
+    tol : float, default=1e-4
+        Smallest loss decrease that counts as an improvement.
+    device : str, default="cpu"
+        Torch device: "cpu", "cuda", "cuda:N", or "auto" (a GPU when there is
+        one).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch order, dropout and the validation
+        split. With an int, fits on the CPU are bit-identical, and the global
+        numpy and torch random states are left untouched.
+    verbose : int, default=0
+        Print one line per epoch with total and per-target losses.
+
+    Attributes
+    ----------
+    target_types_ : list of str
+        Type of each target.
+    classes_ : list
+        For each target, the array of its class labels, or None for a
+        regression target.
+    n_outputs_ : int
+        Number of targets.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X is a DataFrame with string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net; ``net_.module_`` is the torch module.
+    history_ : pandas.DataFrame
+        One row per epoch: ``train_loss``, ``train_loss_<target>`` and, with
+        early stopping, ``valid_loss`` and ``valid_loss_<target>``.
+    n_iter_ : int
+        Number of epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn_multihead import JointRegressorClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> Y = pd.DataFrame({"size": X[:, 0] * 2.0, "big": X[:, 1] > 0})
+    >>> est = JointRegressorClassifier(max_iter=20, random_state=0).fit(X, Y)
+    >>> est.target_types_
+    ['regression', 'classification']
+    >>> est.predict(X[:2]).dtypes.tolist()
+    [dtype('float64'), dtype('bool')]
+    """
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "head_hidden_layer_sizes": ["array-like"],
+        "target_types": [StrOptions({"auto"}), list, tuple, dict],
+        "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "loss_weights": [
+            None,
+            StrOptions({"uncertainty"}),
+            list,
+            tuple,
+            dict,
+            np.ndarray,
+        ],
+        "class_weight": [None, StrOptions({"balanced"}), list, tuple, dict],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        head_hidden_layer_sizes=(),
+        target_types="auto",
+        regression_loss="squared_error",
+        loss_weights=None,
+        class_weight=None,
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.head_hidden_layer_sizes = head_hidden_layer_sizes
+        self.target_types = target_types
+        self.regression_loss = regression_loss
+        self.loss_weights = loss_weights
+        self.class_weight = class_weight
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- scikit-learn plumbing --------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # -- fit ----------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to X and the targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features (encode categorical columns first, e.g. with
+            ``OneHotEncoder`` in a ``Pipeline``).
+        y : array-like or DataFrame of shape (n_samples, n_targets) or (n_samples,)
+            Targets, of mixed types; missing cells (NaN, None, ``pd.NA``) are
+            ignored by the loss.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row in every target's loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        _check_numeric_frame(X)
+        X = validate_data(self, X, dtype=np.float32, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
+        encoder = TargetEncoder(self.target_types).fit(y, sample_weight)
+        Y = encoder.transform(y)
+        self._encoder = encoder
+        self.target_types_ = list(encoder.types_)
+        self.classes_ = list(encoder.classes_)
+        self.n_outputs_ = len(self.target_types_)
+
+        head_kinds = [
+            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+        ]
+        head_sizes = [
+            len(c) if k == "multiclass" else 1
+            for k, c in zip(head_kinds, self.classes_)
+        ]
+        self.device_ = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        data = TensorData(
+            as_tensor(X, self.device_),
+            as_tensor(Y, self.device_),
+            None if sample_weight is None else as_tensor(sample_weight, self.device_),
+        )
+        train_split = False
+        if self.early_stopping:
+            data, valid = self._split(data, seed)
+            train_split = _PredefinedSplit(valid)
+        n_train = len(data)
+        batch_size = (
+            min(AUTO_BATCH_SIZE, n_train)
+            if self.batch_size == "auto"
+            else self.batch_size
+        )
+
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            torch.manual_seed(seed)
+            module = MultiHeadMLP(
+                n_features=X.shape[1],
+                head_sizes=head_sizes,
+                hidden_layer_sizes=_sizes(self.hidden_layer_sizes),
+                head_hidden_layer_sizes=_sizes(self.head_hidden_layer_sizes),
+                activation=self.activation,
+                dropout=self.dropout,
+                batch_norm=self.batch_norm,
+            )
+            criterion = JointLoss(
+                head_kinds=head_kinds,
+                head_slices=module.head_slices,
+                loss_weights=self._loss_weights(encoder.names_),
+                class_weights=self._class_weights(encoder, Y),
+                regression_loss=self.regression_loss,
+            )
+            monitor = "valid_loss" if self.early_stopping else "train_loss"
+            stopper = StopOnPlateau(
+                monitor=monitor,
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="abs",
+                load_best=self.early_stopping,
+            )
+            callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
+            if self.verbose:
+                callbacks.append(("print_log", PrintLog()))
+            self.net_ = JointNet(
+                module=module,
+                criterion=criterion,
+                optimizer=torch.optim.Adam,
+                optimizer__fused=self.device_ == "cpu"
+                or self.device_.startswith("cuda"),
+                lr=self.learning_rate_init,
+                alpha=self.alpha,
+                max_epochs=self.max_iter,
+                batch_size=batch_size,
+                train_split=train_split,
+                callbacks=callbacks,
+                device=self.device_,
+                verbose=self.verbose,
+                target_names=[str(n) for n in encoder.names_],
+                seed=seed,
+            )
+            self.net_.fit(data, None)
+
+        self.history_ = pd.DataFrame(
+            [
+                {k: v for k, v in row.items() if k != "batches"}
+                for row in self.net_.history
+            ]
+        ).set_index("epoch")
+        self.n_iter_ = len(self.history_)
+        if not stopper.stopped_:
+            warnings.warn(
+                f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
+                "before the loss stopped improving. Raise max_iter, or set tol / "
+                "n_iter_no_change, if the model underfits.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    @staticmethod
+    def _head_kind(target_type, classes):
+        if target_type == REGRESSION:
+            return "regression"
+        return "binary" if len(classes) <= 2 else "multiclass"
+
+    def _cuda_devices(self):
+        if self.device_.startswith("cuda"):
+            return [torch.device(self.device_).index or 0]
+        return []
+
+    def _split(self, data, seed):
+        n = len(data)
+        n_valid = int(np.ceil(self.validation_fraction * n))
+        if n < 2 or n_valid >= n:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the rows, which leaves no rows to "
+                f"train on ({n} samples). Lower validation_fraction, give more "
+                "samples, or set early_stopping=False."
+            )
+        perm = np.random.RandomState(seed).permutation(n)
+        return data.subset(torch.from_numpy(perm[n_valid:])), data.subset(
+            torch.from_numpy(perm[:n_valid])
+        )
+
+    def _loss_weights(self, names):
+        lw = self.loss_weights
+        n = len(names)
+        if lw is None:
+            return [1.0] * n
+        if isinstance(lw, str):
+            return lw
+        if isinstance(lw, dict):
+            unknown = [k for k in lw if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"loss_weights names unknown targets {unknown}; the targets are "
+                    f"{names}."
+                )
+            weights = [float(lw.get(name, 1.0)) for name in names]
+        else:
+            weights = [float(w) for w in np.ravel(lw)]
+            if len(weights) != n:
+                raise ValueError(
+                    f"loss_weights has {len(weights)} entries but there are {n} "
+                    "targets. Give one weight per target, or a dict by target name."
+                )
+        if any(not np.isfinite(w) or w < 0 for w in weights):
+            raise ValueError(
+                f"loss_weights must be finite and non-negative. Got {weights} instead."
+            )
+        return weights
+
+    def _class_weights(self, encoder, Y):
+        """Per-class weight vectors (None where unweighted), one entry per target."""
+        cw = self.class_weight
+        names, types = encoder.names_, encoder.types_
+        cls_names = [nm for nm, t in zip(names, types) if t == CLASSIFICATION]
+        if cw is None:
+            spec = {}
+        elif isinstance(cw, str):
+            spec = {nm: cw for nm in cls_names}
+        elif isinstance(cw, dict):
+            reg = [k for k in cw if k in names and k not in cls_names]
+            if reg:
+                raise ValueError(
+                    f"class_weight is given for regression targets {reg}; class "
+                    "weights apply to classification targets only."
+                )
+            unknown = [k for k in cw if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names unknown targets {unknown}; the "
+                    f"classification targets are {cls_names}."
+                )
+            spec = dict(cw)
+        else:
+            cw = list(cw)
+            if len(cw) != len(cls_names):
+                raise ValueError(
+                    f"class_weight has {len(cw)} entries but there are "
+                    f"{len(cls_names)} classification targets {cls_names}. Give one "
+                    "entry (None, 'balanced' or a dict) per classification target."
+                )
+            spec = dict(zip(cls_names, cw))
+        out = []
+        for j, name in enumerate(names):
+            entry = spec.get(name)
+            classes = encoder.classes_[j]
+            if entry is None or types[j] == REGRESSION:
+                out.append(None)
+                continue
+            if isinstance(entry, str):
+                if entry != "balanced":
+                    raise ValueError(
+                        f"class_weight for target {name!r} must be None, 'balanced' "
+                        f"or a dict. Got {entry!r} instead."
+                    )
+                codes = Y[:, j][~np.isnan(Y[:, j])].astype(np.intp)
+                present = np.unique(codes)
+                weights = np.ones(len(classes))
+                weights[present] = compute_class_weight(
+                    "balanced", classes=present, y=codes
+                )
+            else:
+                unknown = [k for k in entry if k not in set(classes.tolist())]
+                if unknown:
+                    raise ValueError(
+                        f"class_weight for target {name!r} names labels {unknown} "
+                        f"that are not among its classes {classes.tolist()}."
+                    )
+                weights = np.array([float(entry.get(c, 1.0)) for c in classes.tolist()])
+            if len(classes) <= 2:
+                weights = np.resize(weights, 2)
+            out.append(weights.tolist())
+        return out
+
+    # -- predict ------------------------------------------------------------------
+    def _raw(self, X):
+        check_is_fitted(self)
+        X_df = X
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        index = X_df.index if isinstance(X_df, pd.DataFrame) else None
+        return self.net_.predict_raw(as_tensor(X, self.device_)), index
+
+    def predict(self, X):
+        """Predict every target, in its original labels and units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray or DataFrame of shape (n_samples, n_targets)
+            A DataFrame with the fitted columns and dtypes when y was one; a
+            1-D array when y was 1-D; else an array (object dtype when the
+            targets' types differ).
+        """
+        raw, index = self._raw(X)
+        codes = np.empty((raw.shape[0], self.n_outputs_), dtype=np.float64)
+        for j, (sl, kind) in enumerate(self._heads()):
+            out = raw[:, sl]
+            if kind == "regression":
+                codes[:, j] = out[:, 0]
+            elif kind == "binary":
+                codes[:, j] = (out[:, 0] > 0) if len(self.classes_[j]) == 2 else 0
+            else:
+                codes[:, j] = out.argmax(axis=1)
+        return self._encoder.inverse_transform(codes, index=index)
+
+    @available_if(_has_classification)
+    def predict_proba(self, X):
+        """Class probabilities of every classification target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_j)
+            One array per classification target, in target order, columns in
+            ``classes_[j]`` order. When y was 1-D (one target), the array
+            itself, as scikit-learn's forests do.
+        """
+        raw, _ = self._raw(X)
+        out = []
+        for j, (sl, kind) in enumerate(self._heads()):
+            logits = torch.from_numpy(
+                np.ascontiguousarray(raw[:, sl], dtype=np.float64)
+            )
+            if kind == "binary":
+                p = torch.sigmoid(logits[:, 0]).numpy()
+                if len(self.classes_[j]) == 2:
+                    out.append(np.column_stack([1.0 - p, p]))
+                else:
+                    out.append(np.ones((len(p), 1)))
+            elif kind == "multiclass":
+                out.append(torch.softmax(logits, dim=1).numpy())
+        return out[0] if self._encoder.kind_ == "1d" else out
+
+    def _heads(self):
+        kinds = [
+            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+        ]
+        return list(zip(self.net_.module_.head_slices, kinds))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean over targets of R^2 (regression) and accuracy (classification).
+
+        Missing cells of y are skipped, target by target. For the score of each
+        target, see ``sklearn_multihead.metrics``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like or DataFrame of shape (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        from sklearn_multihead.metrics import joint_score
+
+        return joint_score(y, self.predict(X), self.target_types_, sample_weight)
+
+
+class _PredefinedSplit:
+    """``train_split`` that returns a validation set fixed in advance."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
+
+
+def _sizes(sizes):
+    if isinstance(sizes, Integral):
+        return (int(sizes),)
+    return tuple(sizes)

@@ -1,0 +1,189 @@
+"""The joint loss: per-target losses, masks for missing cells, weights (torch only).
+
+Inside:
+
+- ``REGRESSION_LOSSES``: the accepted ``regression_loss`` names.
+- ``JointLoss``: an ``nn.Module`` criterion. ``target_losses`` gives the loss of
+  every target on a batch (a weighted mean over the rows whose cell is known)
+  and the weight behind each; ``combine`` sums them with the target weights,
+  fixed or learned ("uncertainty", Kendall, Gal & Cipolla 2018); ``forward``
+  does both.
+
+Targets of one kind are computed together: all regression columns in one
+element-wise op, all binary columns in one ``binary_cross_entropy_with_logits``;
+each multiclass target is one ``cross_entropy``. ``y_true`` is one float matrix
+(standardised numbers, class codes, NaN where a cell is missing).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber")
+
+#: head kinds, as produced by the estimator from the target types
+HEAD_KINDS = ("regression", "binary", "multiclass")
+
+
+def _elementwise_regression(kind, pred, true):
+    if kind == "squared_error":
+        return (pred - true).square()
+    if kind == "absolute_error":
+        return (pred - true).abs()
+    return F.huber_loss(pred, true, reduction="none", delta=1.0)
+
+
+class JointLoss(nn.Module):
+    """Weighted sum of per-target losses that ignores missing target cells.
+
+    Parameters
+    ----------
+    head_kinds : sequence of {"regression", "binary", "multiclass"}
+        One per target, in the column order of ``y_true``.
+    head_slices : sequence of slice
+        Columns of the network output that belong to each target.
+    loss_weights : sequence of float or "uncertainty"
+        Fixed weight per target, or learned per-target weighting.
+    class_weights : sequence of (None or sequence of float), default=None
+        Per-class weights of each target (``None`` for regression targets and
+        unweighted classification targets).
+    regression_loss : {"squared_error", "absolute_error", "huber"}
+        Loss of the (standardised) regression targets.
+    """
+
+    def __init__(
+        self,
+        *,
+        head_kinds,
+        head_slices,
+        loss_weights,
+        class_weights=None,
+        regression_loss="squared_error",
+    ):
+        super().__init__()
+        n = len(head_kinds)
+        if len(head_slices) != n:
+            raise ValueError("head_kinds and head_slices must have the same length.")
+        if any(k not in HEAD_KINDS for k in head_kinds):
+            raise ValueError(f"head kinds must be in {HEAD_KINDS}. Got {head_kinds}.")
+        if regression_loss not in REGRESSION_LOSSES:
+            raise ValueError(
+                f"regression_loss must be one of {list(REGRESSION_LOSSES)}. "
+                f"Got {regression_loss!r} instead."
+            )
+        class_weights = list(class_weights or [None] * n)
+        self.regression_loss = regression_loss
+        self.n_targets = n
+
+        def index(kind):
+            return [j for j, k in enumerate(head_kinds) if k == kind]
+
+        reg, binary, multi = index("regression"), index("binary"), index("multiclass")
+        self.register_buffer("reg_cols", torch.tensor(reg, dtype=torch.long))
+        self.register_buffer(
+            "reg_out", torch.tensor([head_slices[j].start for j in reg]).long()
+        )
+        self.register_buffer("bin_cols", torch.tensor(binary, dtype=torch.long))
+        self.register_buffer(
+            "bin_out", torch.tensor([head_slices[j].start for j in binary]).long()
+        )
+        bin_cw = [class_weights[j] or (1.0, 1.0) for j in binary]
+        self.bin_weighted = any(class_weights[j] is not None for j in binary)
+        self.register_buffer(
+            "bin_cw", torch.tensor(bin_cw, dtype=torch.float32).reshape(-1, 2).T
+        )
+        self.multi = [(j, head_slices[j]) for j in multi]
+        for j in multi:
+            cw = class_weights[j]
+            if cw is not None:
+                cw = torch.as_tensor(cw, dtype=torch.float32)
+            self.register_buffer(f"cw_{j}", cw)
+        order = reg + binary + multi
+        self.register_buffer("order", torch.argsort(torch.tensor(order)).long())
+
+        factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
+        self.register_buffer("factor", torch.tensor(factor))
+        if isinstance(loss_weights, str):
+            if loss_weights != "uncertainty":
+                raise ValueError(
+                    "loss_weights must be None, a list, a dict or 'uncertainty'. "
+                    f"Got {loss_weights!r} instead."
+                )
+            self.log_vars = nn.Parameter(torch.zeros(n))
+            self.register_buffer("weights", torch.ones(n))
+        else:
+            self.log_vars = None
+            self.register_buffer(
+                "weights", torch.as_tensor(list(loss_weights), dtype=torch.float32)
+            )
+
+    @staticmethod
+    def _reduce(elem, known, weight):
+        """Per-column weighted mean over the known cells, and the weight sums."""
+        w = known.to(elem.dtype)
+        if weight is not None:
+            w = w * weight
+        den = w.sum(0)
+        return (elem * w).sum(0) / den.clamp_min(1e-12), den
+
+    def target_losses(self, y_pred, y_true, sample_weight=None):
+        """Loss of each target on this batch and the weight of known cells behind it.
+
+        Returns two tensors of shape ``(n_targets,)``. A target with no known cell
+        in the batch has loss 0 and weight 0.
+        """
+        sw = None if sample_weight is None else sample_weight.reshape(-1, 1)
+        losses, dens = [], []
+        if len(self.reg_cols):
+            true = y_true[:, self.reg_cols]
+            known = ~torch.isnan(true)
+            pred = y_pred[:, self.reg_out]
+            elem = _elementwise_regression(
+                self.regression_loss, pred, torch.where(known, true, 0.0)
+            )
+            loss, den = self._reduce(elem, known, sw)
+            losses.append(loss)
+            dens.append(den)
+        if len(self.bin_cols):
+            true = y_true[:, self.bin_cols]
+            known = ~torch.isnan(true)
+            true = torch.where(known, true, 0.0)
+            elem = F.binary_cross_entropy_with_logits(
+                y_pred[:, self.bin_out], true, reduction="none"
+            )
+            w = sw
+            if self.bin_weighted:
+                cw = torch.where(true > 0.5, self.bin_cw[1], self.bin_cw[0])
+                w = cw if w is None else w * cw
+            loss, den = self._reduce(elem, known, w)
+            losses.append(loss)
+            dens.append(den)
+        for j, sl in self.multi:
+            true = y_true[:, j]
+            known = ~torch.isnan(true)
+            codes = torch.where(known, true, 0.0).long()
+            elem = F.cross_entropy(y_pred[:, sl], codes, reduction="none")
+            w = sw[:, 0] if sw is not None else None
+            cw = getattr(self, f"cw_{j}")
+            if cw is not None:
+                w = cw[codes] if w is None else w * cw[codes]
+            loss, den = self._reduce(elem, known, w)
+            losses.append(loss.reshape(1))
+            dens.append(den.reshape(1))
+        return torch.cat(losses)[self.order], torch.cat(dens)[self.order]
+
+    def combine(self, losses):
+        """Total loss from per-target losses (fixed or learned weights)."""
+        if self.log_vars is None:
+            return (self.weights * losses).sum()
+        s = self.log_vars
+        return (self.factor * torch.exp(-s) * losses + 0.5 * s).sum()
+
+    def effective_weights(self):
+        """The current weight of every target (learned ones included)."""
+        if self.log_vars is None:
+            return self.weights.detach().clone()
+        return (self.factor * torch.exp(-self.log_vars)).detach()
+
+    def forward(self, y_pred, y_true, sample_weight=None):
+        return self.combine(self.target_losses(y_pred, y_true, sample_weight)[0])

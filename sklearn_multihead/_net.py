@@ -1,0 +1,203 @@
+"""The skorch net that trains the multi-head module (skorch + torch).
+
+Inside:
+
+- ``TensorData``: X, encoded Y and sample weights as tensors, built once.
+- ``BatchIterator``: yields batches by slicing those tensors (a permutation per
+  epoch from its own seeded generator); no DataLoader, no per-sample collate.
+- ``JointNet``: a ``skorch.NeuralNet`` with the small hooks changed:
+  ``get_dataset`` / ``get_iterator`` (the two above), ``initialize_optimizer``
+  (no L2 penalty on biases and learned loss weights), and ``run_single_epoch``,
+  which trains or validates an epoch with no per-batch Python bookkeeping and
+  records per-target losses once per epoch (``train_loss_<target>``,
+  ``valid_loss_<target>``) and stops with a clear error when the loss is not
+  finite.
+- ``StopOnPlateau``: skorch's ``EarlyStopping`` with scikit-learn's ``tol``
+  semantics and a flag that tells whether it stopped the training.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+
+#: rows per forward pass when predicting or validating
+EVAL_BATCH_SIZE = 65536
+
+
+def as_tensor(array, device="cpu"):
+    """A float32 numpy array as a tensor, without a copy on the CPU.
+
+    Read-only arrays (e.g. from pandas' copy-on-write frames) are shared too:
+    torch warns that it could write to them, and it never does here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
+        return torch.from_numpy(array).to(device)
+
+
+class TensorData:
+    """Training or prediction data held as tensors on the training device."""
+
+    def __init__(self, X, Y=None, sample_weight=None):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+
+    def __len__(self):
+        return len(self.X)
+
+    def subset(self, idx):
+        def take(t):
+            return None if t is None else t[idx]
+
+        return TensorData(take(self.X), take(self.Y), take(self.sample_weight))
+
+
+class BatchIterator:
+    """Batches ``(X, (Y, sample_weight))`` sliced from ``TensorData``."""
+
+    def __init__(self, data, batch_size, shuffle=False, generator=None):
+        self.data, self.batch_size = data, batch_size
+        self.shuffle, self.generator = shuffle, generator
+
+    def __len__(self):
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def __iter__(self):
+        d, bs, n = self.data, self.batch_size, len(self.data)
+        if self.shuffle:
+            perm = torch.randperm(n, generator=self.generator).to(d.X.device)
+            for start in range(0, n, bs):
+                idx = perm[start : start + bs]
+                w = None if d.sample_weight is None else d.sample_weight[idx]
+                yield d.X[idx], (None if d.Y is None else d.Y[idx], w)
+        else:
+            for start in range(0, n, bs):
+                sl = slice(start, start + bs)
+                w = None if d.sample_weight is None else d.sample_weight[sl]
+                yield d.X[sl], (None if d.Y is None else d.Y[sl], w)
+
+
+class StopOnPlateau(EarlyStopping):
+    """Stop when ``monitor`` has not improved by ``threshold`` for ``patience``
+    epochs; ``stopped_`` tells whether it did."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.stopped_ = False
+        return super().on_train_begin(net, **kwargs)
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            self.stopped_ = True
+            raise
+
+
+class JointNet(NeuralNet):
+    """skorch net for ``MultiHeadMLP`` + ``JointLoss`` on ``TensorData``.
+
+    Extra parameters
+    ----------------
+    target_names : list of str
+        Names used for the per-target history columns.
+    alpha : float
+        L2 penalty on the weights (not on biases, batch-norm parameters or
+        learned loss weights).
+    seed : int
+        Seed of the batch-order generator.
+    """
+
+    def __init__(self, *args, target_names=(), alpha=0.0, seed=0, **kwargs):
+        self.target_names = list(target_names)
+        self.alpha = alpha
+        self.seed = seed
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _default_callbacks(self):
+        # the estimator passes every callback it wants (timer, stopper, printer);
+        # losses are recorded per epoch by ``run_single_epoch``
+        return []
+
+    # -- data ---------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        if not isinstance(X, torch.Tensor):
+            X = as_tensor(np.asarray(X, dtype=np.float32), self.device)
+        return TensorData(X)
+
+    def initialize(self):
+        # batch order of a fresh fit depends only on ``seed``
+        self.generator_ = torch.Generator().manual_seed(int(self.seed))
+        return super().initialize()
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("generator_", None)  # torch generators cannot be pickled
+        return state
+
+    def get_iterator(self, dataset, training=False):
+        if training:
+            return BatchIterator(dataset, self.batch_size, True, self.generator_)
+        return BatchIterator(dataset, max(self.batch_size, EVAL_BATCH_SIZE))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        Y, w = y_true
+        return self.criterion_(y_pred, Y, w)
+
+    # -- optimisation ---------------------------------------------------------
+    def initialize_optimizer(self, triggered_directly=None):
+        decay, plain = [], []
+        for name, p in self.get_all_learnable_params():
+            is_weight = p.ndim > 1 and not name.startswith("criterion")
+            (decay if is_weight else plain).append(p)
+        groups = [{"params": decay, "weight_decay": self.alpha}]
+        if plain:
+            groups.append({"params": plain, "weight_decay": 0.0})
+        kwargs = self.get_params_for("optimizer")
+        kwargs.setdefault("lr", self.lr)
+        self.optimizer_ = self.optimizer(groups, **kwargs)
+        return self
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Train (or validate) one epoch; record total and per-target losses."""
+        if iterator is None:
+            return
+        module, criterion = self.module_, self.criterion_
+        module.train(training)
+        criterion.train(training)
+        n = criterion.n_targets
+        device = next(module.parameters()).device
+        loss_sum = torch.zeros(n, device=device)
+        weight_sum = torch.zeros(n, device=device)
+        opt = self.optimizer_
+        with torch.set_grad_enabled(training):
+            for Xb, (Yb, wb) in iterator:
+                losses, weights = criterion.target_losses(module(Xb), Yb, wb)
+                if training:
+                    opt.zero_grad(set_to_none=True)
+                    criterion.combine(losses).backward()
+                    opt.step()
+                loss_sum += losses.detach() * weights
+                weight_sum += weights
+        per_target = loss_sum / weight_sum.clamp_min(1e-12)
+        with torch.no_grad():
+            total = float(criterion.combine(per_target))
+        if not math.isfinite(total):
+            raise FloatingPointError(
+                f"Training diverged in epoch {len(self.history)}: the {prefix} loss "
+                f"is {total}. Lower learning_rate_init (now {self.lr}), scale the "
+                "features (e.g. with StandardScaler), or check X for extreme values."
+            )
+        self.history.record(f"{prefix}_loss", total)
+        for name, value in zip(self.target_names, per_target.tolist()):
+            self.history.record(f"{prefix}_loss_{name}", value)
+
+    def predict_raw(self, X):
+        """Network outputs for X (a float32 tensor) as a float32 numpy array."""
+        with torch.no_grad():
+            return self.forward(X).numpy().astype(np.float32, copy=False)

@@ -1,0 +1,323 @@
+"""Target handling shared by every estimator of the package.
+
+Inside:
+
+- ``REGRESSION`` / ``CLASSIFICATION``: the two target types.
+- ``TargetEncoder``: learns, from a 2-D (or 1-D) y, what each target column is
+  (``resolve_target_types``), its classes with their original type, or its mean
+  and scale; turns y into one float32 matrix (regression cells standardised,
+  classification cells as class codes, missing cells as NaN) and turns
+  predictions back into original labels, units and dtypes.
+- ``as_target_columns``: y of any accepted form as a list of named 1-D columns.
+
+numpy, pandas and scikit-learn only: no torch in this layer.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+TARGET_TYPES = (REGRESSION, CLASSIFICATION)
+
+#: "auto" warns when an integer column typed as classification has more classes.
+MANY_CLASSES = 20
+
+
+def as_target_columns(y):
+    """Split ``y`` into named 1-D columns.
+
+    Returns
+    -------
+    columns : list of ndarray or pandas Series
+    names : list of str or int
+        Column names of a DataFrame, else the positions ``0 .. n_targets - 1``.
+    kind : {"frame", "2d", "1d"}
+        What ``y`` was, so predictions can be given back in the same form.
+    """
+    if y is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None."
+        )
+    if isinstance(y, pd.DataFrame):
+        names = list(y.columns)
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"Target column names must be unique. Got {names} instead."
+            )
+        return [y.iloc[:, j] for j in range(y.shape[1])], names, "frame"
+    if isinstance(y, pd.Series):
+        return [y], [0], "1d"
+    if hasattr(y, "toarray") or hasattr(y, "tocsr"):
+        raise TypeError(
+            "A sparse y is not supported. Convert it with y.toarray() first."
+        )
+    arr = np.asarray(y)
+    if arr.ndim == 1:
+        return [arr], [0], "1d"
+    if arr.ndim != 2:
+        raise ValueError(
+            "y must be 1-D (one target) or 2-D of shape (n_samples, n_targets). "
+            f"Got an array with {arr.ndim} dimensions instead."
+        )
+    return [arr[:, j] for j in range(arr.shape[1])], list(range(arr.shape[1])), "2d"
+
+
+def _values(col):
+    """The cells of a column as a numpy array (object for pandas extension types)."""
+    if isinstance(col, pd.Series):
+        dtype = col.dtype
+        if isinstance(
+            dtype, pd.CategoricalDtype
+        ) or pd.api.types.is_extension_array_dtype(dtype):
+            return col.to_numpy(dtype=object, na_value=np.nan)
+        return col.to_numpy()
+    return np.asarray(col)
+
+
+def _missing(values):
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def infer_target_type(col, name):
+    """The "auto" rule: floating -> regression; int, bool, str, category -> classes."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return CLASSIFICATION
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        return CLASSIFICATION
+    if pd.api.types.is_float_dtype(dtype):
+        return REGRESSION
+    if pd.api.types.is_string_dtype(dtype) or dtype is np.dtype(object):
+        kind = pd.api.types.infer_dtype(_values(col), skipna=True)
+        if kind in ("floating", "mixed-integer-float", "decimal"):
+            return REGRESSION
+        if kind in ("integer", "string", "boolean", "empty", "categorical", "bytes"):
+            return CLASSIFICATION
+        raise ValueError(
+            f"Target column {name!r} mixes value types ({kind}): labels must all be "
+            "of one type (all strings, all integers, ...). Convert the column, e.g. "
+            "with .astype(str)."
+        )
+    raise ValueError(
+        f"Target column {name!r} has dtype {dtype}, which is neither a number nor "
+        "a label. Convert it to float (regression) or to str / int / category "
+        "(classification)."
+    )
+
+
+def resolve_target_types(columns, names, target_types):
+    """The type of every target column, from "auto", a list or a dict by name."""
+    n = len(columns)
+    if isinstance(target_types, str):
+        if target_types != "auto":
+            raise ValueError(
+                "target_types must be 'auto', a list or a dict of "
+                f"{list(TARGET_TYPES)}. Got {target_types!r} instead."
+            )
+        given = {}
+    elif isinstance(target_types, dict):
+        unknown = [k for k in target_types if k not in names]
+        if unknown:
+            raise ValueError(
+                f"target_types names unknown target columns {unknown}; the targets "
+                f"are {names}."
+            )
+        given = dict(target_types)
+    else:
+        target_types = list(target_types)
+        if len(target_types) != n:
+            raise ValueError(
+                f"target_types has {len(target_types)} entries but y has {n} target "
+                "columns. Give one type per column, or a dict by column name."
+            )
+        given = dict(zip(names, target_types))
+    types = []
+    for col, name in zip(columns, names):
+        t = given.get(name, "auto")
+        if t == "auto":
+            t = infer_target_type(col, name)
+        elif t not in TARGET_TYPES:
+            raise ValueError(
+                f"The type of target {name!r} must be one of {list(TARGET_TYPES)} or "
+                f"'auto'. Got {t!r} instead."
+            )
+        types.append(t)
+    return types
+
+
+class TargetEncoder:
+    """Encode mixed targets as one float32 matrix and decode predictions back.
+
+    Parameters
+    ----------
+    target_types : "auto", list or dict, default="auto"
+        See ``JointRegressorClassifier``.
+    scale_regression : bool, default=True
+        Standardise regression columns (networks want this; forests do not).
+
+    Attributes (after ``fit``)
+    --------------------------
+    names_, types_, classes_, kind_, dtypes_, means_, scales_
+    """
+
+    def __init__(self, target_types="auto", scale_regression=True):
+        self.target_types = target_types
+        self.scale_regression = scale_regression
+
+    def fit(self, y, sample_weight=None):
+        """Learn target types, classes and scales (weighted by sample_weight)."""
+        columns, names, kind = as_target_columns(y)
+        if len(columns) == 0:
+            raise ValueError("y has no target column: it needs at least one.")
+        self.names_, self.kind_ = names, kind
+        self.types_ = resolve_target_types(columns, names, self.target_types)
+        self.dtypes_ = [getattr(c, "dtype", None) for c in columns]
+        self.classes_, self.means_, self.scales_ = [], [], []
+        for col, name, t in zip(columns, self.names_, self.types_):
+            values = _values(col)
+            known = ~_missing(values)
+            if not known.any():
+                raise ValueError(
+                    f"Target column {name!r} has no known value: every cell is "
+                    "missing. Drop the column or give it at least one value."
+                )
+            if t == REGRESSION:
+                v = self._as_float(values, name)[known]
+                w = None if sample_weight is None else sample_weight[known]
+                if w is not None and not w.sum() > 0:
+                    w = None
+                mean = np.average(v, weights=w)
+                scale = np.sqrt(np.average((v - mean) ** 2, weights=w))
+                if not self.scale_regression:
+                    mean, scale = 0.0, 1.0
+                self.means_.append(float(mean))
+                self.scales_.append(float(scale) if scale > 0 else 1.0)
+                self.classes_.append(None)
+            else:
+                self.classes_.append(self._find_classes(col, values[known], name))
+                self.means_.append(None)
+                self.scales_.append(None)
+        self.n_classes_ = [None if c is None else len(c) for c in self.classes_]
+        return self
+
+    @staticmethod
+    def _as_float(values, name):
+        try:
+            v = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Target column {name!r} is typed as regression but holds values that "
+                f"are not numbers ({exc}). Type it as 'classification' or convert it."
+            ) from None
+        if np.isinf(v).any():
+            raise ValueError(
+                f"Regression target {name!r} contains infinity. Replace it with a "
+                "finite value, or with NaN to mark the cell as missing."
+            )
+        return v
+
+    @staticmethod
+    def _find_classes(col, known_values, name):
+        dtype = getattr(col, "dtype", None)
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = dtype.categories
+            return cats[cats.isin(known_values)].to_numpy(dtype=object)
+        kinds = {type(v) for v in known_values.tolist()}
+        if len(kinds) > 1 and not all(issubclass(k, numbers.Number) for k in kinds):
+            raise ValueError(
+                f"Target column {name!r} mixes label types "
+                f"({sorted(k.__name__ for k in kinds)}). Labels of one target must "
+                "all be of one type; convert the column, e.g. with .astype(str)."
+            )
+        classes = np.unique(known_values)
+        if (
+            len(classes) > MANY_CLASSES
+            and dtype is not None
+            and pd.api.types.is_integer_dtype(dtype)
+        ):
+            warnings.warn(
+                f"Target column {name!r} has an integer dtype and {len(classes)} "
+                "distinct values, so target_types='auto' made it a classification "
+                "target. If it is a quantity, pass target_types={"
+                f"{name!r}: 'regression'}} or cast the column to float.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return classes
+
+    def transform(self, y):
+        """y as float32 (n_samples, n_targets): standardised numbers, class codes,
+        NaN for missing cells."""
+        columns, names, _ = as_target_columns(y)
+        if len(columns) != len(self.names_):
+            raise ValueError(
+                f"y has {len(columns)} target columns, but the encoder was fitted "
+                f"with {len(self.names_)}."
+            )
+        out = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
+        for j, col in enumerate(columns):
+            values = _values(col)
+            missing = _missing(values)
+            if self.types_[j] == REGRESSION:
+                v = self._as_float(np.where(missing, np.nan, values), names[j])
+                out[:, j] = (v - self.means_[j]) / self.scales_[j]
+            else:
+                codes = pd.Categorical(values, categories=self.classes_[j]).codes
+                unseen = (codes < 0) & ~missing
+                if unseen.any():
+                    bad = pd.unique(values[unseen])[:5].tolist()
+                    raise ValueError(
+                        f"Target column {names[j]!r} has labels not seen in fit: {bad}."
+                    )
+                out[:, j] = np.where(missing, np.nan, codes)
+        return out
+
+    def inverse_transform(self, Z, index=None):
+        """Encoded predictions (n_samples, n_targets) -> original labels and units.
+
+        Returns a DataFrame with the fitted columns when y was one, a 1-D array
+        when y was 1-D, else a 2-D array (object dtype when types differ).
+        """
+        cols = []
+        for j, t in enumerate(self.types_):
+            if t == REGRESSION:
+                cols.append(
+                    Z[:, j].astype(np.float64) * self.scales_[j] + self.means_[j]
+                )
+            else:
+                cols.append(self.classes_[j][Z[:, j].astype(np.intp)])
+        if self.kind_ == "frame":
+            data = {}
+            for name, col, dtype in zip(self.names_, cols, self.dtypes_):
+                data[name] = _restore_dtype(col, dtype)
+            return pd.DataFrame(data, index=index, columns=self.names_)
+        if self.kind_ == "1d":
+            return cols[0]
+        dtypes = {c.dtype for c in cols}
+        dtype = dtypes.pop() if len(dtypes) == 1 else object
+        out = np.empty((Z.shape[0], len(cols)), dtype=dtype)
+        for j, col in enumerate(cols):
+            out[:, j] = col
+        return out
+
+
+def _restore_dtype(values, dtype):
+    """Give a predicted column the dtype of the fitted target column."""
+    if dtype is None:
+        return values
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical(
+            values, categories=dtype.categories, ordered=dtype.ordered
+        )
+    try:
+        return (
+            pd.array(values, dtype=dtype)
+            if pd.api.types.is_extension_array_dtype(dtype)
+            else values.astype(dtype, copy=False)
+        )
+    except (TypeError, ValueError):
+        return values

@@ -1,0 +1,53 @@
+"""Shared fixtures: seeded randomness, the abalone data, fast model settings."""
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+#: ../shared/datasets beside the repository (tests and benchmarks only)
+SHARED_DATA = Path(
+    os.environ.get(
+        "SKLEARN_MULTIHEAD_TEST_DATA",
+        Path(__file__).resolve().parents[2] / "shared" / "datasets",
+    )
+)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same global random state."""
+    np.random.seed(0)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="session")
+def abalone():
+    path = SHARED_DATA / "abalone.csv"
+    if not path.is_file():
+        pytest.skip(f"abalone data not found at {path}")
+    from sklearn_multihead.datasets import load_abalone
+
+    return load_abalone(data_home=SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def abalone_xy(abalone):
+    """Features (7 measurements) and Y = rings (float), sex (str), rings (int)."""
+    X = abalone.drop(columns=["sex", "rings"])
+    Y = pd.DataFrame(
+        {
+            "rings": abalone["rings"].astype(float),
+            "sex": abalone["sex"],
+            "ring_class": abalone["rings"].astype(int),
+        }
+    )
+    return X, Y
