@@ -266,7 +266,7 @@ class TargetEncoder:
                 v = self._as_float(np.where(missing, np.nan, values), names[j])
                 out[:, j] = (v - self.means_[j]) / self.scales_[j]
             else:
-                codes = pd.Categorical(values, categories=self.classes_[j]).codes
+                codes = pd.Index(self.classes_[j]).get_indexer(values)
                 unseen = (codes < 0) & ~missing
                 if unseen.any():
                     bad = pd.unique(values[unseen])[:5].tolist()

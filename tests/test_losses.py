@@ -1,0 +1,96 @@
+"""The joint loss against hand-computed values (``_losses``)."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sklearn_multihead._losses import JointLoss
+
+NAN = float("nan")
+
+
+def _loss(**kwargs):
+    base = dict(
+        head_kinds=["regression", "binary", "multiclass"],
+        head_slices=[slice(0, 1), slice(1, 2), slice(2, 5)],
+        loss_weights=[1.0, 1.0, 1.0],
+    )
+    return JointLoss(**{**base, **kwargs})
+
+
+def test_per_target_losses_match_hand_computation():
+    pred = torch.tensor([[0.5, 2.0, 1.0, 0.0, -1.0], [-1.0, -1.0, 0.0, 2.0, 0.0]])
+    true = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    losses, weights = _loss().target_losses(pred, true)
+    mse = ((0.5 - 1.0) ** 2 + (-1.0) ** 2) / 2
+    bce = F.binary_cross_entropy_with_logits(
+        torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0])
+    )
+    ce = F.cross_entropy(pred[:, 2:], torch.tensor([0, 1]))
+    torch.testing.assert_close(losses, torch.stack([torch.tensor(mse), bce, ce]))
+    torch.testing.assert_close(weights, torch.tensor([2.0, 2.0, 2.0]))
+
+
+def test_missing_cells_add_nothing():
+    pred = torch.tensor([[0.5, 2.0, 1.0, 0.0, -1.0], [9.0, 9.0, 9.0, -9.0, 0.0]])
+    true = torch.tensor([[1.0, 1.0, 0.0], [NAN, NAN, NAN]])
+    loss = _loss()
+    full, w = loss.target_losses(pred, true)
+    alone, _ = loss.target_losses(pred[:1], true[:1])
+    torch.testing.assert_close(full, alone)
+    torch.testing.assert_close(w, torch.ones(3))
+    # gradients of the missing row are exactly zero
+    pred.requires_grad_(True)
+    loss(pred, true).backward()
+    assert torch.all(pred.grad[1] == 0)
+
+
+def test_target_with_no_known_cell_in_batch_is_zero_not_nan():
+    pred = torch.zeros(2, 5)
+    true = torch.tensor([[NAN, 1.0, 0.0], [NAN, 0.0, 1.0]])
+    losses, weights = _loss().target_losses(pred, true)
+    assert losses[0] == 0 and weights[0] == 0 and torch.isfinite(losses).all()
+
+
+def test_sample_and_class_weights():
+    pred = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    true = torch.tensor([[1.0, 1.0, 0.0], [3.0, 0.0, 2.0]])
+    sw = torch.tensor([3.0, 1.0])
+    loss = _loss(class_weights=[None, [1.0, 2.0], [1.0, 1.0, 4.0]])
+    losses, weights = loss.target_losses(pred, true, sw)
+    assert losses[0].item() == pytest.approx((3 * 1 + 1 * 9) / 4)
+    assert weights[1].item() == pytest.approx(3 * 2 + 1 * 1)
+    assert weights[2].item() == pytest.approx(3 * 1 + 1 * 4)
+    assert losses[2].item() == pytest.approx(math.log(3))
+
+
+@pytest.mark.parametrize(
+    "kind, expected", [("absolute_error", 0.75), ("huber", (0.125 + 0.5) / 2)]
+)
+def test_regression_losses(kind, expected):
+    loss = JointLoss(
+        head_kinds=["regression"],
+        head_slices=[slice(0, 1)],
+        loss_weights=[1.0],
+        regression_loss=kind,
+    )
+    out = loss(torch.tensor([[0.5], [2.0]]), torch.tensor([[0.0], [1.0]]))
+    assert out.item() == pytest.approx(expected)
+
+
+def test_fixed_and_learned_weights_combine():
+    losses = torch.tensor([1.0, 2.0, 3.0])
+    assert _loss(loss_weights=[1.0, 0.0, 2.0]).combine(losses).item() == 7.0
+    learned = _loss(loss_weights="uncertainty")
+    assert learned.log_vars.requires_grad
+    # at log-variance 0: 0.5 * L_reg + L_bin + L_cls
+    assert learned.combine(losses).item() == pytest.approx(0.5 + 2 + 3)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="regression_loss must be one of"):
+        _loss(regression_loss="l4")
+    with pytest.raises(ValueError, match="loss_weights must be None, a list"):
+        _loss(loss_weights="auto")

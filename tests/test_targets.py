@@ -1,0 +1,111 @@
+"""Target typing, label encoding and decoding (``_targets``)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_multihead._targets import TargetEncoder
+
+
+def test_auto_types_follow_dtypes():
+    Y = pd.DataFrame(
+        {
+            "f": [1.0, 2.0, 3.0],
+            "whole_floats": [1.0, 2.0, 2.0],
+            "i": [1, 2, 2],
+            "b": [True, False, True],
+            "s": pd.Series(["a", "b", "a"], dtype="str"),
+            "c": pd.Categorical(["x", "y", "x"]),
+            "o": np.array(["a", "b", None], dtype=object),
+            "nullable": pd.array([1, None, 2], dtype="Int64"),
+        }
+    )
+    enc = TargetEncoder().fit(Y)
+    assert enc.types_ == ["regression"] * 2 + ["classification"] * 6
+
+
+def test_round_trip_keeps_labels_and_dtypes():
+    Y = pd.DataFrame(
+        {
+            "f": [1.5, -2.0, 3.0, 0.0],
+            "i": np.array([7, 3, 7, 3], dtype=np.int32),
+            "b": [True, False, True, True],
+            "s": pd.Series(["x", "y", "z", "x"], dtype="str"),
+            "c": pd.Categorical(["lo", "hi", "lo", "hi"], categories=["lo", "hi"]),
+        }
+    )
+    enc = TargetEncoder().fit(Y)
+    Z = enc.transform(Y)
+    assert Z.dtype == np.float32
+    assert np.allclose(Z[:, 0].mean(), 0, atol=1e-6)  # standardised
+    back = enc.inverse_transform(Z.astype(np.float64))
+    pd.testing.assert_frame_equal(back, Y, check_exact=False)
+    assert list(enc.classes_[4]) == ["lo", "hi"]  # category order kept
+
+
+def test_missing_cells_become_nan_in_every_form():
+    Y = pd.DataFrame(
+        {
+            "f": [1.0, np.nan, 3.0],
+            "s": pd.Series(["a", None, "b"], dtype="str"),
+            "o": np.array(["a", pd.NA, "b"], dtype=object),
+            "nb": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
+    Z = TargetEncoder().fit(Y).transform(Y)
+    assert np.isnan(Z[1]).all() and not np.isnan(Z[[0, 2]]).any()
+
+
+def test_array_forms():
+    enc = TargetEncoder().fit(np.array([1.0, 2.0, 4.0]))
+    assert enc.kind_ == "1d" and enc.types_ == ["regression"]
+    out = enc.inverse_transform(enc.transform(np.array([1.0, 2.0, 4.0]))[:, :1])
+    np.testing.assert_allclose(out, [1.0, 2.0, 4.0], rtol=1e-6)
+    Y = np.array([["a", 1.5], ["b", 2.5]], dtype=object)
+    enc = TargetEncoder().fit(Y)
+    assert enc.types_ == ["classification", "regression"]
+    assert enc.inverse_transform(enc.transform(Y)).dtype == object
+
+
+def test_many_integer_classes_warn_with_the_fix():
+    y = pd.DataFrame({"rings": np.arange(30) % 25})
+    with pytest.warns(UserWarning, match="target_types=\\{'rings': 'regression'\\}"):
+        TargetEncoder().fit(y)
+
+
+@pytest.mark.parametrize(
+    "y, target_types, match",
+    [
+        (pd.DataFrame({"a": [np.nan, np.nan]}), "auto", "'a' has no known value"),
+        (
+            np.array([[1, "x"], ["y", 2]], dtype=object),
+            "auto",
+            "mixes value types",
+        ),
+        (pd.DataFrame({"a": [1.0, np.inf]}), "auto", "'a' contains infinity"),
+        (np.zeros((3, 2, 2)), "auto", "Got an array with 3 dimensions"),
+        (pd.DataFrame({"t": pd.to_datetime(["2020-01-01"])}), "auto", "neither"),
+        (pd.DataFrame({"a": [1.0]}), "guess", "target_types must be 'auto'"),
+    ],
+)
+def test_bad_targets(y, target_types, match):
+    with pytest.raises(ValueError, match=match):
+        TargetEncoder(target_types).fit(y)
+
+
+def test_sparse_y_is_refused():
+    sp = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="A sparse y is not supported"):
+        TargetEncoder().fit(sp.csr_matrix(np.eye(3)))
+
+
+def test_unseen_label_at_transform():
+    enc = TargetEncoder().fit(pd.DataFrame({"s": ["a", "b"]}))
+    with pytest.raises(ValueError, match="labels not seen in fit: \\['c'\\]"):
+        enc.transform(pd.DataFrame({"s": ["a", "c"]}))
+
+
+def test_weighted_scaling_ignores_zero_weight_rows():
+    y = np.array([1.0, 3.0, 1000.0])
+    enc = TargetEncoder().fit(y, sample_weight=np.array([1.0, 1.0, 0.0]))
+    assert enc.means_[0] == pytest.approx(2.0) and enc.scales_[0] == pytest.approx(1.0)
