@@ -18,7 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, MultiOutputMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import EpochTimer, PrintLog
 
+from sklearn_multihead._base import JointTargetsMixin, has_classification_target
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import JointNet, StopOnPlateau, TensorData, as_tensor
@@ -56,15 +57,6 @@ def _check_numeric_frame(X):
         )
 
 
-def _has_classification(est):
-    if hasattr(est, "target_types_") and CLASSIFICATION not in est.target_types_:
-        raise AttributeError(
-            "predict_proba is not available: this model was fitted with regression "
-            "targets only, which have no class probabilities."
-        )
-    return True
-
-
 def _resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -76,7 +68,7 @@ def _resolve_device(device):
     return device
 
 
-class JointRegressorClassifier(MultiOutputMixin, BaseEstimator):
+class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     """One neural network for several regression and classification targets.
 
     A shared multi-layer perceptron (the trunk) feeds one output head per
@@ -261,12 +253,8 @@ class JointRegressorClassifier(MultiOutputMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- scikit-learn plumbing --------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
         tags.input_tags.allow_nan = False
         return tags
 
@@ -554,7 +542,7 @@ class JointRegressorClassifier(MultiOutputMixin, BaseEstimator):
                 codes[:, j] = out.argmax(axis=1)
         return self._encoder.inverse_transform(codes, index=index)
 
-    @available_if(_has_classification)
+    @available_if(has_classification_target)
     def predict_proba(self, X):
         """Class probabilities of every classification target.
 
@@ -590,26 +578,6 @@ class JointRegressorClassifier(MultiOutputMixin, BaseEstimator):
             self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
         ]
         return list(zip(self.net_.module_.head_slices, kinds))
-
-    def score(self, X, y, sample_weight=None):
-        """Mean over targets of R^2 (regression) and accuracy (classification).
-
-        Missing cells of y are skipped, target by target. For the score of each
-        target, see ``sklearn_multihead.metrics``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like or DataFrame of shape (n_samples, n_targets)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-        """
-        from sklearn_multihead.metrics import joint_score
-
-        return joint_score(y, self.predict(X), self.target_types_, sample_weight)
 
 
 class _PredefinedSplit:

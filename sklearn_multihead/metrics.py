@@ -4,17 +4,29 @@ Inside:
 
 - ``joint_score``: the mean over targets of R^2 (regression) and accuracy
   (classification), missing cells of ``y_true`` skipped per target; the score
-  that ``JointRegressorClassifier.score`` returns.
+  that both estimators' ``score`` returns.
+- ``target_report`` / ``estimator_report``: one row per target with its type,
+  known cells and metrics (MAE, RMSE, R^2; accuracy, balanced accuracy, macro
+  F1, log loss when probabilities are given), as a DataFrame.
+- ``make_joint_scorer`` and ``make_target_scorers``: scorers for
+  ``GridSearchCV(scoring=..., refit=...)`` and ``cross_validate(scoring=...)``:
+  one mean over targets, or one scorer per target and metric.
 """
 
 import numpy as np
-from sklearn.metrics import r2_score
+import pandas as pd
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    r2_score,
+)
 
 from sklearn_multihead._targets import REGRESSION, as_target_columns
 
 
-def _known_pairs(y_true, y_pred, target_types, sample_weight):
-    """Yield (name, type, true, pred, weight) over the known cells of each target."""
+def _known_pairs(y_true, y_pred, target_types, sample_weight, with_mask=False):
+    """Yield (name, type, true, pred, weight[, mask]) over each target's known cells."""
     true_cols, names, _ = as_target_columns(y_true)
     pred_cols, _, _ = as_target_columns(y_pred)
     if len(true_cols) != len(pred_cols) or len(true_cols) != len(target_types):
@@ -30,12 +42,10 @@ def _known_pairs(y_true, y_pred, target_types, sample_weight):
         w = None if sw is None else sw[known]
         if t == REGRESSION:
             true, pred = true.astype(np.float64), pred.astype(np.float64)
-        yield name, t, true, pred, w
+        yield (name, t, true, pred, w, known) if with_mask else (name, t, true, pred, w)
 
 
 def _isna(values):
-    import pandas as pd
-
     return pd.isna(values)
 
 
@@ -75,3 +85,230 @@ def joint_score(y_true, y_pred, target_types, sample_weight=None):
     if not scores:
         raise ValueError("y_true has no known cell in any target: nothing to score.")
     return float(np.mean(scores))
+
+
+REGRESSION_METRICS = ("mae", "rmse", "r2")
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
+#: metrics where lower is better (scorers negate them, as scikit-learn does)
+LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+
+
+def _metric(name, true, pred, w, proba=None, classes=None):
+    """One metric of one target on its known cells (NaN when undefined)."""
+    if len(true) == 0:
+        return np.nan
+    if name == "mae":
+        return float(np.average(np.abs(true - pred), weights=w))
+    if name == "rmse":
+        return float(np.sqrt(np.average((true - pred) ** 2, weights=w)))
+    if name == "r2":
+        return float(r2_score(true, pred, sample_weight=w)) if len(true) > 1 else np.nan
+    if name == "accuracy":
+        return _accuracy(true, pred, w)
+    labels = classes if classes is not None else np.unique(np.concatenate([true, pred]))
+    index = pd.Index(labels)
+    t, p = index.get_indexer(true), index.get_indexer(pred)
+    if name == "balanced_accuracy":
+        return float(balanced_accuracy_score(t, p, sample_weight=w))
+    if name == "f1_macro":
+        present = np.unique(t[t >= 0])
+        return float(f1_score(t, p, labels=present, average="macro", sample_weight=w))
+    if name == "log_loss":
+        if proba is None or np.any(t < 0):
+            return np.nan
+        return float(log_loss(t, proba, labels=np.arange(len(labels)), sample_weight=w))
+    raise ValueError(f"Unknown metric {name!r}.")
+
+
+def target_report(
+    y_true, y_pred, target_types, *, y_proba=None, classes=None, sample_weight=None
+):
+    """Per-target metrics of mixed-target predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like or DataFrame of shape (n_samples, n_targets)
+        Missing cells of ``y_true`` are skipped, target by target.
+    target_types : list of {"regression", "classification"}
+    y_proba : list of ndarray, default=None
+        One probability array per classification target (as ``predict_proba``
+        returns), to report the log loss.
+    classes : list, default=None
+        Labels of each target (``classes_`` of the estimator), the column order
+        of ``y_proba``; required with ``y_proba``.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    report : DataFrame
+        One row per target: ``target``, ``type``, ``n_known`` and the metrics
+        of its type (NaN for the other type's columns).
+    """
+    if y_proba is not None:
+        if classes is None:
+            raise ValueError("target_report needs classes with y_proba.")
+        if not isinstance(y_proba, list):
+            y_proba = [y_proba]
+    rows, k = [], 0
+    pairs = _known_pairs(y_true, y_pred, target_types, sample_weight, with_mask=True)
+    for j, (name, t, true, pred, w, known) in enumerate(pairs):
+        row = {"target": name, "type": t, "n_known": int(len(true))}
+        if t == REGRESSION:
+            for m in REGRESSION_METRICS:
+                row[m] = _metric(m, true, pred, w)
+        else:
+            proba = cls = None
+            if y_proba is not None:
+                proba, cls = y_proba[k][known], np.asarray(classes[j])
+            k += 1
+            for m in CLASSIFICATION_METRICS:
+                row[m] = _metric(m, true, pred, w, proba, cls)
+        rows.append(row)
+    columns = [
+        "target",
+        "type",
+        "n_known",
+        *REGRESSION_METRICS,
+        *CLASSIFICATION_METRICS,
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def estimator_report(estimator, X, y, sample_weight=None):
+    """``target_report`` of a fitted estimator of this package on (X, y)."""
+    proba = None
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(X)
+    return target_report(
+        y,
+        estimator.predict(X),
+        estimator.target_types_,
+        y_proba=proba,
+        classes=estimator.classes_,
+        sample_weight=sample_weight,
+    )
+
+
+class _JointScorer:
+    """Mean over targets of one regression and one classification metric."""
+
+    def __init__(self, regression, classification):
+        self.regression, self.classification = regression, classification
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        report = estimator_report(estimator, X, y, sample_weight)
+        values = [
+            _signed(
+                r[self.regression if r["type"] == REGRESSION else self.classification],
+                self.regression if r["type"] == REGRESSION else self.classification,
+            )
+            for _, r in report.iterrows()
+            if r["n_known"] > 0
+        ]
+        return _finite(float(np.mean(values)), "joint score")
+
+    def __repr__(self):
+        return (
+            f"make_joint_scorer(regression={self.regression!r}, "
+            f"classification={self.classification!r})"
+        )
+
+
+class _TargetScorer:
+    """One metric of one target, named by the target's column name."""
+
+    def __init__(self, target, metric):
+        self.target, self.metric = target, metric
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        report = estimator_report(estimator, X, y, sample_weight).set_index("target")
+        return _finite(
+            _signed(report.loc[self.target, self.metric], self.metric),
+            f"{self.metric} of target {self.target!r}",
+        )
+
+    def __repr__(self):
+        return f"_TargetScorer({self.target!r}, {self.metric!r})"
+
+
+def _signed(value, metric):
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def _finite(value, what):
+    if not np.isfinite(value):
+        raise ValueError(
+            f"The {what} is {value}: the scored fold has too few known cells for "
+            "it. Use more rows per fold or another metric."
+        )
+    return value
+
+
+def make_joint_scorer(regression="r2", classification="accuracy"):
+    """A scorer: the mean over targets of one metric per target type.
+
+    Metrics where lower is better (``mae``, ``rmse``, ``log_loss``) are
+    negated, so that greater is better, as scikit-learn's scorers do.
+
+    Parameters
+    ----------
+    regression : {"r2", "mae", "rmse"}, default="r2"
+    classification : {"accuracy", "balanced_accuracy", "f1_macro", "log_loss"}, \
+            default="accuracy"
+
+    Returns
+    -------
+    scorer : callable ``scorer(estimator, X, y)``
+    """
+    if regression not in REGRESSION_METRICS:
+        raise ValueError(
+            f"regression must be one of {list(REGRESSION_METRICS)}. "
+            f"Got {regression!r} instead."
+        )
+    if classification not in CLASSIFICATION_METRICS:
+        raise ValueError(
+            f"classification must be one of {list(CLASSIFICATION_METRICS)}. "
+            f"Got {classification!r} instead."
+        )
+    return _JointScorer(regression, classification)
+
+
+def make_target_scorers(y, target_types="auto", metrics=None):
+    """One scorer per target and metric, for multi-metric model selection.
+
+    Parameters
+    ----------
+    y : array-like or DataFrame of shape (n_samples, n_targets)
+        The targets (only their names and types are used).
+    target_types : "auto", list or dict, default="auto"
+        As in the estimators.
+    metrics : dict, default=None
+        ``{"regression": [...], "classification": [...]}``; by default
+        ``["mae", "r2"]`` and ``["accuracy", "f1_macro"]``.
+
+    Returns
+    -------
+    scorers : dict
+        ``{"<target>__<metric>": scorer}``, plus ``"joint"``: the mean score.
+        Lower-is-better metrics are negated.
+    """
+    from sklearn_multihead._targets import as_target_columns, resolve_target_types
+
+    metrics = {
+        "regression": ["mae", "r2"],
+        "classification": ["accuracy", "f1_macro"],
+        **(metrics or {}),
+    }
+    columns, names, _ = as_target_columns(y)
+    types = resolve_target_types(columns, names, target_types)
+    scorers = {"joint": make_joint_scorer()}
+    for name, t in zip(names, types):
+        allowed = REGRESSION_METRICS if t == REGRESSION else CLASSIFICATION_METRICS
+        for m in metrics[t]:
+            if m not in allowed:
+                raise ValueError(
+                    f"Metric {m!r} does not apply to {t} target {name!r}; use one "
+                    f"of {list(allowed)}."
+                )
+            scorers[f"{name}__{m}"] = _TargetScorer(name, m)
+    return scorers

@@ -2,12 +2,19 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
 
 
 def expected_failed_checks(estimator):
+    if isinstance(estimator, RandomForestRegressorClassifier):
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "Bootstrap resampling draws rows, not weights: a weight of 2 is not "
+                "a repeated row (RandomForestRegressor fails this check too)."
+            ),
+        }
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "Mini-batch training: a weight of 2 scales a row's loss inside its "
@@ -18,7 +25,10 @@ def expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [JointRegressorClassifier(**FAST)],
+    [
+        JointRegressorClassifier(**FAST),
+        RandomForestRegressorClassifier(n_estimators=5, random_state=0),
+    ],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -1,0 +1,284 @@
+"""``RandomForestRegressorClassifier``: the classical baseline, same contract.
+
+Inside:
+
+- ``RandomForestRegressorClassifier``: one ``RandomForestRegressor`` for the
+  regression targets and one ``RandomForestClassifier`` for the classification
+  targets (both multi-output), behind the same API as
+  ``JointRegressorClassifier``: targets typed and encoded by
+  ``_targets.TargetEncoder``, ``predict`` in original labels and dtypes,
+  ``predict_proba`` as a list, ``classes_``, ``score``.
+
+Missing target cells: a forest cannot mask a cell, so a group of targets
+(the regression ones, or the classification ones) with no missing cell is
+learned by one multi-output forest, and a group with missing cells by one
+forest per target, each on the rows where its target is known. Nothing is
+imputed and no row is dropped for all targets.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from sklearn_multihead._base import JointTargetsMixin, has_classification_target
+from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
+
+__all__ = ["RandomForestRegressorClassifier"]
+
+
+class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
+    """Random forests for mixed regression and classification targets.
+
+    Parameters
+    ----------
+    n_estimators : int, default=100
+        Trees in each forest.
+    max_depth : int, default=None
+        Maximum depth of the trees.
+    min_samples_leaf : int or float, default=1
+        Minimum samples in a leaf.
+    max_features : {"default", "sqrt", "log2"}, int, float or None, \
+            default="default"
+        Features considered per split; "default" keeps each forest's own
+        default (1.0 for regression, "sqrt" for classification).
+    class_weight : None, "balanced", "balanced_subsample" or list of dict, \
+            default=None
+        Passed to the classification forest (a list: one dict per
+        classification target, keyed by label).
+    target_types : "auto", list or dict, default="auto"
+        As in ``JointRegressorClassifier``.
+    n_jobs : int, default=None
+        Parallel jobs of each forest.
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    target_types_, classes_, n_outputs_, n_features_in_, feature_names_in_
+        As in ``JointRegressorClassifier``.
+    estimators_ : list of (forest, list of int)
+        The fitted forests with the target positions each one predicts.
+
+    Examples
+    --------
+    >>> from sklearn_multihead import RandomForestRegressorClassifier
+    >>> from sklearn_multihead.datasets import make_joint_dataset
+    >>> X, Y = make_joint_dataset(n_samples=100, random_state=0)
+    >>> rf = RandomForestRegressorClassifier(n_estimators=10, random_state=0)
+    >>> rf.fit(X, Y).predict(X[:2]).dtypes.tolist()
+    [dtype('float64'), dtype('bool'), <StringDtype(na_value=nan)>]
+    """
+
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "min_samples_leaf": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0.0, 1.0, closed="neither"),
+        ],
+        "max_features": [
+            StrOptions({"default", "sqrt", "log2"}),
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0.0, 1.0, closed="right"),
+            None,
+        ],
+        "class_weight": [
+            StrOptions({"balanced", "balanced_subsample"}),
+            list,
+            None,
+        ],
+        "target_types": [StrOptions({"auto"}), list, tuple, dict],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_estimators=100,
+        *,
+        max_depth=None,
+        min_samples_leaf=1,
+        max_features="default",
+        class_weight=None,
+        target_types="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.class_weight = class_weight
+        self.target_types = target_types
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _forest(self, kind, class_weight=None):
+        params = dict(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        if self.max_features != "default":
+            params["max_features"] = self.max_features
+        if kind == REGRESSION:
+            return RandomForestRegressor(**params)
+        return RandomForestClassifier(class_weight=class_weight, **params)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the forests.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like or DataFrame of shape (n_samples, n_targets) or (n_samples,)
+            Mixed targets; missing cells are skipped (see the module notes).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        X = validate_data(self, X, dtype=np.float32, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, ensure_non_negative=True
+            )
+        encoder = TargetEncoder(self.target_types, scale_regression=False)
+        self._encoder = encoder.fit(y, sample_weight)
+        Y = encoder.transform(y)
+        self.target_types_ = list(encoder.types_)
+        self.classes_ = list(encoder.classes_)
+        self.n_outputs_ = len(self.target_types_)
+        cls_cols = [j for j, t in enumerate(self.target_types_) if t == CLASSIFICATION]
+        class_weight = self._class_weight_by_target(cls_cols)
+
+        self.estimators_ = []
+        for kind in (REGRESSION, CLASSIFICATION):
+            cols = [j for j, t in enumerate(self.target_types_) if t == kind]
+            if not cols:
+                continue
+            if not np.isnan(Y[:, cols]).any():
+                groups = [cols]
+            else:
+                groups = [[j] for j in cols]
+            for group in groups:
+                rows = ~np.isnan(Y[:, group]).any(axis=1)
+                targets = Y[rows][:, group]
+                if kind == CLASSIFICATION:
+                    targets = targets.astype(np.intp)
+                    cw = class_weight
+                    if isinstance(cw, list):
+                        cw = [cw[cls_cols.index(j)] for j in group]
+                else:
+                    cw = None
+                forest = self._forest(kind, cw)
+                forest.fit(
+                    X[rows],
+                    targets[:, 0] if len(group) == 1 else targets,
+                    sample_weight=None
+                    if sample_weight is None
+                    else sample_weight[rows],
+                )
+                self.estimators_.append((forest, group))
+        return self
+
+    def _class_weight_by_target(self, cls_cols):
+        """Forest class weights keyed by class code instead of label."""
+        cw = self.class_weight
+        if not isinstance(cw, list):
+            return cw
+        if len(cw) != len(cls_cols):
+            raise ValueError(
+                f"class_weight has {len(cw)} entries but there are {len(cls_cols)} "
+                "classification targets. Give one dict per classification target."
+            )
+        out = []
+        for j, weights in zip(cls_cols, cw):
+            classes = self.classes_[j].tolist()
+            unknown = [k for k in weights if k not in classes]
+            if unknown:
+                raise ValueError(
+                    f"class_weight for target {self._encoder.names_[j]!r} names "
+                    f"labels {unknown} that are not among its classes {classes}."
+                )
+            out.append({classes.index(k): w for k, w in weights.items()})
+        return out
+
+    def _codes(self, X):
+        check_is_fitted(self)
+        X_in = X
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        codes = np.empty((X.shape[0], self.n_outputs_), dtype=np.float64)
+        for forest, group in self.estimators_:
+            codes[:, group] = forest.predict(X).reshape(len(X), len(group))
+        return X, codes, X_in.index if isinstance(X_in, pd.DataFrame) else None
+
+    def predict(self, X):
+        """Predict every target, in its original labels and units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray or DataFrame of shape (n_samples, n_targets)
+            Same forms as ``JointRegressorClassifier.predict``.
+        """
+        _, codes, index = self._codes(X)
+        return self._encoder.inverse_transform(codes, index=index)
+
+    @available_if(has_classification_target)
+    def predict_proba(self, X):
+        """Class probabilities of every classification target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_j)
+            One array per classification target, columns in ``classes_[j]``
+            order (the array itself when y was 1-D).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        by_target = {}
+        for forest, group in self.estimators_:
+            if not isinstance(forest, RandomForestClassifier):
+                continue
+            probas = forest.predict_proba(X)
+            probas = probas if isinstance(probas, list) else [probas]
+            classes = forest.classes_ if len(group) > 1 else [forest.classes_]
+            for j, p, seen in zip(group, probas, classes):
+                full = np.zeros((len(X), len(self.classes_[j])))
+                full[:, np.asarray(seen, dtype=np.intp)] = p
+                by_target[j] = full
+        out = [by_target[j] for j in sorted(by_target)]
+        return out[0] if self._encoder.kind_ == "1d" else out
