@@ -80,7 +80,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(128, 64)
+    hidden_layer_sizes : tuple of int, default=(64, 32)
         Widths of the shared trunk's hidden layers.
     activation : {"relu", "tanh", "logistic", "identity", "gelu", "silu"}, \
             default="relu"
@@ -211,7 +211,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes=(64, 32),
         activation="relu",
         dropout=0.0,
         batch_norm=False,
@@ -342,6 +342,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 loss_weights=self._loss_weights(encoder.names_),
                 class_weights=self._class_weights(encoder, Y),
                 regression_loss=self.regression_loss,
+                masked=bool(np.isnan(Y).any()),
             )
             monitor = "valid_loss" if self.early_stopping else "train_loss"
             stopper = StopOnPlateau(

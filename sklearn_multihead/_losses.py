@@ -49,6 +49,9 @@ class JointLoss(nn.Module):
         unweighted classification targets).
     regression_loss : {"squared_error", "absolute_error", "huber"}
         Loss of the (standardised) regression targets.
+    masked : bool, default=True
+        Whether ``y_true`` may hold NaN (missing) cells. False skips the masking
+        ops: a faster step when the training targets are complete.
     """
 
     def __init__(
@@ -59,8 +62,10 @@ class JointLoss(nn.Module):
         loss_weights,
         class_weights=None,
         regression_loss="squared_error",
+        masked=True,
     ):
         super().__init__()
+        self.masked = bool(masked)
         n = len(head_kinds)
         if len(head_slices) != n:
             raise ValueError("head_kinds and head_slices must have the same length.")
@@ -99,6 +104,7 @@ class JointLoss(nn.Module):
                 cw = torch.as_tensor(cw, dtype=torch.float32)
             self.register_buffer(f"cw_{j}", cw)
         order = reg + binary + multi
+        self.reorder = order != sorted(order)
         self.register_buffer("order", torch.argsort(torch.tensor(order)).long())
 
         factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
@@ -116,38 +122,51 @@ class JointLoss(nn.Module):
             self.register_buffer(
                 "weights", torch.as_tensor(list(loss_weights), dtype=torch.float32)
             )
+        self.unit_weights = self.log_vars is None and bool(torch.all(self.weights == 1))
 
     @staticmethod
     def _reduce(elem, known, weight):
-        """Per-column weighted mean over the known cells, and the weight sums."""
-        w = known.to(elem.dtype)
-        if weight is not None:
-            w = w * weight
+        """Per-column weighted mean over the known cells, and the weight sums.
+
+        The weight sums are None when every cell counts once (no mask, no
+        weight): the mean is then over the batch's rows.
+        """
+        if known is None and weight is None:
+            return elem.mean(0), None
+        if known is None:
+            w = weight.expand_as(elem)
+        else:
+            w = known.to(elem.dtype)
+            if weight is not None:
+                w = w * weight
         den = w.sum(0)
         return (elem * w).sum(0) / den.clamp_min(1e-12), den
+
+    def _known(self, true):
+        if not self.masked:
+            return true, None
+        known = ~torch.isnan(true)
+        return torch.where(known, true, 0.0), known
 
     def target_losses(self, y_pred, y_true, sample_weight=None):
         """Loss of each target on this batch and the weight of known cells behind it.
 
-        Returns two tensors of shape ``(n_targets,)``. A target with no known cell
-        in the batch has loss 0 and weight 0.
+        Returns the losses, a tensor of shape ``(n_targets,)``, and their weights
+        (same shape), or None when every row counts once for every target. A
+        target with no known cell in the batch has loss 0 and weight 0.
         """
         sw = None if sample_weight is None else sample_weight.reshape(-1, 1)
         losses, dens = [], []
         if len(self.reg_cols):
-            true = y_true[:, self.reg_cols]
-            known = ~torch.isnan(true)
-            pred = y_pred[:, self.reg_out]
+            true, known = self._known(y_true[:, self.reg_cols])
             elem = _elementwise_regression(
-                self.regression_loss, pred, torch.where(known, true, 0.0)
+                self.regression_loss, y_pred[:, self.reg_out], true
             )
             loss, den = self._reduce(elem, known, sw)
             losses.append(loss)
             dens.append(den)
         if len(self.bin_cols):
-            true = y_true[:, self.bin_cols]
-            known = ~torch.isnan(true)
-            true = torch.where(known, true, 0.0)
+            true, known = self._known(y_true[:, self.bin_cols])
             elem = F.binary_cross_entropy_with_logits(
                 y_pred[:, self.bin_out], true, reduction="none"
             )
@@ -159,9 +178,8 @@ class JointLoss(nn.Module):
             losses.append(loss)
             dens.append(den)
         for j, sl in self.multi:
-            true = y_true[:, j]
-            known = ~torch.isnan(true)
-            codes = torch.where(known, true, 0.0).long()
+            true, known = self._known(y_true[:, j])
+            codes = true.long()
             elem = F.cross_entropy(y_pred[:, sl], codes, reduction="none")
             w = sw[:, 0] if sw is not None else None
             cw = getattr(self, f"cw_{j}")
@@ -169,11 +187,27 @@ class JointLoss(nn.Module):
                 w = cw[codes] if w is None else w * cw[codes]
             loss, den = self._reduce(elem, known, w)
             losses.append(loss.reshape(1))
-            dens.append(den.reshape(1))
-        return torch.cat(losses)[self.order], torch.cat(dens)[self.order]
+            dens.append(None if den is None else den.reshape(1))
+        if all(d is None for d in dens):
+            weights = None
+        else:
+            n = float(len(y_pred))
+            weights = torch.cat(
+                [
+                    torch.full_like(lo, n) if d is None else d
+                    for lo, d in zip(losses, dens)
+                ]
+            )
+        losses = torch.cat(losses)
+        if self.reorder:
+            losses = losses[self.order]
+            weights = None if weights is None else weights[self.order]
+        return losses, weights
 
     def combine(self, losses):
         """Total loss from per-target losses (fixed or learned weights)."""
+        if self.unit_weights:
+            return losses.sum()
         if self.log_vars is None:
             return (self.weights * losses).sum()
         s = self.log_vars

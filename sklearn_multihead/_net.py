@@ -155,9 +155,13 @@ class JointNet(NeuralNet):
         for name, p in self.get_all_learnable_params():
             is_weight = p.ndim > 1 and not name.startswith("criterion")
             (decay if is_weight else plain).append(p)
-        groups = [{"params": decay, "weight_decay": self.alpha}]
-        if plain:
-            groups.append({"params": plain, "weight_decay": 0.0})
+        if self.alpha == 0 or not plain:  # one group: one fused update per step
+            groups = [{"params": decay + plain, "weight_decay": self.alpha}]
+        else:
+            groups = [
+                {"params": decay, "weight_decay": self.alpha},
+                {"params": plain, "weight_decay": 0.0},
+            ]
         kwargs = self.get_params_for("optimizer")
         kwargs.setdefault("lr", self.lr)
         self.optimizer_ = self.optimizer(groups, **kwargs)
@@ -174,6 +178,7 @@ class JointNet(NeuralNet):
         device = next(module.parameters()).device
         loss_sum = torch.zeros(n, device=device)
         weight_sum = torch.zeros(n, device=device)
+        rows = 0  # rows of the batches where every cell counts once
         opt = self.optimizer_
         with torch.set_grad_enabled(training):
             for Xb, (Yb, wb) in iterator:
@@ -182,9 +187,13 @@ class JointNet(NeuralNet):
                     opt.zero_grad(set_to_none=True)
                     criterion.combine(losses).backward()
                     opt.step()
-                loss_sum += losses.detach() * weights
-                weight_sum += weights
-        per_target = loss_sum / weight_sum.clamp_min(1e-12)
+                if weights is None:
+                    loss_sum.add_(losses.detach(), alpha=len(Xb))
+                    rows += len(Xb)
+                else:
+                    loss_sum.addcmul_(losses.detach(), weights)
+                    weight_sum.add_(weights)
+        per_target = loss_sum / (weight_sum + rows).clamp_min(1e-12)
         with torch.no_grad():
             total = float(criterion.combine(per_target))
         if not math.isfinite(total):
