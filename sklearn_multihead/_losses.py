@@ -33,6 +33,17 @@ def _elementwise_regression(kind, pred, true):
     return F.huber_loss(pred, true, reduction="none", delta=1.0)
 
 
+def _columns(positions):
+    """A slice when the columns are consecutive (a view, no gather), else a list."""
+    if positions and positions == list(range(positions[0], positions[-1] + 1)):
+        return slice(positions[0], positions[-1] + 1)
+    return list(positions)
+
+
+def _any(columns):
+    return columns.stop > columns.start if isinstance(columns, slice) else bool(columns)
+
+
 class JointLoss(nn.Module):
     """Weighted sum of per-target losses that ignores missing target cells.
 
@@ -84,14 +95,10 @@ class JointLoss(nn.Module):
             return [j for j, k in enumerate(head_kinds) if k == kind]
 
         reg, binary, multi = index("regression"), index("binary"), index("multiclass")
-        self.register_buffer("reg_cols", torch.tensor(reg, dtype=torch.long))
-        self.register_buffer(
-            "reg_out", torch.tensor([head_slices[j].start for j in reg]).long()
-        )
-        self.register_buffer("bin_cols", torch.tensor(binary, dtype=torch.long))
-        self.register_buffer(
-            "bin_out", torch.tensor([head_slices[j].start for j in binary]).long()
-        )
+        reg_out = [head_slices[j].start for j in reg]
+        bin_out = [head_slices[j].start for j in binary]
+        self.reg_cols, self.reg_out = _columns(reg), _columns(reg_out)
+        self.bin_cols, self.bin_out = _columns(binary), _columns(bin_out)
         bin_cw = [class_weights[j] or (1.0, 1.0) for j in binary]
         self.bin_weighted = any(class_weights[j] is not None for j in binary)
         self.register_buffer(
@@ -157,7 +164,7 @@ class JointLoss(nn.Module):
         """
         sw = None if sample_weight is None else sample_weight.reshape(-1, 1)
         losses, dens = [], []
-        if len(self.reg_cols):
+        if _any(self.reg_cols):
             true, known = self._known(y_true[:, self.reg_cols])
             elem = _elementwise_regression(
                 self.regression_loss, y_pred[:, self.reg_out], true
@@ -165,7 +172,7 @@ class JointLoss(nn.Module):
             loss, den = self._reduce(elem, known, sw)
             losses.append(loss)
             dens.append(den)
-        if len(self.bin_cols):
+        if _any(self.bin_cols):
             true, known = self._known(y_true[:, self.bin_cols])
             elem = F.binary_cross_entropy_with_logits(
                 y_pred[:, self.bin_out], true, reduction="none"

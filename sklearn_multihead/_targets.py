@@ -135,9 +135,10 @@ def resolve_target_types(columns, names, target_types):
                 "columns. Give one type per column, or a dict by column name."
             )
         given = dict(zip(names, target_types))
-    types = []
+    types, inferred = [], []
     for col, name in zip(columns, names):
         t = given.get(name, "auto")
+        inferred.append(t == "auto")
         if t == "auto":
             t = infer_target_type(col, name)
         elif t not in TARGET_TYPES:
@@ -146,7 +147,7 @@ def resolve_target_types(columns, names, target_types):
                 f"'auto'. Got {t!r} instead."
             )
         types.append(t)
-    return types
+    return types, inferred
 
 
 class TargetEncoder:
@@ -174,10 +175,10 @@ class TargetEncoder:
         if len(columns) == 0:
             raise ValueError("y has no target column: it needs at least one.")
         self.names_, self.kind_ = names, kind
-        self.types_ = resolve_target_types(columns, names, self.target_types)
+        self.types_, inferred = resolve_target_types(columns, names, self.target_types)
         self.dtypes_ = [getattr(c, "dtype", None) for c in columns]
         self.classes_, self.means_, self.scales_ = [], [], []
-        for col, name, t in zip(columns, self.names_, self.types_):
+        for col, name, t, auto in zip(columns, names, self.types_, inferred):
             values = _values(col)
             known = ~_missing(values)
             if not known.any():
@@ -198,7 +199,10 @@ class TargetEncoder:
                 self.scales_.append(float(scale) if scale > 0 else 1.0)
                 self.classes_.append(None)
             else:
-                self.classes_.append(self._find_classes(col, values[known], name))
+                classes = self._find_classes(col, values[known], name)
+                if auto:
+                    _warn_many_integer_classes(col, classes, name)
+                self.classes_.append(classes)
                 self.means_.append(None)
                 self.scales_.append(None)
         self.n_classes_ = [None if c is None else len(c) for c in self.classes_]
@@ -233,21 +237,7 @@ class TargetEncoder:
                 f"({sorted(k.__name__ for k in kinds)}). Labels of one target must "
                 "all be of one type; convert the column, e.g. with .astype(str)."
             )
-        classes = np.unique(known_values)
-        if (
-            len(classes) > MANY_CLASSES
-            and dtype is not None
-            and pd.api.types.is_integer_dtype(dtype)
-        ):
-            warnings.warn(
-                f"Target column {name!r} has an integer dtype and {len(classes)} "
-                "distinct values, so target_types='auto' made it a classification "
-                "target. If it is a quantity, pass target_types={"
-                f"{name!r}: 'regression'}} or cast the column to float.",
-                UserWarning,
-                stacklevel=4,
-            )
-        return classes
+        return np.unique(known_values)
 
     def transform(self, y):
         """y as float32 (n_samples, n_targets): standardised numbers, class codes,
@@ -303,6 +293,20 @@ class TargetEncoder:
         for j, col in enumerate(cols):
             out[:, j] = col
         return out
+
+
+def _warn_many_integer_classes(col, classes, name):
+    """Warn when "auto" made an integer column with many values a class target."""
+    dtype = getattr(col, "dtype", None)
+    if len(classes) > MANY_CLASSES and pd.api.types.is_integer_dtype(dtype):
+        warnings.warn(
+            f"Target column {name!r} has an integer dtype and {len(classes)} "
+            "distinct values, so target_types='auto' made it a classification "
+            "target. If it is a quantity, pass target_types={"
+            f"{name!r}: 'regression'}} or cast the column to float.",
+            UserWarning,
+            stacklevel=5,  # the user's call of fit
+        )
 
 
 def _restore_dtype(values, dtype):

@@ -300,7 +300,7 @@ def make_target_scorers(y, target_types="auto", metrics=None):
         **(metrics or {}),
     }
     columns, names, _ = as_target_columns(y)
-    types = resolve_target_types(columns, names, target_types)
+    types, _ = resolve_target_types(columns, names, target_types)
     scorers = {"joint": make_joint_scorer()}
     for name, t in zip(names, types):
         allowed = REGRESSION_METRICS if t == REGRESSION else CLASSIFICATION_METRICS

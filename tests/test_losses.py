@@ -94,3 +94,17 @@ def test_bad_arguments():
         _loss(regression_loss="l4")
     with pytest.raises(ValueError, match="loss_weights must be None, a list"):
         _loss(loss_weights="auto")
+
+
+def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
+    pred = torch.randn(6, 5)
+    true = torch.tensor([[0.3, 1.0, 2.0]] * 3 + [[-1.0, 0.0, 1.0]] * 3)
+    sw = torch.rand(6)
+    for weights in (None, sw):
+        a, wa = _loss(masked=True).target_losses(pred, true, weights)
+        b, wb = _loss(masked=False).target_losses(pred, true, weights)
+        torch.testing.assert_close(a, b)
+        if wb is None:  # every row counted once
+            torch.testing.assert_close(wa, torch.full((3,), 6.0))
+        else:
+            torch.testing.assert_close(wa, wb)

@@ -109,3 +109,9 @@ def test_weighted_scaling_ignores_zero_weight_rows():
     y = np.array([1.0, 3.0, 1000.0])
     enc = TargetEncoder().fit(y, sample_weight=np.array([1.0, 1.0, 0.0]))
     assert enc.means_[0] == pytest.approx(2.0) and enc.scales_[0] == pytest.approx(1.0)
+
+
+def test_explicit_classification_type_does_not_warn(recwarn):
+    y = pd.DataFrame({"rings": np.arange(30) % 25})
+    TargetEncoder({"rings": "classification"}).fit(y)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
