@@ -110,7 +110,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         ``{label: weight}``) per classification target, or a dict by target
         name of such entries.
     alpha : float, default=1e-4
-        L2 penalty on the weights (biases are not penalised).
+        L2 penalty, as Adam's ``weight_decay``, on the network's parameters.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``min(256, n_samples)``.
     learning_rate_init : float, default=1e-3

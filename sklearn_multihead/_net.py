@@ -7,7 +7,8 @@ Inside:
   epoch from its own seeded generator); no DataLoader, no per-sample collate.
 - ``JointNet``: a ``skorch.NeuralNet`` with the small hooks changed:
   ``get_dataset`` / ``get_iterator`` (the two above), ``initialize_optimizer``
-  (no L2 penalty on biases and learned loss weights), and ``run_single_epoch``,
+  (L2 penalty on the network, none on learned loss weights), and
+  ``run_single_epoch``,
   which trains or validates an epoch with no per-batch Python bookkeeping and
   records per-target losses once per epoch (``train_loss_<target>``,
   ``valid_loss_<target>``) and stops with a clear error when the loss is not
@@ -104,8 +105,8 @@ class JointNet(NeuralNet):
     target_names : list of str
         Names used for the per-target history columns.
     alpha : float
-        L2 penalty on the weights (not on biases, batch-norm parameters or
-        learned loss weights).
+        L2 penalty (Adam's ``weight_decay``) on the network's parameters, not
+        on learned loss weights.
     seed : int
         Seed of the batch-order generator.
     """
@@ -151,17 +152,13 @@ class JointNet(NeuralNet):
 
     # -- optimisation ---------------------------------------------------------
     def initialize_optimizer(self, triggered_directly=None):
-        decay, plain = [], []
+        # one parameter group where possible: one fused Adam update per step
+        network, loss = [], []
         for name, p in self.get_all_learnable_params():
-            is_weight = p.ndim > 1 and not name.startswith("criterion")
-            (decay if is_weight else plain).append(p)
-        if self.alpha == 0 or not plain:  # one group: one fused update per step
-            groups = [{"params": decay + plain, "weight_decay": self.alpha}]
-        else:
-            groups = [
-                {"params": decay, "weight_decay": self.alpha},
-                {"params": plain, "weight_decay": 0.0},
-            ]
+            (loss if name.startswith("criterion") else network).append(p)
+        groups = [{"params": network, "weight_decay": self.alpha}]
+        if loss:  # learned loss weights are not penalised
+            groups.append({"params": loss, "weight_decay": 0.0})
         kwargs = self.get_params_for("optimizer")
         kwargs.setdefault("lr", self.lr)
         self.optimizer_ = self.optimizer(groups, **kwargs)
