@@ -22,7 +22,6 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -36,7 +35,8 @@ from sklearn_multihead._base import JointTargetsMixin, has_classification_target
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import JointNet, StopOnPlateau, TensorData, as_tensor
-from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
+from sklearn_multihead._targets import REGRESSION, TargetEncoder
+from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 
 __all__ = ["JointRegressorClassifier"]
 
@@ -339,8 +339,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             criterion = JointLoss(
                 head_kinds=head_kinds,
                 head_slices=module.head_slices,
-                loss_weights=self._loss_weights(encoder.names_),
-                class_weights=self._class_weights(encoder, Y),
+                loss_weights=resolve_loss_weights(self.loss_weights, encoder.names_),
+                class_weights=resolve_class_weights(self.class_weight, encoder, Y),
                 regression_loss=self.regression_loss,
                 masked=bool(np.isnan(Y).any()),
             )
@@ -416,98 +416,6 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return data.subset(torch.from_numpy(perm[n_valid:])), data.subset(
             torch.from_numpy(perm[:n_valid])
         )
-
-    def _loss_weights(self, names):
-        lw = self.loss_weights
-        n = len(names)
-        if lw is None:
-            return [1.0] * n
-        if isinstance(lw, str):
-            return lw
-        if isinstance(lw, dict):
-            unknown = [k for k in lw if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"loss_weights names unknown targets {unknown}; the targets are "
-                    f"{names}."
-                )
-            weights = [float(lw.get(name, 1.0)) for name in names]
-        else:
-            weights = [float(w) for w in np.ravel(lw)]
-            if len(weights) != n:
-                raise ValueError(
-                    f"loss_weights has {len(weights)} entries but there are {n} "
-                    "targets. Give one weight per target, or a dict by target name."
-                )
-        if any(not np.isfinite(w) or w < 0 for w in weights):
-            raise ValueError(
-                f"loss_weights must be finite and non-negative. Got {weights} instead."
-            )
-        return weights
-
-    def _class_weights(self, encoder, Y):
-        """Per-class weight vectors (None where unweighted), one entry per target."""
-        cw = self.class_weight
-        names, types = encoder.names_, encoder.types_
-        cls_names = [nm for nm, t in zip(names, types) if t == CLASSIFICATION]
-        if cw is None:
-            spec = {}
-        elif isinstance(cw, str):
-            spec = {nm: cw for nm in cls_names}
-        elif isinstance(cw, dict):
-            reg = [k for k in cw if k in names and k not in cls_names]
-            if reg:
-                raise ValueError(
-                    f"class_weight is given for regression targets {reg}; class "
-                    "weights apply to classification targets only."
-                )
-            unknown = [k for k in cw if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"class_weight names unknown targets {unknown}; the "
-                    f"classification targets are {cls_names}."
-                )
-            spec = dict(cw)
-        else:
-            cw = list(cw)
-            if len(cw) != len(cls_names):
-                raise ValueError(
-                    f"class_weight has {len(cw)} entries but there are "
-                    f"{len(cls_names)} classification targets {cls_names}. Give one "
-                    "entry (None, 'balanced' or a dict) per classification target."
-                )
-            spec = dict(zip(cls_names, cw))
-        out = []
-        for j, name in enumerate(names):
-            entry = spec.get(name)
-            classes = encoder.classes_[j]
-            if entry is None or types[j] == REGRESSION:
-                out.append(None)
-                continue
-            if isinstance(entry, str):
-                if entry != "balanced":
-                    raise ValueError(
-                        f"class_weight for target {name!r} must be None, 'balanced' "
-                        f"or a dict. Got {entry!r} instead."
-                    )
-                codes = Y[:, j][~np.isnan(Y[:, j])].astype(np.intp)
-                present = np.unique(codes)
-                weights = np.ones(len(classes))
-                weights[present] = compute_class_weight(
-                    "balanced", classes=present, y=codes
-                )
-            else:
-                unknown = [k for k in entry if k not in set(classes.tolist())]
-                if unknown:
-                    raise ValueError(
-                        f"class_weight for target {name!r} names labels {unknown} "
-                        f"that are not among its classes {classes.tolist()}."
-                    )
-                weights = np.array([float(entry.get(c, 1.0)) for c in classes.tolist()])
-            if len(classes) <= 2:
-                weights = np.resize(weights, 2)
-            out.append(weights.tolist())
-        return out
 
     # -- predict ------------------------------------------------------------------
     def _raw(self, X):

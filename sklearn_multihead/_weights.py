@@ -1,0 +1,115 @@
+"""Loss weights per target and class weights per classification target.
+
+Inside:
+
+- ``resolve_loss_weights``: the estimator's ``loss_weights`` (None, a list, a
+  dict by target name, or "uncertainty") as one weight per target.
+- ``resolve_class_weights``: its ``class_weight`` (None, "balanced", a list
+  per classification target, or a dict by target name, each entry None,
+  "balanced" or ``{label: weight}``) as one per-class weight vector per target.
+
+numpy and scikit-learn only; both raise errors that name the bad entry.
+"""
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from sklearn_multihead._targets import CLASSIFICATION, REGRESSION
+
+
+def resolve_loss_weights(loss_weights, names):
+    """Per-target loss weights from None, a list, a dict by name or \"uncertainty\"."""
+    lw = loss_weights
+    n = len(names)
+    if lw is None:
+        return [1.0] * n
+    if isinstance(lw, str):
+        return lw
+    if isinstance(lw, dict):
+        unknown = [k for k in lw if k not in names]
+        if unknown:
+            raise ValueError(
+                f"loss_weights names unknown targets {unknown}; the targets are "
+                f"{names}."
+            )
+        weights = [float(lw.get(name, 1.0)) for name in names]
+    else:
+        weights = [float(w) for w in np.ravel(lw)]
+        if len(weights) != n:
+            raise ValueError(
+                f"loss_weights has {len(weights)} entries but there are {n} "
+                "targets. Give one weight per target, or a dict by target name."
+            )
+    if any(not np.isfinite(w) or w < 0 for w in weights):
+        raise ValueError(
+            f"loss_weights must be finite and non-negative. Got {weights} instead."
+        )
+    return weights
+
+
+def resolve_class_weights(class_weight, encoder, Y):
+    """Per-class weight vectors (None where unweighted), one entry per target.
+
+    ``Y`` is the encoded target matrix (class codes), for \"balanced\".
+    """
+    cw = class_weight
+    names, types = encoder.names_, encoder.types_
+    cls_names = [nm for nm, t in zip(names, types) if t == CLASSIFICATION]
+    if cw is None:
+        spec = {}
+    elif isinstance(cw, str):
+        spec = {nm: cw for nm in cls_names}
+    elif isinstance(cw, dict):
+        reg = [k for k in cw if k in names and k not in cls_names]
+        if reg:
+            raise ValueError(
+                f"class_weight is given for regression targets {reg}; class "
+                "weights apply to classification targets only."
+            )
+        unknown = [k for k in cw if k not in names]
+        if unknown:
+            raise ValueError(
+                f"class_weight names unknown targets {unknown}; the "
+                f"classification targets are {cls_names}."
+            )
+        spec = dict(cw)
+    else:
+        cw = list(cw)
+        if len(cw) != len(cls_names):
+            raise ValueError(
+                f"class_weight has {len(cw)} entries but there are "
+                f"{len(cls_names)} classification targets {cls_names}. Give one "
+                "entry (None, 'balanced' or a dict) per classification target."
+            )
+        spec = dict(zip(cls_names, cw))
+    out = []
+    for j, name in enumerate(names):
+        entry = spec.get(name)
+        classes = encoder.classes_[j]
+        if entry is None or types[j] == REGRESSION:
+            out.append(None)
+            continue
+        if isinstance(entry, str):
+            if entry != "balanced":
+                raise ValueError(
+                    f"class_weight for target {name!r} must be None, 'balanced' "
+                    f"or a dict. Got {entry!r} instead."
+                )
+            codes = Y[:, j][~np.isnan(Y[:, j])].astype(np.intp)
+            present = np.unique(codes)
+            weights = np.ones(len(classes))
+            weights[present] = compute_class_weight(
+                "balanced", classes=present, y=codes
+            )
+        else:
+            unknown = [k for k in entry if k not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight for target {name!r} names labels {unknown} "
+                    f"that are not among its classes {classes.tolist()}."
+                )
+            weights = np.array([float(entry.get(c, 1.0)) for c in classes.tolist()])
+        if len(classes) <= 2:
+            weights = np.resize(weights, 2)
+        out.append(weights.tolist())
+    return out
