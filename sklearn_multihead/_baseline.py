@@ -236,7 +236,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         codes = np.empty((X.shape[0], self.n_outputs_), dtype=np.float64)
         for forest, group in self.estimators_:
             codes[:, group] = forest.predict(X).reshape(len(X), len(group))
-        return X, codes, X_in.index if isinstance(X_in, pd.DataFrame) else None
+        return codes, X_in.index if isinstance(X_in, pd.DataFrame) else None
 
     def predict(self, X):
         """Predict every target, in its original labels and units.
@@ -250,7 +250,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         y_pred : ndarray or DataFrame of shape (n_samples, n_targets)
             Same forms as ``JointRegressorClassifier.predict``.
         """
-        _, codes, index = self._codes(X)
+        codes, index = self._codes(X)
         return self._encoder.inverse_transform(codes, index=index)
 
     @available_if(has_classification_target)
