@@ -37,16 +37,12 @@ def _known_pairs(y_true, y_pred, target_types, sample_weight, with_mask=False):
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     for name, t, true, pred in zip(names, target_types, true_cols, pred_cols):
         true = np.asarray(true, dtype=object) if t != REGRESSION else true
-        known = ~np.asarray(_isna(true), dtype=bool)
+        known = ~np.asarray(pd.isna(true), dtype=bool)
         true, pred = np.asarray(true)[known], np.asarray(pred)[known]
         w = None if sw is None else sw[known]
         if t == REGRESSION:
             true, pred = true.astype(np.float64), pred.astype(np.float64)
         yield (name, t, true, pred, w, known) if with_mask else (name, t, true, pred, w)
-
-
-def _isna(values):
-    return pd.isna(values)
 
 
 def _accuracy(true, pred, sample_weight=None):

@@ -8,7 +8,7 @@ from sklearn_multihead.datasets import DATA_ENV, load_abalone, make_joint_datase
 
 
 def test_make_joint_dataset_shapes_types_and_missing_cells():
-    X, Y = make_joint_dataset(
+    params = dict(
         n_samples=400,
         n_features=6,
         n_regression=2,
@@ -20,6 +20,7 @@ def test_make_joint_dataset_shapes_types_and_missing_cells():
         missing_rate=0.2,
         random_state=0,
     )
+    X, Y = make_joint_dataset(**params)
     assert X.shape == (400, 7) and X["cat0"].dtype == "str"
     assert list(Y.columns) == [
         "reg_0",
@@ -33,17 +34,7 @@ def test_make_joint_dataset_shapes_types_and_missing_cells():
     assert Y["reg_0"].dtype == np.float64 and Y["bin_0"].dtype == "boolean"
     assert set(Y["cls_0"].dropna()) == {"c0", "c1", "c2", "c3"}
     assert 0.1 < Y.isna().mean().mean() < 0.3
-    X2, Y2 = make_joint_dataset(
-        n_samples=400,
-        n_features=6,
-        n_regression=2,
-        n_classes=4,
-        n_labels=3,
-        n_categorical=1,
-        missing_rate=0.2,
-        random_state=0,
-    )
-    pd.testing.assert_frame_equal(Y, Y2)
+    pd.testing.assert_frame_equal(Y, make_joint_dataset(**params)[1])
 
 
 def test_make_joint_dataset_errors():

@@ -296,6 +296,10 @@ def test_head_hidden_layers_batch_norm_and_regression_losses():
             "target_types has 1 entries but y has 3 target columns",
         ),
         (dict(target_types={"zz": "regression"}), "names unknown target columns"),
+        (
+            dict(class_weight={"bin_0": "even"}),
+            "class_weight for target 'bin_0' must be None, 'balanced' or a dict",
+        ),
         (dict(target_types={"reg_0": "number"}), "must be one of"),
         (
             dict(target_types={"cls_0": "regression"}),

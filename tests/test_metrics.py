@@ -99,3 +99,17 @@ def test_multi_metric_cross_validate_and_grid_search_refit():
     ).fit(X, Y)
     assert np.isfinite(search.cv_results_["mean_test_joint"]).all()
     assert search.best_score_ == search.cv_results_["mean_test_cls"].max()
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found:UserWarning")
+def test_report_and_scorer_errors_say_what_is_wrong():
+    y_true, y_pred = _data()
+    with pytest.raises(ValueError, match="y_true has 2 targets, y_pred 1"):
+        joint_score(y_true, y_pred[["n"]], TYPES)
+    with pytest.raises(ValueError, match="target_report needs classes with y_proba"):
+        target_report(y_true, y_pred, TYPES, y_proba=[np.ones((4, 2)) / 2])
+    X, Y = make_joint_dataset(n_samples=60, random_state=0)
+    rf = RandomForestRegressorClassifier(n_estimators=5, random_state=0).fit(X, Y)
+    one_row = make_target_scorers(Y)["reg_0__r2"]
+    with pytest.raises(ValueError, match="too few known cells"):
+        one_row(rf, X[:1], Y[:1])  # R^2 of one row is undefined
