@@ -5,12 +5,26 @@ Inside:
 - ``JointTargetsMixin``: the tags (multi-output, y required), the
   ``predict_proba`` availability check, and ``score`` (mean over targets of
   R^2 and accuracy, via ``metrics.joint_score``) of an estimator that encodes
-  its targets with ``_targets.TargetEncoder`` as ``_encoder``.
+  its targets with ``_targets.TargetEncoder`` as ``_encoder``; and the two
+  halves of safe persistence that do not depend on the model (``_save`` /
+  ``_load``: parameters, targets and features in JSON, through
+  ``_persist``), which call the estimator's ``_file_state`` and
+  ``_restore_file_state`` for the model itself.
 """
 
-from sklearn.base import MultiOutputMixin
+from numbers import Integral
 
-from sklearn_multihead._targets import CLASSIFICATION
+from sklearn.base import MultiOutputMixin
+from sklearn.utils.validation import check_is_fitted
+
+from sklearn_multihead._persist import (
+    ModelFileError,
+    decode,
+    encode,
+    read_model,
+    write_model,
+)
+from sklearn_multihead._targets import CLASSIFICATION, TargetEncoder
 from sklearn_multihead.metrics import joint_score
 
 
@@ -51,3 +65,65 @@ class JointTargetsMixin(MultiOutputMixin):
         score : float
         """
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
+
+    # -- safe persistence (the estimators' save / load call these) ---------------
+    def _save(self, path):
+        check_is_fitted(self)
+        from sklearn_multihead import __version__
+
+        params = self.get_params(deep=False)
+        rs = params.get("random_state")
+        if not (rs is None or isinstance(rs, Integral)):
+            params["random_state"] = None  # a RandomState object has no JSON form
+        extra, tensors = self._file_state()
+        parts = {
+            "params": params,
+            "targets": self._encoder.get_state(),
+            "features": {
+                "n_features_in_": self.n_features_in_,
+                "feature_names_in_": getattr(self, "feature_names_in_", None),
+            },
+            **extra,
+        }
+        doc = {"estimator": type(self).__name__, "library_version": __version__}
+        doc.update(
+            {k: encode(v, where=f"{type(self).__name__}.{k}") for k, v in parts.items()}
+        )
+        write_model(path, doc, tensors)
+        return path
+
+    @classmethod
+    def _load(cls, path, **kwargs):
+        doc, tensors = read_model(path)
+        if doc.get("estimator") != cls.__name__:
+            raise ModelFileError(
+                f"{str(path)!r} holds a {doc.get('estimator')!r}, not a "
+                f"{cls.__name__}. Load it with that class."
+            )
+        try:
+            parts = {
+                k: decode(v)
+                for k, v in doc.items()
+                if k not in ("estimator", "library_version", "format", "format_version")
+            }
+            est = cls(**parts.pop("params"))
+            est._validate_params()
+            est._encoder = TargetEncoder.from_state(
+                parts.pop("targets"), est.target_types
+            )
+            est.target_types_ = list(est._encoder.types_)
+            est.classes_ = list(est._encoder.classes_)
+            est.n_outputs_ = len(est.target_types_)
+            features = parts.pop("features")
+            est.n_features_in_ = int(features["n_features_in_"])
+            if features["feature_names_in_"] is not None:
+                est.feature_names_in_ = features["feature_names_in_"]
+            est._restore_file_state(parts, tensors, **kwargs)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise ModelFileError(
+                f"{str(path)!r} is damaged or inconsistent and was not loaded: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        return est

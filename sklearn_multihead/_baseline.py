@@ -14,6 +14,10 @@ Missing target cells: a forest cannot mask a cell, so a group of targets
 learned by one multi-output forest, and a group with missing cells by one
 forest per target, each on the rows where its target is known. Nothing is
 imputed and no row is dropped for all targets.
+
+Safe files (``save`` / ``load``): the forests go through skops (an optional
+extra), which rebuilds only an explicit list of types and never unpickles;
+the targets and parameters go in the package's own JSON document.
 """
 
 from numbers import Integral, Real
@@ -32,9 +36,25 @@ from sklearn.utils.validation import (
 )
 
 from sklearn_multihead._base import JointTargetsMixin, has_classification_target
+from sklearn_multihead._persist import ModelFileError
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
 
 __all__ = ["RandomForestRegressorClassifier"]
+
+#: the one type outside skops' defaults that a fitted forest holds
+SKOPS_TRUSTED_TYPES = ("sklearn.tree._tree.Tree",)
+
+
+def _skops_io():
+    try:
+        import skops.io
+    except ImportError:
+        raise ImportError(
+            "Saving or loading a RandomForestRegressorClassifier in the safe format "
+            "needs skops: pip install 'sklearn-multihead[skops]'. (Or use pickle / "
+            "joblib, for files you trust.)"
+        ) from None
+    return skops.io
 
 
 class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
@@ -282,3 +302,73 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 by_target[j] = full
         out = [by_target[j] for j in sorted(by_target)]
         return out[0] if self._encoder.kind_ == "1d" else out
+
+    # -- safe persistence -----------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to ``path`` in a format that never unpickles.
+
+        One safetensors file: the forests serialised by skops (the ``skops``
+        extra) as a byte tensor, and a JSON document with the parameters,
+        targets (classes with their label types, dtypes) and features, under a
+        SHA-256 digest. Read it back with
+        ``RandomForestRegressorClassifier.load(path)``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        path : str or os.PathLike
+        """
+        return self._save(path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; runs no code from the file.
+
+        skops rebuilds the forests, trusting its default types plus
+        ``SKOPS_TRUSTED_TYPES`` (scikit-learn's tree structure) and nothing else.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        estimator : RandomForestRegressorClassifier
+
+        Raises
+        ------
+        ValueError
+            (a ``ModelFileError``) for a file that is not a sklearn-multihead
+            model file, holds another estimator, or was changed or truncated.
+        """
+        return cls._load(path)
+
+    def _file_state(self):
+        blob = _skops_io().dumps([forest for forest, _ in self.estimators_])
+        groups = [list(group) for _, group in self.estimators_]
+        return {"forests": {"groups": groups}}, {
+            "forests.skops": np.frombuffer(blob, dtype=np.uint8)
+        }
+
+    def _restore_file_state(self, parts, tensors):
+        sio = _skops_io()
+        groups = parts["forests"]["groups"]
+        blob = tensors["forests.skops"].tobytes()
+        try:
+            forests = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+        except Exception as exc:  # skops refuses untrusted types with its own errors
+            raise ModelFileError(
+                f"the forests in the file could not be rebuilt safely: {exc}"
+            ) from None
+        kinds = (RandomForestRegressor, RandomForestClassifier)
+        if (
+            not isinstance(forests, list)
+            or len(forests) != len(groups)
+            or not all(isinstance(f, kinds) for f in forests)
+            or sorted(j for g in groups for j in g) != list(range(self.n_outputs_))
+        ):
+            raise ValueError("the forests do not match the targets")
+        self.estimators_ = [(f, list(g)) for f, g in zip(forests, groups)]

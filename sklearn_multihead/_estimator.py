@@ -325,25 +325,29 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             else self.batch_size
         )
 
+        self._module_config = {
+            "n_features": int(X.shape[1]),
+            "head_sizes": head_sizes,
+            "hidden_layer_sizes": list(_sizes(self.hidden_layer_sizes)),
+            "head_hidden_layer_sizes": list(_sizes(self.head_hidden_layer_sizes)),
+            "activation": self.activation,
+            "dropout": float(self.dropout),
+            "batch_norm": bool(self.batch_norm),
+        }
+        weights = resolve_loss_weights(self.loss_weights, encoder.names_)
+        self._loss_config = {
+            "head_kinds": head_kinds,
+            "loss_weights": weights if isinstance(weights, str) else list(weights),
+            "class_weights": [
+                None if cw is None else [float(w) for w in cw]
+                for cw in resolve_class_weights(self.class_weight, encoder, Y)
+            ],
+            "regression_loss": self.regression_loss,
+            "masked": bool(np.isnan(Y).any()),
+        }
         with torch.random.fork_rng(devices=self._cuda_devices()):
             torch.manual_seed(seed)
-            module = MultiHeadMLP(
-                n_features=X.shape[1],
-                head_sizes=head_sizes,
-                hidden_layer_sizes=_sizes(self.hidden_layer_sizes),
-                head_hidden_layer_sizes=_sizes(self.head_hidden_layer_sizes),
-                activation=self.activation,
-                dropout=self.dropout,
-                batch_norm=self.batch_norm,
-            )
-            criterion = JointLoss(
-                head_kinds=head_kinds,
-                head_slices=module.head_slices,
-                loss_weights=resolve_loss_weights(self.loss_weights, encoder.names_),
-                class_weights=resolve_class_weights(self.class_weight, encoder, Y),
-                regression_loss=self.regression_loss,
-                masked=bool(np.isnan(Y).any()),
-            )
+            module, criterion = self._build_module_and_loss()
             monitor = "valid_loss" if self.early_stopping else "train_loss"
             stopper = StopOnPlateau(
                 monitor=monitor,
@@ -355,21 +359,12 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
             if self.verbose:
                 callbacks.append(("print_log", PrintLog()))
-            self.net_ = JointNet(
-                module=module,
-                criterion=criterion,
-                optimizer=torch.optim.Adam,
-                optimizer__fused=self.device_ == "cpu"
-                or self.device_.startswith("cuda"),
-                lr=self.learning_rate_init,
-                alpha=self.alpha,
-                max_epochs=self.max_iter,
+            self.net_ = self._build_net(
+                module,
+                criterion,
                 batch_size=batch_size,
                 train_split=train_split,
                 callbacks=callbacks,
-                device=self.device_,
-                verbose=self.verbose,
-                target_names=[str(n) for n in encoder.names_],
                 seed=seed,
             )
             self.net_.fit(data, None)
@@ -390,6 +385,33 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def _build_module_and_loss(self):
+        """The module and the loss described by ``_module_config`` / ``_loss_config``
+        (fresh weights from torch's current random state)."""
+        module = MultiHeadMLP(**self._module_config)
+        criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
+        return module, criterion
+
+    def _build_net(
+        self, module, criterion, *, batch_size, train_split, callbacks, seed
+    ):
+        return JointNet(
+            module=module,
+            criterion=criterion,
+            optimizer=torch.optim.Adam,
+            optimizer__fused=self.device_ == "cpu" or self.device_.startswith("cuda"),
+            lr=self.learning_rate_init,
+            alpha=self.alpha,
+            max_epochs=self.max_iter,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=self.device_,
+            verbose=self.verbose,
+            target_names=[str(n) for n in self._encoder.names_],
+            seed=seed,
+        )
 
     @staticmethod
     def _head_kind(target_type, classes):
@@ -487,6 +509,121 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
         ]
         return list(zip(self.net_.module_.head_slices, kinds))
+
+    # -- safe persistence -----------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to ``path`` in a format that never unpickles.
+
+        The file is a safetensors file: the network's tensors, and in its header
+        a JSON document with the parameters, the target types, the classes with
+        their original label types, the regression scales, the feature names,
+        the history and a format version, all under a SHA-256 digest. Read it
+        back with ``JointRegressorClassifier.load(path)``. (Pickle and joblib
+        work too, as for any scikit-learn estimator, but only load those from
+        sources you trust: unpickling can run code.)
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (by convention ending in ``.safetensors``).
+
+        Returns
+        -------
+        path : str or os.PathLike
+            ``path``, for chaining.
+        """
+        return self._save(path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Read a model written by ``save``; runs no code from the file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``JointRegressorClassifier.save``.
+        device : str, default=None
+            Where to put the network: None for the device it was fitted on when
+            that one is available here, else the CPU (so a model fitted on a GPU
+            loads on a machine without one); or "cpu", "cuda", "auto".
+
+        Returns
+        -------
+        estimator : JointRegressorClassifier
+            Fitted, with the same predictions, labels and dtypes as the saved one.
+
+        Raises
+        ------
+        ValueError
+            (a ``ModelFileError``) when the file is not a sklearn-multihead model
+            file (e.g. a pickle), holds another estimator, comes from a newer
+            format version, or was changed or truncated after it was written.
+        """
+        return cls._load(path, device=device)
+
+    def _file_state(self):
+        history = {
+            "columns": list(self.history_.columns),
+            "index": self.history_.index.tolist(),
+            "data": self.history_.to_numpy(dtype=np.float64).tolist(),
+        }
+        extra = {
+            "training": {
+                "device_": self.device_,
+                "n_iter_": self.n_iter_,
+                "history": history,
+            },
+            "module": self._module_config,
+            "loss": self._loss_config,
+        }
+        tensors = {
+            f"{part}.{name}": t
+            for part, obj in [
+                ("module", self.net_.module_),
+                ("criterion", self.net_.criterion_),
+            ]
+            for name, t in obj.state_dict().items()
+        }
+        return extra, {k: t.detach().cpu().numpy() for k, t in tensors.items()}
+
+    def _restore_file_state(self, parts, tensors, device=None):
+        training = parts["training"]
+        hist = training["history"]
+        self.history_ = pd.DataFrame(
+            hist["data"],
+            columns=hist["columns"],
+            index=pd.Index(hist["index"], name="epoch"),
+        )
+        self.n_iter_ = int(training["n_iter_"])
+        self._module_config, self._loss_config = parts["module"], parts["loss"]
+        kinds = [
+            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+        ]
+        if kinds != list(self._loss_config["head_kinds"]) or (
+            self._module_config["n_features"] != self.n_features_in_
+        ):
+            raise ValueError("the network does not match the targets or the features")
+        if device is None:
+            saved = training["device_"]
+            device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
+        self.device_ = _resolve_device(device)
+        module, criterion = self._build_module_and_loss()
+        expected = 0
+        for part, obj in [("module", module), ("criterion", criterion)]:
+            prefix = part + "."
+            state = {
+                k[len(prefix) :]: torch.from_numpy(np.array(v))
+                for k, v in tensors.items()
+                if k.startswith(prefix)
+            }
+            obj.load_state_dict(state, strict=True)
+            expected += len(state)
+        if expected != len(tensors):
+            raise ValueError("the file holds tensors that the network does not have")
+        self.net_ = self._build_net(
+            module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
+        )
+        self.net_.initialize()
 
 
 class _PredefinedSplit:

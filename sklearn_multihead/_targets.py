@@ -294,6 +294,43 @@ class TargetEncoder:
             out[:, j] = col
         return out
 
+    #: fitted attributes that describe the encoder completely (for safe files)
+    _STATE = ("names_", "kind_", "types_", "dtypes_", "classes_", "means_", "scales_")
+
+    def get_state(self):
+        """The fitted encoder as plain values (see ``_persist.encode``)."""
+        state = {k: getattr(self, k) for k in self._STATE}
+        state["scale_regression"] = bool(self.scale_regression)
+        return state
+
+    @classmethod
+    def from_state(cls, state, target_types="auto"):
+        """An encoder fitted as described by ``get_state``; ValueError if the
+        description does not hold together."""
+        enc = cls(target_types, scale_regression=bool(state["scale_regression"]))
+        for key in cls._STATE:
+            value = state[key]
+            setattr(enc, key, value if key == "kind_" else list(value))
+        n = len(enc.names_)
+        if enc.kind_ not in ("frame", "2d", "1d") or any(
+            len(getattr(enc, k)) != n for k in cls._STATE if k != "kind_"
+        ):
+            raise ValueError("the description of the targets does not hold together")
+        for t, classes, mean, scale in zip(
+            enc.types_, enc.classes_, enc.means_, enc.scales_
+        ):
+            if t == REGRESSION:
+                ok = classes is None and np.isfinite([mean, scale]).all() and scale > 0
+            else:
+                ok = t == CLASSIFICATION and isinstance(classes, np.ndarray)
+                ok = ok and classes.ndim == 1 and len(classes) > 0
+            if not ok:
+                raise ValueError(
+                    "the description of the targets does not hold together"
+                )
+        enc.n_classes_ = [None if c is None else len(c) for c in enc.classes_]
+        return enc
+
 
 def _warn_many_integer_classes(col, classes, name):
     """Warn when "auto" made an integer column with many values a class target."""
