@@ -2,6 +2,8 @@
 
 Inside:
 
+- ``check_numeric_frame``: names the non-numeric columns of a DataFrame X and
+  says how to encode them (both estimators need numbers).
 - ``JointTargetsMixin``: the tags (multi-output, y required), the
   ``predict_proba`` availability check, and ``score`` (mean over targets of
   R^2 and accuracy, via ``metrics.joint_score``) of an estimator that encodes
@@ -14,6 +16,7 @@ Inside:
 
 from numbers import Integral
 
+import pandas as pd
 from sklearn.base import MultiOutputMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -26,6 +29,19 @@ from sklearn_multihead._persist import (
 )
 from sklearn_multihead._targets import CLASSIFICATION, TargetEncoder
 from sklearn_multihead.metrics import joint_score
+
+
+def check_numeric_frame(X):
+    """Name the non-numeric columns of a DataFrame X and how to encode them."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric columns {bad}. The network needs numbers: encode "
+            "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
+            "OneHotEncoder(), columns)]) and this estimator."
+        )
 
 
 def has_classification_target(est):
@@ -65,6 +81,26 @@ class JointTargetsMixin(MultiOutputMixin):
         score : float
         """
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
+
+    #: private attributes set by fit (besides the public ones ending in "_")
+    _FIT_STATE = ("_encoder", "_module_config", "_loss_config")
+
+    def _fit_keeping_state_on_error(self, *args):
+        """Run ``self._fit(*args)``; if it raises, put back the fitted state from
+        before the call: a failed first fit leaves an unfitted estimator and a
+        failed refit leaves the previous model, never a half-fitted one."""
+        saved = {k: v for k, v in vars(self).items() if self._is_fit_attribute(k)}
+        try:
+            return self._fit(*args)
+        except BaseException:
+            for name in [k for k in vars(self) if self._is_fit_attribute(k)]:
+                delattr(self, name)
+            vars(self).update(saved)
+            raise
+
+    def _is_fit_attribute(self, name):
+        public = name.endswith("_") and not name.startswith("__")
+        return public or name in self._FIT_STATE
 
     # -- safe persistence (the estimators' save / load call these) ---------------
     def _save(self, path):

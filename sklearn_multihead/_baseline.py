@@ -35,7 +35,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sklearn_multihead._base import JointTargetsMixin, has_classification_target
+from sklearn_multihead._base import (
+    JointTargetsMixin,
+    check_numeric_frame,
+    has_classification_target,
+)
 from sklearn_multihead._persist import ModelFileError
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
 
@@ -177,6 +181,10 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         -------
         self : object
         """
+        return self._fit_keeping_state_on_error(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
+        check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=True)
         if y is None:
             raise ValueError(
@@ -252,6 +260,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def _codes(self, X):
         check_is_fitted(self)
         X_in = X
+        check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         codes = np.empty((X.shape[0], self.n_outputs_), dtype=np.float64)
         for forest, group in self.estimators_:
@@ -288,6 +297,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             order (the array itself when y was 1-D).
         """
         check_is_fitted(self)
+        check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         by_target = {}
         for forest, group in self.estimators_:

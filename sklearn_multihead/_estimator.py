@@ -31,7 +31,11 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import EpochTimer, PrintLog
 
-from sklearn_multihead._base import JointTargetsMixin, has_classification_target
+from sklearn_multihead._base import (
+    JointTargetsMixin,
+    check_numeric_frame,
+    has_classification_target,
+)
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import JointNet, StopOnPlateau, TensorData, as_tensor
@@ -42,19 +46,6 @@ __all__ = ["JointRegressorClassifier"]
 
 #: default mini-batch size when ``batch_size="auto"``
 AUTO_BATCH_SIZE = 256
-
-
-def _check_numeric_frame(X):
-    """Name the non-numeric columns of a DataFrame X and how to encode them."""
-    if not isinstance(X, pd.DataFrame):
-        return
-    bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
-    if bad:
-        raise ValueError(
-            f"X has non-numeric columns {bad}. The network needs numbers: encode "
-            "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
-            "OneHotEncoder(), columns)]) and this estimator."
-        )
 
 
 def _resolve_device(device):
@@ -279,7 +270,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        _check_numeric_frame(X)
+        return self._fit_keeping_state_on_error(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight):
+        check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=True)
         if y is None:
             raise ValueError(
@@ -443,6 +437,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def _raw(self, X):
         check_is_fitted(self)
         X_df = X
+        check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         return self.net_.predict_raw(as_tensor(X, self.device_)), index

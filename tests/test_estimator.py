@@ -10,6 +10,7 @@ import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import GridSearchCV, cross_validate, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -341,4 +342,18 @@ def test_divergence_stops_with_a_clear_error():
     est = JointRegressorClassifier(learning_rate_init=1e6, max_iter=50, random_state=0)
     with pytest.raises(FloatingPointError, match="Lower learning_rate_init"):
         est.fit(X * 1e6, Y)
-    assert not hasattr(est, "history_")
+    # no NaN model is left behind: the estimator is not fitted at all
+    assert not [k for k in vars(est) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+def test_a_failed_refit_keeps_the_previous_model():
+    X, Y = make_joint_dataset(n_samples=200, random_state=0)
+    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    before = est.predict(X)
+    est.set_params(learning_rate_init=1e6, max_iter=50)
+    with pytest.raises(FloatingPointError, match="Training diverged in epoch"):
+        est.fit(X * 1e6, Y)
+    pd.testing.assert_frame_equal(est.predict(X), before)
+    assert np.isfinite(est.predict(X).select_dtypes("number").to_numpy()).all()
