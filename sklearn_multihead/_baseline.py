@@ -15,8 +15,8 @@ learned by one multi-output forest, and a group with missing cells by one
 forest per target, each on the rows where its target is known. Nothing is
 imputed and no row is dropped for all targets.
 
-Safe files (``save`` / ``load``): the forests go through skops (an optional
-extra), which rebuilds only an explicit list of types and never unpickles;
+Safe files (``save`` / ``load``): the forests go through skops, which
+rebuilds only an explicit list of types and never unpickles;
 the targets and parameters go in the package's own JSON document.
 """
 
@@ -55,8 +55,7 @@ def _skops_io():
     except ImportError:
         raise ImportError(
             "Saving or loading a RandomForestRegressorClassifier in the safe format "
-            "needs skops: pip install 'sklearn-multihead[skops]'. (Or use pickle / "
-            "joblib, for files you trust.)"
+            "needs skops, a dependency of sklearn-multihead: pip install skops."
         ) from None
     return skops.io
 
@@ -317,10 +316,9 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def save(self, path):
         """Write the fitted model to ``path`` in a format that never unpickles.
 
-        One safetensors file: the forests serialised by skops (the ``skops``
-        extra) as a byte tensor, and a JSON document with the parameters,
-        targets (classes with their label types, dtypes) and features, under a
-        SHA-256 digest. Read it back with
+        One safetensors file: the forests serialised by skops as a byte
+        tensor, and a JSON document with the parameters, targets (classes
+        with their label types, dtypes) and features, under a SHA-256 digest. Read it back with
         ``RandomForestRegressorClassifier.load(path)``.
 
         Parameters
