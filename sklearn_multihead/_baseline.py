@@ -318,7 +318,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
         One safetensors file: the forests serialised by skops as a byte
         tensor, and a JSON document with the parameters, targets (classes
-        with their label types, dtypes) and features, under a SHA-256 digest. Read it back with
+        with their label types, dtypes) and features, under a SHA-256 digest.
+        Read it back with
         ``RandomForestRegressorClassifier.load(path)``.
 
         Parameters

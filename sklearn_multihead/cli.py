@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold
@@ -51,6 +51,10 @@ MODEL_FILE, PREPROCESSOR_FILE, SPEC_FILE = (
     "preprocessor.skops",
     "columns.json",
 )
+
+#: types outside skops' defaults that the saved preprocessor holds (the
+#: encoder's output dtype); loading refuses any other
+TRUSTED_TYPES = ("numpy.dtype",)
 
 
 class UsageError(Exception):
@@ -132,23 +136,33 @@ def split_columns(table, targets, features=None):
     return table[features], table[names], types
 
 
-def make_preprocessor():
-    """Impute and scale the numeric columns; impute and one-hot encode the others."""
-    numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    categorical = make_pipeline(
-        SimpleImputer(strategy="most_frequent"),
-        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-    )
+def make_preprocessor(X):
+    """Impute and scale the numeric columns of X; impute and one-hot encode the
+    others. Columns are named explicitly, so the fitted object holds only
+    scikit-learn types and plain data (what skops loads safely)."""
+    numeric = [c for c, t in X.dtypes.items() if pd.api.types.is_numeric_dtype(t)]
+    other = [c for c in X.columns if c not in numeric]
     return ColumnTransformer(
         [
-            ("numeric", numeric, make_column_selector(dtype_include="number")),
-            ("categorical", categorical, make_column_selector(dtype_exclude="number")),
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                other,
+            ),
         ],
         verbose_feature_names_out=False,
     )
 
 
-def make_models(types, args):
+def make_models(X, types, args):
     """The compared models, each a Pipeline(preprocessor, estimator)."""
     joint = JointRegressorClassifier(
         target_types=types or "auto",
@@ -162,12 +176,12 @@ def make_models(types, args):
         random_state=args.random_state,
     )
     models = {
-        "joint": Pipeline([("prep", make_preprocessor()), ("model", joint)]),
-        "forest": Pipeline([("prep", make_preprocessor()), ("model", forest)]),
+        "joint": Pipeline([("prep", make_preprocessor(X)), ("model", joint)]),
+        "forest": Pipeline([("prep", make_preprocessor(X)), ("model", forest)]),
         "separate": SeparateModels(
             Pipeline(
                 [
-                    ("prep", make_preprocessor()),
+                    ("prep", make_preprocessor(X)),
                     ("model", clone(joint).set_params(target_types="auto")),
                 ]
             ),
@@ -219,7 +233,7 @@ def _fit_predict(model, X_train, Y_train, X_test, Y_test):
 def compare(table, targets, args, features=None, progress=True):
     """Cross-validate the models; returns (per-fold rows, summary DataFrame)."""
     X, Y, types = split_columns(table, targets, features)
-    models = make_models(types, args)
+    models = make_models(X, types, args)
     if args.cv < 2 or args.cv > len(X):
         raise UsageError(
             f"--cv must be between 2 and the {len(X)} rows. Got {args.cv}."
@@ -452,13 +466,11 @@ def _plots(out, summary, joint):
 # -- fit / predict -------------------------------------------------------------------
 def fit_and_save(table, targets, args, features=None):
     """Fit the joint pipeline on the whole table and save it to ``args.model``."""
-    try:
-        import skops.io as sio
-    except ImportError:
-        raise UsageError("Saving needs skops: pip install skops.") from None
+    import skops.io as sio
+
     X, Y, types = split_columns(table, targets, features)
     model = make_models(
-        types, argparse.Namespace(**{**vars(args), "models": ["joint"]})
+        X, types, argparse.Namespace(**{**vars(args), "models": ["joint"]})
     )["joint"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -494,14 +506,16 @@ def load_saved(folder):
         )
     spec = json.loads((folder / SPEC_FILE).read_text())
     prep_path = folder / PREPROCESSOR_FILE
-    untrusted = sio.get_untrusted_types(file=prep_path)
+    untrusted = [
+        t for t in sio.get_untrusted_types(file=prep_path) if t not in TRUSTED_TYPES
+    ]
     if untrusted:
         raise UsageError(
             f"{str(prep_path)!r} holds types that are not scikit-learn's own "
             f"({untrusted}); it was not written by 'sklearn-multihead fit' and is "
             "not loaded."
         )
-    prep = sio.load(prep_path)
+    prep = sio.load(prep_path, trusted=list(TRUSTED_TYPES))
     model = JointRegressorClassifier.load(folder / MODEL_FILE)
     return prep, model, spec
 
@@ -516,18 +530,14 @@ def predict_table(folder, table, proba=False):
         )
     X = table[spec["features"]]
     Xt = prep.transform(X)
-    pred = model.predict(
-        pd.DataFrame(Xt, columns=model.feature_names_in_, index=X.index)
-    )
+    pred = model.predict(Xt)
     if proba and hasattr(model, "predict_proba"):
-        cls_names = [
-            n
-            for n, t in zip(spec["targets"], model.target_types_)
-            if t == "classification"
+        classified = [
+            (name, classes)
+            for name, classes in zip(spec["targets"], model.classes_)
+            if classes is not None
         ]
-        cls_classes = [c for c in model.classes_ if c is not None]
-        Xdf = pd.DataFrame(Xt, columns=model.feature_names_in_, index=X.index)
-        for name, classes, p in zip(cls_names, cls_classes, model.predict_proba(Xdf)):
+        for (name, classes), p in zip(classified, model.predict_proba(Xt)):
             for k, label in enumerate(classes):
                 pred[f"{name}_proba_{label}"] = p[:, k]
     return pred
