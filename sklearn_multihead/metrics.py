@@ -170,17 +170,42 @@ def target_report(
     return pd.DataFrame(rows, columns=columns)
 
 
+def _final_estimator(estimator):
+    """The estimator of this package at the end of a Pipeline or a fitted search."""
+    seen = estimator
+    for _ in range(32):
+        if hasattr(seen, "target_types_"):
+            return seen
+        if hasattr(seen, "steps"):  # a Pipeline: its last step
+            seen = seen.steps[-1][1]
+        elif hasattr(seen, "best_estimator_"):  # a fitted search
+            seen = seen.best_estimator_
+        else:
+            break
+    raise TypeError(
+        "Per-target reports need a fitted JointRegressorClassifier or "
+        "RandomForestRegressorClassifier, or a Pipeline / search that ends in one. "
+        f"Got {type(estimator).__name__} instead."
+    )
+
+
 def estimator_report(estimator, X, y, sample_weight=None):
-    """``target_report`` of a fitted estimator of this package on (X, y)."""
+    """``target_report`` of a fitted estimator of this package on (X, y).
+
+    ``estimator`` may also be a Pipeline (or a fitted search) ending in one:
+    X goes through the whole pipeline, and the target types and classes come
+    from its last step.
+    """
+    final = _final_estimator(estimator)
     proba = None
-    if hasattr(estimator, "predict_proba"):
+    if hasattr(final, "predict_proba"):
         proba = estimator.predict_proba(X)
     return target_report(
         y,
         estimator.predict(X),
-        estimator.target_types_,
+        final.target_types_,
         y_proba=proba,
-        classes=estimator.classes_,
+        classes=final.classes_,
         sample_weight=sample_weight,
     )
 

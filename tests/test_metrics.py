@@ -113,3 +113,30 @@ def test_report_and_scorer_errors_say_what_is_wrong():
     one_row = make_target_scorers(Y)["reg_0__r2"]
     with pytest.raises(ValueError, match="too few known cells"):
         one_row(rf, X[:1], Y[:1])  # R^2 of one row is undefined
+
+
+def test_scorers_and_reports_work_through_a_pipeline_and_a_search():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_multihead import RandomForestRegressorClassifier, estimator_report
+
+    X, Y = make_joint_dataset(n_samples=120, random_state=0)
+    pipe = make_pipeline(
+        StandardScaler(), RandomForestRegressorClassifier(n_estimators=5)
+    )
+    scores = cross_validate(
+        pipe, X, Y, cv=2, scoring=make_target_scorers(Y), error_score="raise"
+    )
+    assert np.isfinite(scores["test_cls_0__accuracy"]).all()
+    search = GridSearchCV(
+        pipe,
+        {"randomforestregressorclassifier__n_estimators": [3, 5]},
+        scoring=make_joint_scorer(),
+        cv=2,
+        error_score="raise",
+    ).fit(X, Y)
+    report = estimator_report(search, X, Y)
+    assert list(report["target"]) == ["reg_0", "bin_0", "cls_0"]
+    with pytest.raises(TypeError, match="Per-target reports need a fitted Joint"):
+        estimator_report(StandardScaler().fit(X), X, Y)
