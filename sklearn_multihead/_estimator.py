@@ -38,7 +38,13 @@ from sklearn_multihead._base import (
 )
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
-from sklearn_multihead._net import JointNet, StopOnPlateau, TensorData, as_tensor
+from sklearn_multihead._net import (
+    JointNet,
+    StopOnPlateau,
+    TensorData,
+    as_tensor,
+    thread_budget,
+)
 from sklearn_multihead._targets import REGRESSION, TargetEncoder
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 
@@ -270,7 +276,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._fit_keeping_state_on_error(X, y, sample_weight)
+        with thread_budget():
+            return self._fit_keeping_state_on_error(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
         check_numeric_frame(X)
@@ -440,7 +447,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         check_numeric_frame(X)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
-        return self.net_.predict_raw(as_tensor(X, self.device_)), index
+        with thread_budget():
+            return self.net_.predict_raw(as_tensor(X, self.device_)), index
 
     def predict(self, X):
         """Predict every target, in its original labels and units.

@@ -2,6 +2,8 @@
 
 Inside:
 
+- ``thread_budget``: keeps torch's threads within ``OMP_NUM_THREADS`` when a
+  parallel runner (joblib, Dask) set it, so workers x threads <= cores.
 - ``TensorData``: X, encoded Y and sample weights as tensors, built once.
 - ``BatchIterator``: yields batches by slicing those tensors (a permutation per
   epoch from its own seeded generator); no DataLoader, no per-sample collate.
@@ -18,7 +20,9 @@ Inside:
 """
 
 import math
+import os
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -38,6 +42,32 @@ def as_tensor(array, device="cpu"):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
         return torch.from_numpy(array).to(device)
+
+
+@contextmanager
+def thread_budget():
+    """Hold torch's intra-op threads to the budget a parallel runner gave us.
+
+    joblib's loky workers and Dask's worker processes announce their share of
+    the cores in ``OMP_NUM_THREADS`` (cores // workers). torch reads it only
+    when its thread pool starts, so a pool started earlier in the process
+    (torch imported and used before) would still use every core and
+    oversubscribe the machine; this brings it down for the duration of the
+    block and restores it after.
+    """
+    before = torch.get_num_threads()
+    try:
+        budget = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        budget = 0
+    changed = 0 < budget < before
+    if changed:
+        torch.set_num_threads(budget)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_num_threads(before)
 
 
 class TensorData:
