@@ -16,9 +16,15 @@ Inside:
 
 from numbers import Integral
 
+import numpy as np
 import pandas as pd
 from sklearn.base import MultiOutputMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from sklearn_multihead._persist import (
     ModelFileError,
@@ -81,6 +87,29 @@ class JointTargetsMixin(MultiOutputMixin):
         score : float
         """
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
+
+    # -- input checks shared by fit and predict --------------------------------
+    def _validate_fit_data(self, X, y, sample_weight, sample_weight_dtype=None):
+        """X as float32, and sample_weight checked, with scikit-learn's errors."""
+        check_numeric_frame(X)
+        X = validate_data(self, X, dtype=np.float32, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=sample_weight_dtype, ensure_non_negative=True
+            )
+        return X, sample_weight
+
+    def _validate_X(self, X):
+        """X at predict time: numeric, as float32, the features seen in fit."""
+        check_is_fitted(self)
+        check_numeric_frame(X)
+        return validate_data(self, X, dtype=np.float32, reset=False)
 
     #: private attributes set by fit (besides the public ones ending in "_")
     _FIT_STATE = ("_encoder", "_module_config", "_loss_config")

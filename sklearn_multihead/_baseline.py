@@ -24,20 +24,14 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import skops.io
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
-    check_numeric_frame,
     has_classification_target,
 )
 from sklearn_multihead._persist import ModelFileError
@@ -47,17 +41,6 @@ __all__ = ["RandomForestRegressorClassifier"]
 
 #: the one type outside skops' defaults that a fitted forest holds
 SKOPS_TRUSTED_TYPES = ("sklearn.tree._tree.Tree",)
-
-
-def _skops_io():
-    try:
-        import skops.io
-    except ImportError:
-        raise ImportError(
-            "Saving or loading a RandomForestRegressorClassifier in the safe format "
-            "needs skops, a dependency of sklearn-multihead: pip install skops."
-        ) from None
-    return skops.io
 
 
 class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
@@ -183,18 +166,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return self._fit_keeping_state_on_error(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        check_consistent_length(X, y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, ensure_non_negative=True
-            )
+        X, sample_weight = self._validate_fit_data(X, y, sample_weight)
         encoder = TargetEncoder(self.target_types, scale_regression=False)
         self._encoder = encoder.fit(y, sample_weight)
         Y = encoder.transform(y)
@@ -257,10 +229,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return out
 
     def _codes(self, X):
-        check_is_fitted(self)
         X_in = X
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validate_X(X)
         codes = np.empty((X.shape[0], self.n_outputs_), dtype=np.float64)
         for forest, group in self.estimators_:
             codes[:, group] = forest.predict(X).reshape(len(X), len(group))
@@ -295,9 +265,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             One array per classification target, columns in ``classes_[j]``
             order (the array itself when y was 1-D).
         """
-        check_is_fitted(self)
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validate_X(X)
         by_target = {}
         for forest, group in self.estimators_:
             if not isinstance(forest, RandomForestClassifier):
@@ -356,18 +324,17 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return cls._load(path)
 
     def _file_state(self):
-        blob = _skops_io().dumps([forest for forest, _ in self.estimators_])
+        blob = skops.io.dumps([forest for forest, _ in self.estimators_])
         groups = [list(group) for _, group in self.estimators_]
         return {"forests": {"groups": groups}}, {
             "forests.skops": np.frombuffer(blob, dtype=np.uint8)
         }
 
     def _restore_file_state(self, parts, tensors):
-        sio = _skops_io()
         groups = parts["forests"]["groups"]
         blob = tensors["forests.skops"].tobytes()
         try:
-            forests = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+            forests = skops.io.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
         except Exception as exc:  # skops refuses untrusted types with its own errors
             raise ModelFileError(
                 f"the forests in the file could not be rebuilt safely: {exc}"

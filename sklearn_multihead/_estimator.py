@@ -24,16 +24,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
 from skorch.callbacks import EpochTimer, PrintLog
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
-    check_numeric_frame,
     has_classification_target,
 )
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
@@ -280,18 +276,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             return self._fit_keeping_state_on_error(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight):
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        check_consistent_length(X, y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float32, ensure_non_negative=True
-            )
+        X, sample_weight = self._validate_fit_data(X, y, sample_weight, np.float32)
         encoder = TargetEncoder(self.target_types).fit(y, sample_weight)
         Y = encoder.transform(y)
         self._encoder = encoder
@@ -442,10 +427,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     # -- predict ------------------------------------------------------------------
     def _raw(self, X):
-        check_is_fitted(self)
         X_df = X
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         with thread_budget():
             return self.net_.predict_raw(as_tensor(X, self.device_)), index

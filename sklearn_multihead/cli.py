@@ -32,6 +32,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tqdm.auto import tqdm
 
 from sklearn_multihead import (
     JointRegressorClassifier,
@@ -286,25 +287,9 @@ def _float(v):
 
 
 def _progress(total, enabled):
-    if enabled:
-        try:
-            from tqdm.auto import tqdm
-
-            return tqdm(total=total, unit="fit", file=sys.stderr, leave=False)
-        except ImportError:  # tqdm is a dependency; a broken install still runs
-            pass
-    return _NoProgress()
-
-
-class _NoProgress:
-    def set_description(self, text):
-        pass
-
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
+    return tqdm(
+        total=total, unit="fit", file=sys.stderr, leave=False, disable=not enabled
+    )
 
 
 def summarize(rows):

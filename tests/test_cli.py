@@ -115,6 +115,19 @@ def test_errors_are_one_clear_line(table_csv, tmp_path, capsys, argv, message):
     assert "Traceback" not in err
 
 
+def test_parquet_without_an_engine_says_what_to_install(tmp_path, capsys):
+    try:
+        import pyarrow  # noqa: F401
+
+        pytest.skip("a Parquet engine is installed")
+    except ImportError:
+        pass
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"PAR1")
+    assert main(["compare", str(path), "-t", "a", "--no-progress"]) == 2
+    assert "needs a Parquet engine: pip install pyarrow" in capsys.readouterr().err
+
+
 def test_predict_names_missing_feature_columns(table_csv, tmp_path, capsys):
     model = tmp_path / "model"
     main(["fit", str(table_csv), "-t", "reg_0", "--model", str(model), *FIT_FAST])

@@ -1,17 +1,13 @@
 """Same random_state, same model: across torch thread counts and processes."""
 
-import hashlib
 import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import torch
 
-from sklearn_multihead import JointRegressorClassifier
-from sklearn_multihead.datasets import make_joint_dataset
-
-#: fits a model and prints a digest of its predictions and probabilities
+#: fits a model and returns a digest of its predictions and probabilities; run
+#: as a script (fresh process, threads from argv) and exec'd here alike
 SCRIPT = textwrap.dedent(
     """
     import hashlib, sys, warnings
@@ -19,32 +15,32 @@ SCRIPT = textwrap.dedent(
     from sklearn_multihead import JointRegressorClassifier
     from sklearn_multihead.datasets import make_joint_dataset
 
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(int(sys.argv[1]))
-    X, Y = make_joint_dataset(n_samples=300, n_labels=3, random_state=0)
-    est = JointRegressorClassifier(
-        max_iter=15, dropout=0.1, batch_size=64, random_state=7
-    ).fit(X, Y)
-    h = hashlib.sha256(est.predict(X).to_csv().encode())
-    for p in est.predict_proba(X):
-        h.update(np.ascontiguousarray(p).tobytes())
-    print(h.hexdigest())
+    def digest():
+        X, Y = make_joint_dataset(n_samples=300, n_labels=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = JointRegressorClassifier(
+                max_iter=15, dropout=0.1, batch_size=64, random_state=7
+            ).fit(X, Y)
+        h = hashlib.sha256(est.predict(X).to_csv().encode())
+        for p in est.predict_proba(X):
+            h.update(np.ascontiguousarray(p).tobytes())
+        return h.hexdigest()
+
+    if __name__ == "__main__":
+        torch.set_num_threads(int(sys.argv[1]))
+        print(digest())
     """
 )
 
 
 def _digest_here(threads):
+    namespace = {"__name__": "determinism_script"}
+    exec(SCRIPT, namespace)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        X, Y = make_joint_dataset(n_samples=300, n_labels=3, random_state=0)
-        est = JointRegressorClassifier(
-            max_iter=15, dropout=0.1, batch_size=64, random_state=7
-        ).fit(X, Y)
-        h = hashlib.sha256(est.predict(X).to_csv().encode())
-        for p in est.predict_proba(X):
-            h.update(np.ascontiguousarray(p).tobytes())
-        return h.hexdigest()
+        return namespace["digest"]()
     finally:
         torch.set_num_threads(before)
 
