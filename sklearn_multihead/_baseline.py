@@ -168,8 +168,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight):
         X, sample_weight = self._validate_fit_data(X, y, sample_weight)
         encoder = TargetEncoder(self.target_types, scale_regression=False)
-        self._encoder = encoder.fit(y, sample_weight)
-        Y = encoder.transform(y)
+        Y = encoder.fit_transform(y, sample_weight)
+        self._encoder = encoder
         self.target_types_ = list(encoder.types_)
         self.classes_ = list(encoder.classes_)
         self.n_outputs_ = len(self.target_types_)

@@ -7,7 +7,9 @@ Inside:
   every target on a batch (a weighted mean over the rows whose cell is known)
   and the weight behind each; ``combine`` sums them with the target weights,
   fixed or learned ("uncertainty", Kendall, Gal & Cipolla 2018); ``forward``
-  does both.
+  does both. The training loop uses ``kind_losses`` / ``combine_kinds``, the
+  same values grouped by head kind, which spares a gather (and its backward)
+  per step; ``in_target_order`` puts them back in the columns' order.
 
 Targets of one kind are computed together: all regression columns in one
 element-wise op, all binary columns in one ``binary_cross_entropy_with_logits``;
@@ -27,9 +29,9 @@ HEAD_KINDS = ("regression", "binary", "multiclass")
 
 def _elementwise_regression(kind, pred, true):
     if kind == "squared_error":
-        return (pred - true).square()
+        return F.mse_loss(pred, true, reduction="none")
     if kind == "absolute_error":
-        return (pred - true).abs()
+        return F.l1_loss(pred, true, reduction="none")
     return F.huber_loss(pred, true, reduction="none", delta=1.0)
 
 
@@ -110,9 +112,12 @@ class JointLoss(nn.Module):
             if cw is not None:
                 cw = torch.as_tensor(cw, dtype=torch.float32)
             self.register_buffer(f"cw_{j}", cw)
-        order = reg + binary + multi
-        self.reorder = order != sorted(order)
-        self.register_buffer("order", torch.argsort(torch.tensor(order)).long())
+        kind_order = reg + binary + multi  # target of each position in kind order
+        self.reorder = kind_order != sorted(kind_order)
+        self.register_buffer("order", torch.argsort(torch.tensor(kind_order)).long())
+        self.register_buffer(
+            "kind_order", torch.tensor(kind_order).long(), persistent=False
+        )
 
         factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
         self.register_buffer("factor", torch.tensor(factor))
@@ -162,6 +167,11 @@ class JointLoss(nn.Module):
         (same shape), or None when every row counts once for every target. A
         target with no known cell in the batch has loss 0 and weight 0.
         """
+        losses, weights = self.kind_losses(y_pred, y_true, sample_weight)
+        return self.in_target_order(losses), self.in_target_order(weights)
+
+    def kind_losses(self, y_pred, y_true, sample_weight=None):
+        """``target_losses`` grouped by head kind: regression, binary, multiclass."""
         sw = None if sample_weight is None else sample_weight.reshape(-1, 1)
         losses, dens = [], []
         if _any(self.reg_cols):
@@ -187,9 +197,14 @@ class JointLoss(nn.Module):
         for j, sl in self.multi:
             true, known = self._known(y_true[:, j])
             codes = true.long()
+            cw = getattr(self, f"cw_{j}")
+            if known is None and sw is None and cw is None:
+                # every row counts once: the mean inside cross_entropy, one op
+                losses.append(F.cross_entropy(y_pred[:, sl], codes).reshape(1))
+                dens.append(None)
+                continue
             elem = F.cross_entropy(y_pred[:, sl], codes, reduction="none")
             w = sw[:, 0] if sw is not None else None
-            cw = getattr(self, f"cw_{j}")
             if cw is not None:
                 w = cw[codes] if w is None else w * cw[codes]
             loss, den = self._reduce(elem, known, w)
@@ -205,11 +220,13 @@ class JointLoss(nn.Module):
                     for lo, d in zip(losses, dens)
                 ]
             )
-        losses = torch.cat(losses)
-        if self.reorder:
-            losses = losses[self.order]
-            weights = None if weights is None else weights[self.order]
-        return losses, weights
+        return torch.cat(losses), weights
+
+    def in_target_order(self, values):
+        """Per-target values from kind order (``kind_losses``) to column order."""
+        if values is None or not self.reorder:
+            return values
+        return values[self.order]
 
     def combine(self, losses):
         """Total loss from per-target losses (fixed or learned weights)."""
@@ -220,6 +237,16 @@ class JointLoss(nn.Module):
         s = self.log_vars
         return (self.factor * torch.exp(-s) * losses + 0.5 * s).sum()
 
+    def combine_kinds(self, losses):
+        """``combine`` of losses in kind order (from ``kind_losses``)."""
+        if self.unit_weights or not self.reorder:
+            return self.combine(losses)
+        if self.log_vars is None:
+            return (self.weights[self.kind_order] * losses).sum()
+        s = self.log_vars[self.kind_order]
+        factor = self.factor[self.kind_order]
+        return (factor * torch.exp(-s) * losses + 0.5 * s).sum()
+
     def effective_weights(self):
         """The current weight of every target (learned ones included)."""
         if self.log_vars is None:
@@ -227,4 +254,4 @@ class JointLoss(nn.Module):
         return (self.factor * torch.exp(-self.log_vars)).detach()
 
     def forward(self, y_pred, y_true, sample_weight=None):
-        return self.combine(self.target_losses(y_pred, y_true, sample_weight)[0])
+        return self.combine_kinds(self.kind_losses(y_pred, y_true, sample_weight)[0])

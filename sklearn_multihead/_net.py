@@ -29,8 +29,28 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 
-#: rows per forward pass when predicting or validating
-EVAL_BATCH_SIZE = 65536
+#: CPU: floats of the widest layer's activations per forward chunk when
+#: predicting or validating (4 MiB of float32): chunks that stay in the CPU's
+#: caches run about twice as fast as one pass over 65,536 rows or more
+#: (benchmarks/README.md)
+CPU_EVAL_FLOATS = 2**20
+#: GPU: rows per forward chunk (no caches to fit; fewer, larger launches)
+GPU_EVAL_ROWS = 65536
+
+
+def eval_batch_size(module, device):
+    """Rows per forward pass at predict / validation time for this module."""
+    if torch.device(device).type != "cpu":
+        return GPU_EVAL_ROWS
+    widest = max(
+        (
+            max(m.in_features, m.out_features)
+            for m in module.modules()
+            if isinstance(m, torch.nn.Linear)
+        ),
+        default=1,
+    )
+    return int(min(max(CPU_EVAL_FLOATS // widest, 512), GPU_EVAL_ROWS))
 
 
 def as_tensor(array, device="cpu"):
@@ -174,7 +194,7 @@ class JointNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         if training:
             return BatchIterator(dataset, self.batch_size, True, self.generator_)
-        return BatchIterator(dataset, max(self.batch_size, EVAL_BATCH_SIZE))
+        return BatchIterator(dataset, eval_batch_size(self.module_, self.device))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         Y, w = y_true
@@ -209,10 +229,10 @@ class JointNet(NeuralNet):
         opt = self.optimizer_
         with torch.set_grad_enabled(training):
             for Xb, (Yb, wb) in iterator:
-                losses, weights = criterion.target_losses(module(Xb), Yb, wb)
+                losses, weights = criterion.kind_losses(module(Xb), Yb, wb)
                 if training:
                     opt.zero_grad(set_to_none=True)
-                    criterion.combine(losses).backward()
+                    criterion.combine_kinds(losses).backward()
                     opt.step()
                 if weights is None:
                     loss_sum.add_(losses.detach(), alpha=len(Xb))
@@ -221,6 +241,7 @@ class JointNet(NeuralNet):
                     loss_sum.addcmul_(losses.detach(), weights)
                     weight_sum.add_(weights)
         per_target = loss_sum / (weight_sum + rows).clamp_min(1e-12)
+        per_target = criterion.in_target_order(per_target)
         with torch.no_grad():
             total = float(criterion.combine(per_target))
         if not math.isfinite(total):
@@ -234,6 +255,22 @@ class JointNet(NeuralNet):
             self.history.record(f"{prefix}_loss_{name}", value)
 
     def predict_raw(self, X):
-        """Network outputs for X (a float32 tensor) as a float32 numpy array."""
-        with torch.no_grad():
-            return self.forward(X).numpy().astype(np.float32, copy=False)
+        """Network outputs for X (a float32 tensor) as a float32 numpy array.
+
+        Chunks of ``eval_batch_size`` rows are written into one preallocated
+        array: no list of chunks to concatenate.
+        """
+        self.check_is_fitted()
+        module = self.module_
+        module.train(False)
+        n, chunk = len(X), eval_batch_size(module, X.device)
+        out = None
+        with torch.inference_mode():
+            for start in range(0, n, chunk):
+                part = module(X[start : start + chunk])
+                if out is None:
+                    out = torch.empty((n, part.shape[1]), dtype=torch.float32)
+                out[start : start + len(part)] = part
+        if out is None:  # no rows
+            out = torch.empty((0, sum(module.head_sizes)), dtype=torch.float32)
+        return out.numpy()

@@ -48,7 +48,7 @@ def as_target_columns(y):
             raise ValueError(
                 f"Target column names must be unique. Got {names} instead."
             )
-        return [y.iloc[:, j] for j in range(y.shape[1])], names, "frame"
+        return [col for _, col in y.items()], names, "frame"
     if isinstance(y, pd.Series):
         return [y], [0], "1d"
     if hasattr(y, "toarray") or hasattr(y, "tocsr"):
@@ -78,7 +78,11 @@ def _values(col):
     return np.asarray(col)
 
 
-def _missing(values):
+def _missing(values, col=None):
+    """Which cells are missing (NaN, None, pd.NA); ``col`` (the Series the
+    values came from, if any) answers faster for pandas extension types."""
+    if isinstance(col, pd.Series) and pd.api.types.is_extension_array_dtype(col.dtype):
+        return col.isna().to_numpy(dtype=bool)
     return np.asarray(pd.isna(values), dtype=bool)
 
 
@@ -91,6 +95,8 @@ def infer_target_type(col, name):
         return CLASSIFICATION
     if pd.api.types.is_float_dtype(dtype):
         return REGRESSION
+    if isinstance(dtype, pd.StringDtype):  # strings or missing, by construction
+        return CLASSIFICATION
     if pd.api.types.is_string_dtype(dtype) or dtype is np.dtype(object):
         kind = pd.api.types.infer_dtype(_values(col), skipna=True)
         if kind in ("floating", "mixed-integer-float", "decimal"):
@@ -171,23 +177,37 @@ class TargetEncoder:
 
     def fit(self, y, sample_weight=None):
         """Learn target types, classes and scales (weighted by sample_weight)."""
+        self._fit(y, sample_weight, encode=False)
+        return self
+
+    def fit_transform(self, y, sample_weight=None):
+        """``fit`` then ``transform``, reading and checking each column once."""
+        return self._fit(y, sample_weight, encode=True)
+
+    def _fit(self, y, sample_weight, encode):
         columns, names, kind = as_target_columns(y)
         if len(columns) == 0:
             raise ValueError("y has no target column: it needs at least one.")
         self.names_, self.kind_ = names, kind
+        self.__dict__.pop("_labels_cache", None)
         self.types_, inferred = resolve_target_types(columns, names, self.target_types)
         self.dtypes_ = [getattr(c, "dtype", None) for c in columns]
         self.classes_, self.means_, self.scales_ = [], [], []
-        for col, name, t, auto in zip(columns, names, self.types_, inferred):
+        out = np.empty((len(columns[0]), len(columns)), np.float32) if encode else None
+        for j, (col, name, t, auto) in enumerate(
+            zip(columns, names, self.types_, inferred)
+        ):
             values = _values(col)
-            known = ~_missing(values)
+            missing = _missing(values, col)
+            known = ~missing
             if not known.any():
                 raise ValueError(
                     f"Target column {name!r} has no known value: every cell is "
                     "missing. Drop the column or give it at least one value."
                 )
             if t == REGRESSION:
-                v = self._as_float(values, name)[known]
+                floats = self._as_float(np.where(missing, np.nan, values), name)
+                v = floats[known]
                 w = None if sample_weight is None else sample_weight[known]
                 if w is not None and not w.sum() > 0:
                     w = None
@@ -205,8 +225,12 @@ class TargetEncoder:
                 self.classes_.append(classes)
                 self.means_.append(None)
                 self.scales_.append(None)
+            if encode:
+                out[:, j] = self._encode(
+                    j, values, missing, floats if t == REGRESSION else None
+                )
         self.n_classes_ = [None if c is None else len(c) for c in self.classes_]
-        return self
+        return out
 
     @staticmethod
     def _as_float(values, name):
@@ -230,19 +254,21 @@ class TargetEncoder:
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
             return cats[cats.isin(known_values)].to_numpy(dtype=object)
-        kinds = {type(v) for v in known_values.tolist()}
+        # hash the cells once (linear time), then check and sort the few labels
+        labels = pd.unique(known_values)
+        kinds = {type(v) for v in labels.tolist()}
         if len(kinds) > 1 and not all(issubclass(k, numbers.Number) for k in kinds):
             raise ValueError(
                 f"Target column {name!r} mixes label types "
                 f"({sorted(k.__name__ for k in kinds)}). Labels of one target must "
                 "all be of one type; convert the column, e.g. with .astype(str)."
             )
-        return np.unique(known_values)
+        return np.unique(labels)
 
     def transform(self, y):
         """y as float32 (n_samples, n_targets): standardised numbers, class codes,
         NaN for missing cells."""
-        columns, names, _ = as_target_columns(y)
+        columns, _, _ = as_target_columns(y)
         if len(columns) != len(self.names_):
             raise ValueError(
                 f"y has {len(columns)} target columns, but the encoder was fitted "
@@ -251,20 +277,25 @@ class TargetEncoder:
         out = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
         for j, col in enumerate(columns):
             values = _values(col)
-            missing = _missing(values)
-            if self.types_[j] == REGRESSION:
-                v = self._as_float(np.where(missing, np.nan, values), names[j])
-                out[:, j] = (v - self.means_[j]) / self.scales_[j]
-            else:
-                codes = pd.Index(self.classes_[j]).get_indexer(values)
-                unseen = (codes < 0) & ~missing
-                if unseen.any():
-                    bad = pd.unique(values[unseen])[:5].tolist()
-                    raise ValueError(
-                        f"Target column {names[j]!r} has labels not seen in fit: {bad}."
-                    )
-                out[:, j] = np.where(missing, np.nan, codes)
+            out[:, j] = self._encode(j, values, _missing(values, col))
         return out
+
+    def _encode(self, j, values, missing, floats=None):
+        """Column j encoded: a standardised number or a class code per cell, NaN
+        where missing (``floats``: the cells as floats, if already made)."""
+        name = self.names_[j]
+        if self.types_[j] == REGRESSION:
+            if floats is None:
+                floats = self._as_float(np.where(missing, np.nan, values), name)
+            return (floats - self.means_[j]) / self.scales_[j]
+        codes = pd.Index(self.classes_[j]).get_indexer(values)
+        unseen = (codes < 0) & ~missing
+        if unseen.any():
+            bad = pd.unique(values[unseen])[:5].tolist()
+            raise ValueError(
+                f"Target column {name!r} has labels not seen in fit: {bad}."
+            )
+        return np.where(missing, np.nan, codes)
 
     def inverse_transform(self, Z, index=None):
         """Encoded predictions (n_samples, n_targets) -> original labels and units.
@@ -272,27 +303,51 @@ class TargetEncoder:
         Returns a DataFrame with the fitted columns when y was one, a 1-D array
         when y was 1-D, else a 2-D array (object dtype when types differ).
         """
+        return self.decode(
+            [
+                Z[:, j] if t == REGRESSION else Z[:, j].astype(np.intp)
+                for j, t in enumerate(self.types_)
+            ],
+            index=index,
+        )
+
+    def decode(self, columns, index=None):
+        """``inverse_transform`` of one 1-D array per target: standardised
+        numbers for regression targets, class codes (of any integer dtype) for the
+        others."""
+        frame = self.kind_ == "frame"
         cols = []
-        for j, t in enumerate(self.types_):
+        for j, (t, col) in enumerate(zip(self.types_, columns)):
             if t == REGRESSION:
-                cols.append(
-                    Z[:, j].astype(np.float64) * self.scales_[j] + self.means_[j]
-                )
+                col = col.astype(np.float64) * self.scales_[j] + self.means_[j]
+                cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
             else:
-                cols.append(self.classes_[j][Z[:, j].astype(np.intp)])
-        if self.kind_ == "frame":
-            data = {}
-            for name, col, dtype in zip(self.names_, cols, self.dtypes_):
-                data[name] = _restore_dtype(col, dtype)
-            return pd.DataFrame(data, index=index, columns=self.names_)
+                labels = self._labels(j) if frame else self.classes_[j]
+                cols.append(labels.take(col))
+        if frame:
+            # the columns are new arrays: the frame can hold them as they are
+            return pd.DataFrame(
+                dict(zip(self.names_, cols)),
+                index=index,
+                columns=self.names_,
+                copy=False,
+            )
         if self.kind_ == "1d":
             return cols[0]
         dtypes = {c.dtype for c in cols}
         dtype = dtypes.pop() if len(dtypes) == 1 else object
-        out = np.empty((Z.shape[0], len(cols)), dtype=dtype)
+        out = np.empty((len(cols[0]), len(cols)), dtype=dtype)
         for j, col in enumerate(cols):
             out[:, j] = col
         return out
+
+    def _labels(self, j):
+        """The classes of target j in the dtype of its fitted column (kept):
+        predictions are ``take``s from it, with no per-cell conversion."""
+        cache = self.__dict__.setdefault("_labels_cache", {})
+        if j not in cache:
+            cache[j] = _restore_dtype(self.classes_[j], self.dtypes_[j])
+        return cache[j]
 
     #: fitted attributes that describe the encoder completely (for safe files)
     _STATE = ("names_", "kind_", "types_", "dtypes_", "classes_", "means_", "scales_")

@@ -357,3 +357,37 @@ def test_a_failed_refit_keeps_the_previous_model():
         est.fit(X * 1e6, Y)
     pd.testing.assert_frame_equal(est.predict(X), before)
     assert np.isfinite(est.predict(X).select_dtypes("number").to_numpy()).all()
+
+
+def test_predictions_do_not_depend_on_the_forward_chunk_size(monkeypatch):
+    from sklearn_multihead import _net
+
+    X, Y = make_joint_dataset(
+        n_samples=1500, n_binary=1, n_multiclass=1, n_labels=2, random_state=0
+    )
+    est = JointRegressorClassifier(
+        hidden_layer_sizes=(32,), max_iter=3, random_state=0
+    ).fit(X, Y)
+    one_pass = est.predict(X), est.predict_proba(X)
+    assert _net.eval_batch_size(est.net_.module_, "cpu") >= len(X)
+    monkeypatch.setattr(_net, "CPU_EVAL_FLOATS", 1)  # 512-row chunks
+    assert _net.eval_batch_size(est.net_.module_, "cpu") == 512
+    chunked = est.predict(X), est.predict_proba(X)
+    pd.testing.assert_frame_equal(chunked[0], one_pass[0], check_exact=False)
+    for a, b in zip(chunked[1], one_pass[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_forward_chunks_shrink_as_layers_widen():
+    from sklearn_multihead import _net
+    from sklearn_multihead._module import MultiHeadMLP
+
+    def rows(width):
+        module = MultiHeadMLP(n_features=8, head_sizes=[1], hidden_layer_sizes=(width,))
+        return _net.eval_batch_size(module, "cpu")
+
+    assert rows(64) == 16384 and rows(256) == 4096 and rows(1 << 14) == 512
+    assert (
+        _net.eval_batch_size(MultiHeadMLP(n_features=8, head_sizes=[1]), "cuda")
+        == 65536
+    )

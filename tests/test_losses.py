@@ -108,3 +108,41 @@ def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
             torch.testing.assert_close(wa, torch.full((3,), 6.0))
         else:
             torch.testing.assert_close(wa, wb)
+
+
+@pytest.mark.parametrize(
+    "loss_weights", [[1.0] * 4, [2.0, 0.5, 1.0, 3.0], "uncertainty"]
+)
+@pytest.mark.parametrize("masked", [False, True])
+def test_training_path_in_kind_order_equals_target_order(loss_weights, masked):
+    # targets interleaved by kind (multiclass, regression, binary, regression):
+    # the training loop's kind-order losses give the same total and gradients
+    loss = JointLoss(
+        head_kinds=["multiclass", "regression", "binary", "regression"],
+        head_slices=[slice(0, 3), slice(3, 4), slice(4, 5), slice(5, 6)],
+        loss_weights=loss_weights,
+        masked=masked,
+    )
+    if loss.log_vars is not None:
+        with torch.no_grad():
+            loss.log_vars.copy_(torch.tensor([0.3, -0.2, 0.1, 0.5]))
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.randn(8, 6, generator=gen, requires_grad=True)
+    true = torch.stack(
+        [
+            torch.randint(0, 3, (8,), generator=gen).float(),
+            torch.randn(8, generator=gen),
+            torch.randint(0, 2, (8,), generator=gen).float(),
+            torch.randn(8, generator=gen),
+        ],
+        dim=1,
+    )
+    kinds, _ = loss.kind_losses(pred, true)
+    by_target, _ = loss.target_losses(pred, true)
+    torch.testing.assert_close(loss.in_target_order(kinds), by_target)
+    total = loss.combine_kinds(kinds)
+    torch.testing.assert_close(total, loss.combine(by_target))
+    torch.testing.assert_close(loss(pred, true), total)
+    (grad_kinds,) = torch.autograd.grad(total, pred, retain_graph=True)
+    (grad_target,) = torch.autograd.grad(loss.combine(by_target), pred)
+    torch.testing.assert_close(grad_kinds, grad_target)

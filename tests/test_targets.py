@@ -115,3 +115,30 @@ def test_explicit_classification_type_does_not_warn(recwarn):
     y = pd.DataFrame({"rings": np.arange(30) % 25})
     TargetEncoder({"rings": "classification"}).fit(y)
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_fit_transform_equals_fit_then_transform_with_missing_cells():
+    Y = pd.DataFrame(
+        {
+            "f": [1.5, np.nan, 3.0, 0.0, 2.0],
+            "o": np.array([1.0, pd.NA, 2.0, None, 4.0], dtype=object),
+            "s": pd.Series(["x", None, "z", "x", "z"], dtype="str"),
+            "c": pd.Categorical(["lo", "hi", None, "hi", "lo"]),
+            "n": pd.array([1, None, 2, 2, 1], dtype="Int64"),
+            "b": pd.array([True, None, False, True, True], dtype="boolean"),
+        }
+    )
+    types = {"o": "regression"}
+    Z = TargetEncoder(types).fit_transform(Y)
+    enc = TargetEncoder(types).fit(Y)
+    np.testing.assert_array_equal(Z, enc.transform(Y))
+    # the missing cells (NaN, None, pd.NA) are NaN codes in every column
+    np.testing.assert_array_equal(np.isnan(Z), Y.isna().to_numpy())
+    assert enc.types_[1] == "regression"
+
+
+def test_string_dtype_columns_are_classes_without_a_scan():
+    s = pd.Series(["b", "a", None, "b"], dtype="str")
+    enc = TargetEncoder().fit(s)
+    assert enc.types_ == ["classification"]
+    assert enc.classes_[0].tolist() == ["a", "b"]
