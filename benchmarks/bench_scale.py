@@ -7,19 +7,30 @@ rows, and does it stay within 2 x (bytes of X as float32 + bytes of Y) +
 
 Setup: 32 features; targets 2 regression + 1 binary + 1 ten-class + a group
 of 5 labels (9 heads, 20 outputs), from ``make_joint_dataset``; hidden
-(256, 128), batch 1024, ``--epochs`` epochs (no early stop). Every (size,
-model) runs in a fresh process, after a small warm-up fit; ``peak_rss_mb`` is
-that process's peak resident memory during fit and predict (torch, the data
-already made, and everything the fit adds), and nothing leaks between runs.
-Models:
+(256, 128), batch 1024, ``--epochs`` epochs (no early stop). Models:
 
-- ``hand_torch``: the reference: tensors built once, a permutation per epoch,
-  index slicing, fused Adam, MSE + BCE + CE summed per head; predict is a bare
-  ``module(X)`` forward over the same tensor;
+- ``hand_torch``: the reference, the loop a torch user writes by hand: targets
+  standardised and class codes made with pandas (``pd.factorize``), tensors
+  built once, a permutation per epoch, index slicing, fused Adam, MSE + BCE +
+  CE summed per head; predict is a bare ``module(X)`` forward over the same
+  tensor, all rows at once;
 - ``joint``: ``JointRegressorClassifier(...).fit(X, Y)`` and ``predict(X)``
-  (labels decoded back to the original dtypes).
+  (input checks, labels decoded back to the original dtypes, a DataFrame).
 
-    python benchmarks/bench_scale.py --max-rows 1000000 \
+Timing (the machines are noisy, with slow phases of seconds): for each size,
+one process fits the two models in turn ``--repeats`` times after a small
+warm-up fit of each, so both are measured close together; each predict time
+is the median of several calls. ``fit`` is the whole fit from (X, Y) to a
+trained module, preparation included, for both models; ``loop`` is the
+epochs alone (``history_["dur"]`` for joint). Ratios are medians over the
+repeats of joint / hand throughput, each repeat a pair measured together.
+
+Memory: each (size, model) also runs once in a fresh process, where
+``peak_rss_mb`` is the process's peak resident memory during fit and predict
+(torch and the data are already there; the peak is reset after making the
+data).
+
+    python benchmarks/bench_scale.py --max-rows 1000000 --epochs 2 --repeats 3 \
         --out benchmarks/results/scale.json
 """
 
@@ -29,6 +40,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -36,9 +48,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 SIZES = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 HIDDEN, BATCH = (256, 128), 1024
+MODELS = ("hand_torch", "joint")
+#: predict is called until this much time has passed (at least 3 calls)
+PREDICT_SECONDS = 0.3
 
 
 def make_data(n_rows):
@@ -57,33 +73,34 @@ def make_data(n_rows):
     return X.to_numpy(np.float32), Y
 
 
-def run_one(model, n_rows, epochs, device):
-    """Fit and predict one model on one size; returns the JSON row.
+def run_pair(n_rows, epochs, device, repeats):
+    """Timing child: both models in turn, ``repeats`` times, on one dataset.
 
-    A small warm-up fit (2,000 rows, one epoch) runs first in the same
-    process, for both models: it pays the one-time costs of a fresh process
-    (lazy imports, first calls of torch kernels), which are not per-row costs.
+    A small warm-up fit of each (2,000 rows, one epoch) pays the one-time
+    costs of a fresh process (lazy imports, first calls of torch kernels).
     """
-    import torch
-
     Xw, Yw = make_data(2000)
-    _fit_predict(model, Xw, Yw, 1, device)
+    for model in MODELS:
+        fit_predict(model, Xw, Yw, 1, device)
+    X, Y = make_data(n_rows)
+    runs = {model: [] for model in MODELS}
+    for _ in range(repeats):
+        for model in MODELS:
+            gc.collect()
+            runs[model].append(fit_predict(model, X, Y, epochs, device))
+    return runs
+
+
+def run_memory(model, n_rows, epochs, device):
+    """Memory child: one fit and predict in a fresh process; its peak RSS."""
+    Xw, Yw = make_data(2000)
+    fit_predict(model, Xw, Yw, 1, device)
     X, Y = make_data(n_rows)
     gc.collect()
     _reset_peak_rss()  # the peak below is that of fit + predict, not of make_data
-    fit_s, predict_s = _fit_predict(model, X, Y, epochs, device)
+    fit_predict(model, X, Y, epochs, device, predict_calls=1)
     y_bytes = int(Y.memory_usage(index=False, deep=True).sum())
-    return {
-        "rows": n_rows,
-        "model": model,
-        "device": device if device == "cpu" else torch.cuda.get_device_name(),
-        "epochs": epochs,
-        "fit_samples_per_s": n_rows * epochs / fit_s,
-        "predict_rows_per_s": n_rows / predict_s,
-        "peak_rss_mb": _peak_rss_mb(),
-        "data_mb": (X.nbytes + y_bytes) / 2**20,
-        "threads": torch.get_num_threads(),
-    }
+    return {"peak_rss_mb": _peak_rss_mb(), "data_mb": (X.nbytes + y_bytes) / 2**20}
 
 
 def _reset_peak_rss():
@@ -106,7 +123,8 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _fit_predict(model, X, Y, epochs, device):
+def fit_predict(model, X, Y, epochs, device, predict_calls=None):
+    """Fit then predict one model; times in seconds."""
     if model == "joint":
         from sklearn_multihead import JointRegressorClassifier
 
@@ -124,25 +142,49 @@ def _fit_predict(model, X, Y, epochs, device):
             t0 = time.perf_counter()
             est.fit(X, Y)
             fit_s = time.perf_counter() - t0
+        loop_s = float(est.history_["dur"].sum())
+
+        def predict():
+            est.predict(X)
+
+    else:
+        fit_s, loop_s, predict = hand_torch(X, Y, epochs, device)
+    return {
+        "fit_s": fit_s,
+        "loop_s": loop_s,
+        "predict_s": _median_time(predict, predict_calls),
+    }
+
+
+def _median_time(fn, calls=None):
+    """Median time of ``calls`` calls of fn, or of as many as fit in
+    ``PREDICT_SECONDS`` (at least 3)."""
+    times, start = [], time.perf_counter()
+    while len(times) < (calls or 3) or (
+        calls is None and time.perf_counter() - start < PREDICT_SECONDS
+    ):
         t0 = time.perf_counter()
-        est.predict(X)
-        predict_s = time.perf_counter() - t0
-        return fit_s, predict_s
-    return hand_torch(X, Y, epochs, device)
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def hand_torch(X, Y, epochs, device):
-    """The loop a torch user writes by hand, over tensors built once."""
+    """The loop a torch user writes by hand, timed from (X, Y) like ``fit``.
+
+    Returns the fit time, the time of the epochs alone, and a bare predict.
+    """
     import torch
     import torch.nn.functional as F
     from torch import nn
 
+    t_start = time.perf_counter()
     torch.manual_seed(0)
     reg = Y[["reg_0", "reg_1"]].to_numpy(np.float32)
     reg = (reg - reg.mean(0)) / reg.std(0)
     labels = [c for c in Y.columns if c.startswith("label_")]
     binary = Y[["bin_0", *labels]].to_numpy(np.float32)
-    cls = Y["cls_0"].astype("category").cat.codes.to_numpy(np.int64)
+    cls = pd.factorize(Y["cls_0"], sort=True)[0].astype(np.int64)
     Xt = torch.from_numpy(X).to(device)
     Rt, Bt = torch.from_numpy(reg).to(device), torch.from_numpy(binary).to(device)
     Ct = torch.from_numpy(cls).to(device)
@@ -154,7 +196,7 @@ def hand_torch(X, Y, epochs, device):
     opt = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
     n = len(Xt)
     gen = torch.Generator().manual_seed(0)
-    t0 = time.perf_counter()
+    t_loop = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen).to(device)
         for start in range(0, n, BATCH):
@@ -174,43 +216,74 @@ def hand_torch(X, Y, epochs, device):
             opt.step()
     if device != "cpu":
         torch.cuda.synchronize()
-    fit_s = time.perf_counter() - t0
+    t_end = time.perf_counter()
     module.eval()
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        out = module(Xt).cpu()
-    predict_s = time.perf_counter() - t0
-    del out
-    return fit_s, predict_s
+
+    def predict():
+        with torch.no_grad():
+            module(Xt).cpu()
+
+    return t_end - t_start, t_end - t_loop, predict
+
+
+def _child(args):
+    kind, *rest = args.child
+    if kind == "pair":
+        return run_pair(int(rest[0]), args.epochs, args.device, args.repeats)
+    return run_memory(rest[0], int(rest[1]), args.epochs, args.device)
+
+
+def _spawn(child, args):
+    cmd = [sys.executable, __file__, "--child", *child]
+    cmd += ["--epochs", str(args.epochs), "--device", args.device]
+    cmd += ["--repeats", str(args.repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-rows", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument(
-        "--one", nargs=2, metavar=("MODEL", "ROWS"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:  # child process: one measurement, printed as JSON
-        row = run_one(args.one[0], int(args.one[1]), args.epochs, args.device)
-        print(json.dumps(row))
+    if args.child:  # child process: one measurement, printed as JSON
+        print(json.dumps(_child(args)))
         return
+    import torch
+
+    device_name = (
+        "cpu" if args.device == "cpu" else torch.cuda.get_device_name(args.device)
+    )
     rows = []
     for n in [s for s in SIZES if s <= args.max_rows]:
-        for model in ("hand_torch", "joint"):
-            cmd = [sys.executable, __file__, "--one", model, str(n)]
-            cmd += ["--epochs", str(args.epochs), "--device", args.device]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+        runs = _spawn(["pair", str(n)], args)
+        for model in MODELS:
+            memory = _spawn(["memory", model, str(n)], args)
+            rs = runs[model]
+            row = {
+                "rows": n,
+                "model": model,
+                "device": device_name,
+                "epochs": args.epochs,
+                "fit_samples_per_s": n
+                * args.epochs
+                / statistics.median(r["fit_s"] for r in rs),
+                "loop_samples_per_s": n
+                * args.epochs
+                / statistics.median(r["loop_s"] for r in rs),
+                "predict_rows_per_s": n / statistics.median(r["predict_s"] for r in rs),
+                **memory,
+                "runs": rs,
+            }
             rows.append(row)
-            fit, pred = row["fit_samples_per_s"], row["predict_rows_per_s"]
-            peak, data = row["peak_rss_mb"], row["data_mb"]
             print(
-                f"{n:>9,} {model:<10} fit {fit:>9,.0f} rows/s  predict {pred:>11,.0f}"
-                f" rows/s  peak {peak:>6,.0f} MB (data {data:,.0f} MB)",
+                f"{n:>9,} {model:<10} fit {row['fit_samples_per_s']:>9,.0f} rows/s  "
+                f"predict {row['predict_rows_per_s']:>11,.0f} rows/s  "
+                f"peak {row['peak_rss_mb']:>6,.0f} MB (data {row['data_mb']:,.0f} MB)",
                 flush=True,
             )
     summary = summarize(rows)
@@ -221,6 +294,8 @@ def main():
             "command": " ".join(["python", *sys.argv]),
             "machine": f"{platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores",
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
         }
         args.out.write_text(
             json.dumps({"meta": meta, "rows": rows, "summary": summary}, indent=2)
@@ -229,17 +304,24 @@ def main():
 
 
 def summarize(rows):
-    """The must-show ratios: joint / hand at each size, and cost per row."""
+    """The must-show ratios: joint / hand at each size (medians of the paired
+    repeats), cost per row, and memory against its bar."""
     by = {(r["rows"], r["model"]): r for r in rows}
     sizes = sorted({r["rows"] for r in rows})
-    out = {"fit_ratio": {}, "predict_ratio": {}, "memory_bar_mb": {}}
+    out = {"fit_ratio": {}, "loop_ratio": {}, "predict_ratio": {}, "memory_mb": {}}
     for n in sizes:
-        j, h = by[(n, "joint")], by[(n, "hand_torch")]
-        out["fit_ratio"][n] = j["fit_samples_per_s"] / h["fit_samples_per_s"]
-        out["predict_ratio"][n] = j["predict_rows_per_s"] / h["predict_rows_per_s"]
-        out["memory_bar_mb"][n] = {
-            "peak_rss_mb": j["peak_rss_mb"],
-            "bar_mb": 2 * j["data_mb"] + 600,
+        j, h = by[(n, "joint")]["runs"], by[(n, "hand_torch")]["runs"]
+        for key, time_key in (
+            ("fit_ratio", "fit_s"),
+            ("loop_ratio", "loop_s"),
+            ("predict_ratio", "predict_s"),
+        ):
+            out[key][n] = statistics.median(
+                hr[time_key] / jr[time_key] for hr, jr in zip(h, j)
+            )
+        out["memory_mb"][n] = {
+            "peak_rss_mb": by[(n, "joint")]["peak_rss_mb"],
+            "bar_mb": 2 * by[(n, "joint")]["data_mb"] + 600,
         }
     if 100_000 in sizes and 1_000_000 in sizes:
         per_row = {n: 1 / by[(n, "joint")]["fit_samples_per_s"] for n in sizes}
@@ -262,7 +344,7 @@ def plot(rows, path):
         ("peak_rss_mb", "peak RSS (MB)"),
     ]
     for ax, (key, label) in zip(axes, keys):
-        for model in ("hand_torch", "joint"):
+        for model in MODELS:
             part = sorted(
                 (r for r in rows if r["model"] == model), key=lambda r: r["rows"]
             )

@@ -40,7 +40,11 @@ def _mlp_blocks(n_in, sizes, *, activation, dropout, batch_norm):
         layers.append(nn.Linear(n_in, n_out))
         if batch_norm:
             layers.append(nn.BatchNorm1d(n_out))
-        layers.append(ACTIVATIONS[activation]())
+        # ReLU overwrites the pre-activation it reads (nothing else needs it):
+        # one buffer less per layer, in training and in predict
+        layers.append(
+            nn.ReLU(inplace=True) if activation == "relu" else ACTIVATIONS[activation]()
+        )
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         n_in = n_out
