@@ -18,9 +18,10 @@ of 5 labels (9 heads, 20 outputs), from ``make_joint_dataset``; hidden
   (input checks, labels decoded back to the original dtypes, a DataFrame).
 
 Timing (the machines are noisy, with slow phases of seconds): for each size,
-one process fits the two models in turn ``--repeats`` times after a small
-warm-up fit of each, so both are measured close together; each predict time
-is the median of several calls. ``fit`` is the whole fit from (X, Y) to a
+one process fits the two models in turn (alternating which goes first)
+``--repeats`` times, and up to 25 times for tables under 300,000 rows, after
+a small warm-up fit of each, so both are measured close together; each
+predict time is the median of several calls. ``fit`` is the whole fit from (X, Y) to a
 trained module, preparation included, for both models; ``loop`` is the
 epochs alone (``history_["dur"]`` for joint). Ratios are medians over the
 repeats of joint / hand throughput, each repeat a pair measured together.
@@ -54,7 +55,7 @@ SIZES = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 HIDDEN, BATCH = (256, 128), 1024
 MODELS = ("hand_torch", "joint")
 #: predict is called until this much time has passed (at least 3 calls)
-PREDICT_SECONDS = 0.3
+PREDICT_SECONDS = 0.2
 
 
 def make_data(n_rows):
@@ -84,11 +85,17 @@ def run_pair(n_rows, epochs, device, repeats):
         fit_predict(model, Xw, Yw, 1, device)
     X, Y = make_data(n_rows)
     runs = {model: [] for model in MODELS}
-    for _ in range(repeats):
-        for model in MODELS:
+    for i in range(repeats_for(n_rows, repeats)):
+        for model in MODELS if i % 2 == 0 else MODELS[::-1]:  # alternate the order
             gc.collect()
             runs[model].append(fit_predict(model, X, Y, epochs, device))
     return runs
+
+
+def repeats_for(n_rows, repeats):
+    """More repeats for small tables, whose fits last a fraction of a second
+    and are the most exposed to the machine's slow phases."""
+    return max(repeats, min(25, round(repeats * 300_000 / n_rows)))
 
 
 def run_memory(model, n_rows, epochs, device):

@@ -319,10 +319,14 @@ class TargetEncoder:
         cols = []
         for j, (t, col) in enumerate(zip(self.types_, columns)):
             if t == REGRESSION:
-                col = col.astype(np.float64) * self.scales_[j] + self.means_[j]
+                col = np.multiply(col, self.scales_[j], dtype=np.float64)
+                col += self.means_[j]
                 cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
+                continue
+            labels = self._labels(j) if frame else self.classes_[j]
+            if _is_false_true(labels) and col.dtype == np.uint8:
+                cols.append(col.view(np.bool_))  # codes 0 / 1 are the labels
             else:
-                labels = self._labels(j) if frame else self.classes_[j]
                 cols.append(labels.take(col))
         if frame:
             # the columns are new arrays: the frame can hold them as they are
@@ -399,6 +403,14 @@ def _warn_many_integer_classes(col, classes, name):
             UserWarning,
             stacklevel=5,  # the user's call of fit
         )
+
+
+def _is_false_true(labels):
+    return (
+        isinstance(labels, np.ndarray)
+        and labels.dtype == np.bool_
+        and labels.tolist() == [False, True]
+    )
 
 
 def _restore_dtype(values, dtype):
