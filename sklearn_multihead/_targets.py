@@ -218,17 +218,17 @@ class TargetEncoder:
                 self.means_.append(float(mean))
                 self.scales_.append(float(scale) if scale > 0 else 1.0)
                 self.classes_.append(None)
+                if encode:
+                    out[:, j] = (floats - self.means_[j]) / self.scales_[j]
             else:
-                classes = self._find_classes(col, values[known], name)
+                classes, codes = self._classes_and_codes(col, values, missing, name)
                 if auto:
                     _warn_many_integer_classes(col, classes, name)
                 self.classes_.append(classes)
                 self.means_.append(None)
                 self.scales_.append(None)
-            if encode:
-                out[:, j] = self._encode(
-                    j, values, missing, floats if t == REGRESSION else None
-                )
+                if encode:
+                    out[:, j] = codes
         self.n_classes_ = [None if c is None else len(c) for c in self.classes_]
         return out
 
@@ -249,21 +249,30 @@ class TargetEncoder:
         return v
 
     @staticmethod
-    def _find_classes(col, known_values, name):
+    def _classes_and_codes(col, values, missing, name):
+        """The sorted classes of a column (categories in their order for a
+        categorical) and its cells as class codes, NaN where missing.
+
+        The cells are hashed once (``pd.factorize``, linear time); only the few
+        distinct labels are then checked and sorted.
+        """
         dtype = getattr(col, "dtype", None)
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
-            return cats[cats.isin(known_values)].to_numpy(dtype=object)
-        # hash the cells once (linear time), then check and sort the few labels
-        labels = pd.unique(known_values)
-        kinds = {type(v) for v in labels.tolist()}
-        if len(kinds) > 1 and not all(issubclass(k, numbers.Number) for k in kinds):
-            raise ValueError(
-                f"Target column {name!r} mixes label types "
-                f"({sorted(k.__name__ for k in kinds)}). Labels of one target must "
-                "all be of one type; convert the column, e.g. with .astype(str)."
-            )
-        return np.unique(labels)
+            classes = cats[cats.isin(values[~missing])].to_numpy(dtype=object)
+            codes = pd.Index(classes).get_indexer(values)
+            return classes, np.where(missing, np.nan, codes).astype(np.float32)
+        if values.dtype == np.bool_:  # no missing cells, at most two labels
+            present = [not values.all(), values.any()]  # is False / True there
+            classes = np.array([False, True])[present]
+            codes = values if len(classes) == 2 else np.zeros(len(values))
+            return classes, codes.astype(np.float32)
+        seen, labels = pd.factorize(col if isinstance(col, pd.Series) else values)
+        labels = np.asarray(labels)
+        _check_one_label_type(labels, name)
+        classes, rank = np.unique(labels, return_inverse=True)
+        codes = np.where(seen < 0, np.nan, rank.reshape(-1)[seen])
+        return classes, codes.astype(np.float32)
 
     def transform(self, y):
         """y as float32 (n_samples, n_targets): standardised numbers, class codes,
@@ -389,6 +398,17 @@ class TargetEncoder:
                 )
         enc.n_classes_ = [None if c is None else len(c) for c in enc.classes_]
         return enc
+
+
+def _check_one_label_type(labels, name):
+    """Refuse a column whose distinct labels mix types (numbers may mix)."""
+    kinds = {type(v) for v in labels.tolist()}
+    if len(kinds) > 1 and not all(issubclass(k, numbers.Number) for k in kinds):
+        raise ValueError(
+            f"Target column {name!r} mixes label types "
+            f"({sorted(k.__name__ for k in kinds)}). Labels of one target must "
+            "all be of one type; convert the column, e.g. with .astype(str)."
+        )
 
 
 def _warn_many_integer_classes(col, classes, name):

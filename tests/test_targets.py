@@ -142,3 +142,29 @@ def test_string_dtype_columns_are_classes_without_a_scan():
     enc = TargetEncoder().fit(s)
     assert enc.types_ == ["classification"]
     assert enc.classes_[0].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([True, False, True]),
+        np.array([True, True, True]),
+        np.array([False, False]),
+        np.array(["b", "a", "c", "a"]),
+        np.array([3, 1, 3, 2]),
+        np.array([2.0, np.nan, 1.0]),
+        np.array(["b", None, "a"], dtype=object),
+        pd.Series([2, 1, None], dtype="Int64"),
+        pd.Series(["z", "y", "z"], dtype="category"),
+    ],
+)
+def test_codes_from_fit_match_transform_and_keep_label_dtype(y):
+    enc = TargetEncoder(["classification"])
+    Z = enc.fit_transform(y)
+    np.testing.assert_array_equal(Z, enc.transform(y))
+    known = ~np.isnan(Z[:, 0])
+    decoded = enc.inverse_transform(np.nan_to_num(Z).astype(np.float64))
+    kept = np.asarray(y, dtype=object)[known]
+    assert list(np.asarray(decoded, dtype=object)[known]) == list(kept)
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        assert enc.classes_[0].dtype == y.dtype
