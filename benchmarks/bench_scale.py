@@ -31,7 +31,7 @@ Memory: each (size, model) also runs once in a fresh process, where
 (torch and the data are already there; the peak is reset after making the
 data).
 
-    python benchmarks/bench_scale.py --max-rows 1000000 --epochs 2 --repeats 3 \
+    python benchmarks/bench_scale.py --max-rows 1000000 --epochs 2 --repeats 5 \
         --out benchmarks/results/scale.json
 """
 
@@ -255,8 +255,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--table", type=Path, help="print the README table of a results JSON file"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table:
+        results = json.loads(args.table.read_text())
+        print(markdown_table(results["rows"], results["summary"]))
+        return
     if args.child:  # child process: one measurement, printed as JSON
         print(json.dumps(_child(args)))
         return
@@ -295,6 +302,7 @@ def main():
             )
     summary = summarize(rows)
     print(json.dumps(summary, indent=2))
+    print(markdown_table(rows, summary))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -334,6 +342,29 @@ def summarize(rows):
         per_row = {n: 1 / by[(n, "joint")]["fit_samples_per_s"] for n in sizes}
         out["time_per_row_1m_over_100k"] = per_row[1_000_000] / per_row[100_000]
     return out
+
+
+def markdown_table(rows, summary):
+    """The results table of benchmarks/README.md, from the JSON rows."""
+    by = {(r["rows"], r["model"]): r for r in rows}
+    lines = [
+        "| rows | joint fit rows/s | hand fit rows/s | fit ratio | loop ratio "
+        "| joint predict rows/s | bare forward rows/s | predict ratio "
+        "| joint peak RSS | bar 2 x data + 600 MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sorted({r["rows"] for r in rows}):
+        j, h = by[(n, "joint")], by[(n, "hand_torch")]
+        key = str(n) if str(n) in summary["fit_ratio"] else n
+        mem = summary["memory_mb"][key]
+        lines.append(
+            f"| {n:,} | {j['fit_samples_per_s']:,.0f} | {h['fit_samples_per_s']:,.0f} "
+            f"| {summary['fit_ratio'][key]:.2f} | {summary['loop_ratio'][key]:.2f} "
+            f"| {j['predict_rows_per_s']:,.0f} | {h['predict_rows_per_s']:,.0f} "
+            f"| {summary['predict_ratio'][key]:.2f} | {mem['peak_rss_mb']:,.0f} MB "
+            f"| {mem['bar_mb']:,.0f} MB |"
+        )
+    return "\n".join(lines)
 
 
 def plot(rows, path):
