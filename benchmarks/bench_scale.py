@@ -256,13 +256,16 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
-        "--table", type=Path, help="print the README table of a results JSON file"
+        "--table",
+        type=Path,
+        help="print the README table of a results JSON file and redraw its plot",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.table:
+    if args.table:  # and redraw its plot beside it
         results = json.loads(args.table.read_text())
         print(markdown_table(results["rows"], results["summary"]))
+        plot(results["rows"], args.table.with_suffix(".png"))
         return
     if args.child:  # child process: one measurement, printed as JSON
         print(json.dumps(_child(args)))
@@ -390,6 +393,7 @@ def plot(rows, path):
                 [r["rows"] for r in part], [r[key] for r in part], "o-", label=model
             )
         ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("rows")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
