@@ -262,7 +262,8 @@ class JointNet(NeuralNet):
         """
         self.check_is_fitted()
         module = self.module_
-        module.train(False)
+        if module.training:  # modes change only through the root (skorch, here)
+            module.train(False)
         n, chunk = len(X), eval_batch_size(module, X.device)
         out = None
         with torch.inference_mode():

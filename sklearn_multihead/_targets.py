@@ -339,12 +339,8 @@ class TargetEncoder:
                 cols.append(labels.take(col))
         if frame:
             # the columns are new arrays: the frame can hold them as they are
-            return pd.DataFrame(
-                dict(zip(self.names_, cols)),
-                index=index,
-                columns=self.names_,
-                copy=False,
-            )
+            # (names are unique, checked in fit, so the dict keeps every column)
+            return pd.DataFrame(dict(zip(self.names_, cols)), index=index, copy=False)
         if self.kind_ == "1d":
             return cols[0]
         dtypes = {c.dtype for c in cols}
