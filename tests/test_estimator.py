@@ -391,3 +391,15 @@ def test_forward_chunks_shrink_as_layers_widen():
         _net.eval_batch_size(MultiHeadMLP(n_features=8, head_sizes=[1]), "cuda")
         == 65536
     )
+
+
+def test_predict_runs_dropout_layers_in_eval_mode():
+    X, Y = make_joint_dataset(n_samples=300, n_binary=1, random_state=0)
+    est = JointRegressorClassifier(
+        hidden_layer_sizes=(32,), dropout=0.5, max_iter=3, random_state=0
+    ).fit(X, Y)
+    first = est.predict(X)
+    pd.testing.assert_frame_equal(est.predict(X), first)
+    est.net_.module_.train(True)  # e.g. left in training mode by user code
+    pd.testing.assert_frame_equal(est.predict(X), first)
+    assert not est.net_.module_.training
