@@ -129,7 +129,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         split. With an int, fits on the CPU are bit-identical, and the global
         numpy and torch random states are left untouched.
     verbose : int, default=0
-        Print one line per epoch with total and per-target losses.
+        1: print one line per epoch with total and per-target losses. 2: also
+        show a progress bar over each epoch's batches (tqdm), for long epochs.
 
     Attributes
     ----------

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
+from tqdm.auto import tqdm
 
 #: CPU: floats of the widest layer's activations per forward chunk when
 #: predicting or validating (4 MiB of float32): chunks that stay in the CPU's
@@ -227,6 +228,13 @@ class JointNet(NeuralNet):
         weight_sum = torch.zeros(n, device=device)
         rows = 0  # rows of the batches where every cell counts once
         opt = self.optimizer_
+        if training and self.verbose >= 2:  # a bar over the batches of long epochs
+            iterator = tqdm(
+                iterator,
+                desc=f"epoch {len(self.history)}",
+                unit="batch",
+                leave=False,
+            )
         with torch.set_grad_enabled(training):
             for Xb, (Yb, wb) in iterator:
                 losses, weights = criterion.kind_losses(module(Xb), Yb, wb)

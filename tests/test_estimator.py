@@ -201,6 +201,18 @@ def test_verbose_prints_per_target_columns(capsys):
     out = capsys.readouterr().out
     assert "train_loss_reg_0" in out and "train_loss_cls_0" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
+    assert "batch" not in capsys.readouterr().err  # no progress bar at verbose=1
+
+
+def test_verbose_2_adds_a_progress_bar_over_batches(capsys):
+    X, Y = make_joint_dataset(n_samples=200, random_state=0)
+    JointRegressorClassifier(max_iter=2, batch_size=50, verbose=2, random_state=0).fit(
+        X, Y
+    )
+    captured = capsys.readouterr()
+    assert "train_loss_reg_0" in captured.out  # the per-epoch lines are kept
+    assert "epoch 1" in captured.err and "epoch 2" in captured.err
+    assert "/4 " in captured.err  # the bar knows the total: 200 rows, batches of 50
 
 
 def test_pickle_and_joblib_round_trips(tmp_path):
