@@ -7,6 +7,8 @@ Inside:
 - ``TensorData``: X, encoded Y and sample weights as tensors, built once.
 - ``BatchIterator``: yields batches by slicing those tensors (a permutation per
   epoch from its own seeded generator); no DataLoader, no per-sample collate.
+- ``eval_batch_size``: rows per forward pass when predicting or validating:
+  on a CPU, chunks whose activations stay in the caches.
 - ``JointNet``: a ``skorch.NeuralNet`` with the small hooks changed:
   ``get_dataset`` / ``get_iterator`` (the two above), ``initialize_optimizer``
   (L2 penalty on the network, none on learned loss weights), and
@@ -14,7 +16,9 @@ Inside:
   which trains or validates an epoch with no per-batch Python bookkeeping and
   records per-target losses once per epoch (``train_loss_<target>``,
   ``valid_loss_<target>``) and stops with a clear error when the loss is not
-  finite.
+  finite (``verbose >= 2`` adds a progress bar over the batches);
+  ``predict_raw`` runs the module over ``eval_batch_size`` chunks into one
+  output array.
 - ``StopOnPlateau``: skorch's ``EarlyStopping`` with scikit-learn's ``tol``
   semantics and a flag that tells whether it stopped the training.
 """
