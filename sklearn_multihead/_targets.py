@@ -6,8 +6,10 @@ Inside:
 - ``TargetEncoder``: learns, from a 2-D (or 1-D) y, what each target column is
   (``resolve_target_types``), its classes with their original type, or its mean
   and scale; turns y into one float32 matrix (regression cells standardised,
-  classification cells as class codes, missing cells as NaN) and turns
-  predictions back into original labels, units and dtypes.
+  classification cells as class codes, missing cells as NaN; ``fit_transform``
+  reads each column once and hashes class labels once, ``pd.factorize``) and
+  turns predictions back into original labels, units and dtypes (``decode``:
+  per-target codes, taken from class arrays already in the target's dtype).
 - ``as_target_columns``: y of any accepted form as a list of named 1-D columns.
 
 numpy, pandas and scikit-learn only: no torch in this layer.
