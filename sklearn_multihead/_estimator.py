@@ -463,7 +463,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 columns.append((raw[:, sl.start] > 0).view(np.uint8))
             elif kind == "binary":  # one class seen in fit
                 columns.append(np.zeros(len(raw), dtype=np.uint8))
-            else:
+            else:  # torch's argmax uses the threads numpy's would not
                 with thread_budget():
                     columns.append(logits[:, sl].argmax(dim=1).numpy())
         return self._encoder.decode(columns, index=index)

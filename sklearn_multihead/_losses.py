@@ -9,7 +9,8 @@ Inside:
   fixed or learned ("uncertainty", Kendall, Gal & Cipolla 2018); ``forward``
   does both. The training loop uses ``kind_losses`` / ``combine_kinds``, the
   same values grouped by head kind, which spares a gather (and its backward)
-  per step; ``in_target_order`` puts them back in the columns' order.
+  per step when targets are summed with equal weights; ``in_target_order``
+  puts them back in the columns' order.
 
 Targets of one kind are computed together: all regression columns in one
 element-wise op, all binary columns in one ``binary_cross_entropy_with_logits``;
@@ -115,9 +116,6 @@ class JointLoss(nn.Module):
         kind_order = reg + binary + multi  # target of each position in kind order
         self.reorder = kind_order != sorted(kind_order)
         self.register_buffer("order", torch.argsort(torch.tensor(kind_order)).long())
-        self.register_buffer(
-            "kind_order", torch.tensor(kind_order).long(), persistent=False
-        )
 
         factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
         self.register_buffer("factor", torch.tensor(factor))
@@ -238,14 +236,11 @@ class JointLoss(nn.Module):
         return (self.factor * torch.exp(-s) * losses + 0.5 * s).sum()
 
     def combine_kinds(self, losses):
-        """``combine`` of losses in kind order (from ``kind_losses``)."""
-        if self.unit_weights or not self.reorder:
-            return self.combine(losses)
-        if self.log_vars is None:
-            return (self.weights[self.kind_order] * losses).sum()
-        s = self.log_vars[self.kind_order]
-        factor = self.factor[self.kind_order]
-        return (factor * torch.exp(-s) * losses + 0.5 * s).sum()
+        """``combine`` of losses in kind order (from ``kind_losses``): a plain
+        sum needs no reordering; per-target weights do."""
+        if self.unit_weights:
+            return losses.sum()
+        return self.combine(self.in_target_order(losses))
 
     def effective_weights(self):
         """The current weight of every target (learned ones included)."""

@@ -277,13 +277,8 @@ class JointNet(NeuralNet):
         if module.training:  # modes change only through the root (skorch, here)
             module.train(False)
         n, chunk = len(X), eval_batch_size(module, X.device)
-        out = None
+        out = torch.empty((n, sum(module.head_sizes)), dtype=torch.float32)
         with torch.inference_mode():
             for start in range(0, n, chunk):
-                part = module(X[start : start + chunk])
-                if out is None:
-                    out = torch.empty((n, part.shape[1]), dtype=torch.float32)
-                out[start : start + len(part)] = part
-        if out is None:  # no rows
-            out = torch.empty((0, sum(module.head_sizes)), dtype=torch.float32)
+                out[start : start + chunk] = module(X[start : start + chunk])
         return out.numpy()

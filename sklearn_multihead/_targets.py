@@ -221,7 +221,7 @@ class TargetEncoder:
                 self.scales_.append(float(scale) if scale > 0 else 1.0)
                 self.classes_.append(None)
                 if encode:
-                    out[:, j] = (floats - self.means_[j]) / self.scales_[j]
+                    out[:, j] = self._encode(j, values, missing, floats)
             else:
                 classes, codes = self._classes_and_codes(col, values, missing, name)
                 if auto:
@@ -333,11 +333,8 @@ class TargetEncoder:
                 col = np.multiply(col, self.scales_[j], dtype=np.float64)
                 col += self.means_[j]
                 cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
-                continue
-            labels = self._labels(j) if frame else self.classes_[j]
-            if _is_false_true(labels) and col.dtype == np.uint8:
-                cols.append(col.view(np.bool_))  # codes 0 / 1 are the labels
             else:
+                labels = self._labels(j) if frame else self.classes_[j]
                 cols.append(labels.take(col))
         if frame:
             # the columns are new arrays: the frame can hold them as they are
@@ -421,14 +418,6 @@ def _warn_many_integer_classes(col, classes, name):
             UserWarning,
             stacklevel=5,  # the user's call of fit
         )
-
-
-def _is_false_true(labels):
-    return (
-        isinstance(labels, np.ndarray)
-        and labels.dtype == np.bool_
-        and labels.tolist() == [False, True]
-    )
 
 
 def _restore_dtype(values, dtype):
