@@ -17,6 +17,9 @@ of 5 labels (9 heads, 20 outputs), from ``make_joint_dataset``; hidden
 - ``joint``: ``JointRegressorClassifier(...).fit(X, Y)`` and ``predict(X)``
   (input checks, labels decoded back to the original dtypes, a DataFrame).
 
+Both also predict the first 100 rows (``predict_100_rows_s``): the part of a
+call's cost that does not grow with rows.
+
 Timing (the machines are noisy, with slow phases of seconds): for each size,
 one process fits the two models in turn (alternating which goes first)
 ``--repeats`` times, and up to 25 times for tables under 300,000 rows, after
@@ -151,8 +154,8 @@ def fit_predict(model, X, Y, epochs, device, predict_calls=None):
             fit_s = time.perf_counter() - t0
         loop_s = float(est.history_["dur"].sum())
 
-        def predict():
-            est.predict(X)
+        def predict(rows=slice(None)):
+            est.predict(X[rows])
 
     else:
         fit_s, loop_s, predict = hand_torch(X, Y, epochs, device)
@@ -160,6 +163,8 @@ def fit_predict(model, X, Y, epochs, device, predict_calls=None):
         "fit_s": fit_s,
         "loop_s": loop_s,
         "predict_s": _median_time(predict, predict_calls),
+        # the cost of a call that does not grow with rows
+        "predict_100_rows_s": _median_time(lambda: predict(slice(100)), predict_calls),
     }
 
 
@@ -226,9 +231,9 @@ def hand_torch(X, Y, epochs, device):
     t_end = time.perf_counter()
     module.eval()
 
-    def predict():
+    def predict(rows=slice(None)):
         with torch.no_grad():
-            module(Xt).cpu()
+            module(Xt[rows]).cpu()
 
     return t_end - t_start, t_end - t_loop, predict
 
@@ -293,6 +298,8 @@ def main():
                 * args.epochs
                 / statistics.median(r["loop_s"] for r in rs),
                 "predict_rows_per_s": n / statistics.median(r["predict_s"] for r in rs),
+                "predict_100_rows_ms": 1e3
+                * statistics.median(r["predict_100_rows_s"] for r in rs),
                 **memory,
                 "runs": rs,
             }
@@ -353,8 +360,8 @@ def markdown_table(rows, summary):
     lines = [
         "| rows | joint fit rows/s | hand fit rows/s | fit ratio | loop ratio "
         "| joint predict rows/s | bare forward rows/s | predict ratio "
-        "| joint peak RSS | bar 2 x data + 600 MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| 100-row call ms, joint / bare | joint peak RSS | bar 2 x data + 600 MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sorted({r["rows"] for r in rows}):
         j, h = by[(n, "joint")], by[(n, "hand_torch")]
@@ -364,7 +371,9 @@ def markdown_table(rows, summary):
             f"| {n:,} | {j['fit_samples_per_s']:,.0f} | {h['fit_samples_per_s']:,.0f} "
             f"| {summary['fit_ratio'][key]:.2f} | {summary['loop_ratio'][key]:.2f} "
             f"| {j['predict_rows_per_s']:,.0f} | {h['predict_rows_per_s']:,.0f} "
-            f"| {summary['predict_ratio'][key]:.2f} | {mem['peak_rss_mb']:,.0f} MB "
+            f"| {summary['predict_ratio'][key]:.2f} "
+            f"| {j['predict_100_rows_ms']:.2f} / {h['predict_100_rows_ms']:.2f} "
+            f"| {mem['peak_rss_mb']:,.0f} MB "
             f"| {mem['bar_mb']:,.0f} MB |"
         )
     return "\n".join(lines)
