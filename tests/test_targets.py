@@ -86,6 +86,16 @@ def test_many_integer_classes_warn_with_the_fix():
         (np.zeros((3, 2, 2)), "auto", "Got an array with 3 dimensions"),
         (pd.DataFrame({"t": pd.to_datetime(["2020-01-01"])}), "auto", "neither"),
         (pd.DataFrame({"a": [1.0]}), "guess", "target_types must be 'auto'"),
+        (
+            pd.DataFrame({"a": np.array([1, "x", 2], dtype=object)}),
+            {"a": "classification"},
+            r"'a' mixes label types \(\['int', 'str'\]\).*\.astype\(str\)",
+        ),
+        (
+            pd.DataFrame({"a": ["x", "y"]}),
+            {"a": "regression"},
+            "'a' is typed as regression but holds values that are not numbers",
+        ),
     ],
 )
 def test_bad_targets(y, target_types, match):
