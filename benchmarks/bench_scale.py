@@ -20,13 +20,15 @@ of 5 labels (9 heads, 20 outputs), from ``make_joint_dataset``; hidden
 Both also predict the first 100 rows (``predict_100_rows_s``): the part of a
 call's cost that does not grow with rows.
 
-Timing (the machines are noisy, with slow phases of seconds): for each size,
-one process fits the two models in turn (alternating which goes first)
-``--repeats`` times, and up to 25 times for tables under 300,000 rows, after
-a small warm-up fit of each, so both are measured close together; each
-predict time is the median of several calls. ``fit`` is the whole fit from (X, Y) to a
+Timing (the machines are noisy: slow phases of seconds, and the same ratio
+measured in two processes can differ by 10%): a process fits the two models
+in turn (alternating which goes first) ``--repeats`` times, after a small
+warm-up fit of each, so both are measured close together; each predict time
+is the median of several calls. Tables under 300,000 rows, whose fits last a
+fraction of a second, get more repeats (up to 25), spread over up to 5
+processes of ``--repeats`` each. ``fit`` is the whole fit from (X, Y) to a
 trained module, preparation included, for both models; ``loop`` is the
-epochs alone (``history_["dur"]`` for joint). Ratios are medians over the
+epochs alone (``history_["dur"]`` for joint). Ratios are medians over all
 repeats of joint / hand throughput, each repeat a pair measured together.
 
 Memory: each (size, model) also runs once in a fresh process, where
@@ -88,17 +90,19 @@ def run_pair(n_rows, epochs, device, repeats):
         fit_predict(model, Xw, Yw, 1, device)
     X, Y = make_data(n_rows)
     runs = {model: [] for model in MODELS}
-    for i in range(repeats_for(n_rows, repeats)):
+    for i in range(repeats):
         for model in MODELS if i % 2 == 0 else MODELS[::-1]:  # alternate the order
             gc.collect()
             runs[model].append(fit_predict(model, X, Y, epochs, device))
     return runs
 
 
-def repeats_for(n_rows, repeats):
-    """More repeats for small tables, whose fits last a fraction of a second
-    and are the most exposed to the machine's slow phases."""
-    return max(repeats, min(25, round(repeats * 300_000 / n_rows)))
+def processes_for(n_rows, repeats):
+    """Timing processes for a table: more for small tables, whose fits last a
+    fraction of a second and are the most exposed to the machine's slow
+    phases and to a process's luck, up to 25 repeats in all."""
+    total = max(repeats, min(25, round(repeats * 300_000 / n_rows)))
+    return max(1, min(5, round(total / repeats)))
 
 
 def run_memory(model, n_rows, epochs, device):
@@ -282,7 +286,11 @@ def main():
     )
     rows = []
     for n in [s for s in SIZES if s <= args.max_rows]:
-        runs = _spawn(["pair", str(n)], args)
+        runs = {model: [] for model in MODELS}
+        for _ in range(processes_for(n, args.repeats)):
+            part = _spawn(["pair", str(n)], args)  # pairs stay in order
+            for model in MODELS:
+                runs[model] += part[model]
         for model in MODELS:
             memory = _spawn(["memory", model, str(n)], args)
             rs = runs[model]

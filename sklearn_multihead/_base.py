@@ -108,8 +108,32 @@ class JointTargetsMixin(MultiOutputMixin):
     def _validate_X(self, X):
         """X at predict time: numeric, as float32, the features seen in fit."""
         check_is_fitted(self)
+        if self._passes_checks_as_is(X):
+            return X
         check_numeric_frame(X)
         return validate_data(self, X, dtype=np.float32, reset=False)
+
+    def _passes_checks_as_is(self, X):
+        """Whether scikit-learn's predict-time checks would hand X back unchanged
+        and silently: a non-empty, finite 2-D float32 array of the fitted width,
+        for a model fitted without feature names (with names, an array gets
+        scikit-learn's warning). Serving code calls predict many times on such
+        arrays, and the full checks cost more than a forward pass of 100 rows;
+        any other X, and every error, goes through the full checks. A sum that
+        is not finite (NaN, inf, or an overflow of large finite values) leaves
+        the verdict to them too.
+        """
+        if not (
+            type(X) is np.ndarray
+            and X.dtype == np.float32
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        ):
+            return False
+        with np.errstate(over="ignore"):
+            return bool(np.isfinite(X.sum()))
 
     #: private attributes set by fit (besides the public ones ending in "_")
     _FIT_STATE = ("_encoder", "_module_config", "_loss_config")

@@ -62,8 +62,13 @@ def as_tensor(array, device="cpu"):
     """A float32 numpy array as a tensor, without a copy on the CPU.
 
     Read-only arrays (e.g. from pandas' copy-on-write frames) are shared too:
-    torch warns that it could write to them, and it never does here.
+    torch warns that it could write to them, and it never does here. Arrays
+    with negative strides (``X[::-1]``), which torch cannot view, are copied.
     """
+    if any(s < 0 for s in array.strides):
+        array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        return torch.from_numpy(array).to(device)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
         return torch.from_numpy(array).to(device)

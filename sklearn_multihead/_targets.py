@@ -335,7 +335,10 @@ class TargetEncoder:
                 cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
             else:
                 labels = self._labels(j) if frame else self.classes_[j]
-                cols.append(labels.take(col))
+                if col.dtype == np.uint8 and _is_false_true(labels):
+                    cols.append(col.view(bool))  # the codes 0 / 1 are the labels
+                else:
+                    cols.append(labels.take(col))
         if frame:
             # the columns are new arrays: the frame can hold them as they are
             # (names are unique, checked in fit, so the dict keeps every column)
@@ -393,6 +396,15 @@ class TargetEncoder:
                 )
         enc.n_classes_ = [None if c is None else len(c) for c in enc.classes_]
         return enc
+
+
+def _is_false_true(labels):
+    """Whether the labels are a numpy bool array [False, True]."""
+    return (
+        isinstance(labels, np.ndarray)
+        and labels.dtype == bool
+        and labels.tolist() == [False, True]
+    )
 
 
 def _check_one_label_type(labels, name):

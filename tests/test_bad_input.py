@@ -1,6 +1,8 @@
 """Every bad input gets a clear error before any training, for both estimators;
 the usual good inputs are accepted."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +83,62 @@ def test_bad_X_in_predict(est, name):
     est.fit(X_OK, Y_OK)
     with pytest.raises(error, match=match):
         est.predict(X)
+
+
+#: the float32 arrays that serving code passes (predict takes a shortcut for
+#: good ones): the same errors as any other array
+BAD_FLOAT32_X = {
+    "nan": (_with(np.nan).astype(np.float32), "Input X contains NaN"),
+    "inf": (_with(-np.inf).astype(np.float32), "Input X contains infinity"),
+    "0 rows": (X_OK[:0].astype(np.float32), "Found array with 0 sample\\(s\\)"),
+    "narrower": (
+        X_OK[:, :2].astype(np.float32),
+        "X has 2 features, but .* is expecting 3 features",
+    ),
+    "1-D": (X_OK[:, 0].astype(np.float32), "Expected 2D array, got 1D array"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FLOAT32_X))
+def test_bad_float32_X_in_predict(est, name):
+    X, match = BAD_FLOAT32_X[name]
+    est.fit(X_OK.astype(np.float32), Y_OK)
+    with pytest.raises(ValueError, match=match):
+        est.predict(X)
+
+
+def test_float32_X_predicts_as_any_array(est):
+    X32 = (X_OK * 3).astype(np.float32)
+    est.fit(X32, Y_OK)
+    expected = est.predict(X32.astype(np.float64))
+    pd.testing.assert_frame_equal(est.predict(X32), expected)
+    # reversed rows (negative strides) and columns held apart (strided)
+    pd.testing.assert_frame_equal(
+        est.predict(X32[::-1]).reset_index(drop=True),
+        expected.iloc[::-1].reset_index(drop=True),
+    )
+    wide = np.repeat(X32, 2, axis=1)[:, ::2]
+    pd.testing.assert_frame_equal(est.predict(wide), expected)
+    # finite values whose sum overflows float32 are accepted, as scikit-learn does
+    big = X32.copy()
+    big[:2, 0] = np.finfo(np.float32).max
+    with np.errstate(over="ignore"):
+        assert np.isinf(big.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and without an overflow warning
+        assert est.predict(big).shape == Y_OK.shape
+
+
+def test_float32_X_after_fit_on_names_warns(est):
+    est.fit(pd.DataFrame(X_OK, columns=COLUMNS), Y_OK)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        est.predict(X_OK.astype(np.float32))
+
+
+def test_fit_on_reversed_rows(est):
+    X32 = X_OK.astype(np.float32)
+    est.fit(X32[::-1], Y_OK.iloc[::-1])
+    assert est.predict(X32).shape == Y_OK.shape
 
 
 BAD_Y = {
