@@ -24,12 +24,12 @@ Timing (the machines are noisy: slow phases of seconds, and the same ratio
 measured in two processes can differ by 10%): a process fits the two models
 in turn (alternating which goes first) ``--repeats`` times, after a small
 warm-up fit of each, so both are measured close together; each predict time
-is the median of several calls. Tables under 300,000 rows, whose fits last a
-fraction of a second, get more repeats (up to 25), spread over up to 5
-processes of ``--repeats`` each. ``fit`` is the whole fit from (X, Y) to a
-trained module, preparation included, for both models; ``loop`` is the
+is the median of several calls. Every size runs in at least 2 such
+processes; tables under 300,000 rows, whose fits last a fraction of a
+second, in up to 5 (up to 25 pairs). ``fit`` is the whole fit from (X, Y) to
+a trained module, preparation included, for both models; ``loop`` is the
 epochs alone (``history_["dur"]`` for joint). Ratios are medians over all
-repeats of joint / hand throughput, each repeat a pair measured together.
+pairs of joint / hand throughput.
 
 Memory: each (size, model) also runs once in a fresh process, where
 ``peak_rss_mb`` is the process's peak resident memory during fit and predict
@@ -98,11 +98,12 @@ def run_pair(n_rows, epochs, device, repeats):
 
 
 def processes_for(n_rows, repeats):
-    """Timing processes for a table: more for small tables, whose fits last a
-    fraction of a second and are the most exposed to the machine's slow
-    phases and to a process's luck, up to 25 repeats in all."""
+    """Timing processes for a table, each of ``repeats`` pairs: at least 2 (a
+    process's luck moves a ratio too), and more for small tables, whose fits
+    last a fraction of a second and are the most exposed to the machine's
+    slow phases: up to 5, and 25 pairs in all."""
     total = max(repeats, min(25, round(repeats * 300_000 / n_rows)))
-    return max(1, min(5, round(total / repeats)))
+    return max(2, min(5, round(total / repeats)))
 
 
 def run_memory(model, n_rows, epochs, device):
