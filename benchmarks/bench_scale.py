@@ -21,13 +21,13 @@ Both also predict the first 100 rows (``predict_100_rows_s``): the part of a
 call's cost that does not grow with rows.
 
 Timing (the machines are noisy: slow phases of seconds, and the same ratio
-measured in two processes can differ by 10%): a process fits the two models
-in turn (alternating which goes first) ``--repeats`` times, after a small
-warm-up fit of each, so both are measured close together; each predict time
-is the median of several calls. Every size runs in at least 2 such
-processes; tables under 300,000 rows, whose fits last a fraction of a
-second, in up to 5 (up to 25 pairs). ``fit`` is the whole fit from (X, Y) to
-a trained module, preparation included, for both models; ``loop`` is the
+measured in two processes can differ by 10%): a process measures
+``--repeats`` pairs after a small warm-up fit of each model. A pair fits the
+two models back to back (alternating which goes first), then times their
+predicts, each the median of a block of calls. Every size runs in at least
+2 such processes; tables under 300,000 rows, whose fits last a fraction of a
+second, in up to 5 (up to 25 pairs). ``fit`` is the whole fit from (X, Y)
+to a trained module, preparation included, for both models; ``loop`` is the
 epochs alone (``history_["dur"]`` for joint). Ratios are medians over all
 pairs of joint / hand throughput.
 
@@ -41,6 +41,7 @@ data).
 """
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -80,7 +81,9 @@ def make_data(n_rows):
 
 
 def run_pair(n_rows, epochs, device, repeats):
-    """Timing child: both models in turn, ``repeats`` times, on one dataset.
+    """Timing child: ``repeats`` pairs on one dataset. A pair fits both models
+    back to back (alternating which goes first), so that a slow phase of the
+    machine hits both fits, then times their predicts.
 
     A small warm-up fit of each (2,000 rows, one epoch) pays the one-time
     costs of a fresh process (lazy imports, first calls of torch kernels).
@@ -91,9 +94,25 @@ def run_pair(n_rows, epochs, device, repeats):
     X, Y = make_data(n_rows)
     runs = {model: [] for model in MODELS}
     for i in range(repeats):
-        for model in MODELS if i % 2 == 0 else MODELS[::-1]:  # alternate the order
+        fitted = {}
+        for model in MODELS if i % 2 == 0 else MODELS[::-1]:
             gc.collect()
-            runs[model].append(fit_predict(model, X, Y, epochs, device))
+            fitted[model] = fit_model(model, X, Y, epochs, device)
+        predicts = {m: predict for m, (_, _, predict) in fitted.items()}
+        full = _median_times(predicts)
+        # the cost of a call that does not grow with rows
+        small = _median_times(
+            {m: functools.partial(p, slice(100)) for m, p in predicts.items()}
+        )
+        for model, (fit_s, loop_s, _) in fitted.items():
+            runs[model].append(
+                {
+                    "fit_s": fit_s,
+                    "loop_s": loop_s,
+                    "predict_s": full[model],
+                    "predict_100_rows_s": small[model],
+                }
+            )
     return runs
 
 
@@ -113,7 +132,7 @@ def run_memory(model, n_rows, epochs, device):
     X, Y = make_data(n_rows)
     gc.collect()
     _reset_peak_rss()  # the peak below is that of fit + predict, not of make_data
-    fit_predict(model, X, Y, epochs, device, predict_calls=1)
+    fit_predict(model, X, Y, epochs, device)
     y_bytes = int(Y.memory_usage(index=False, deep=True).sum())
     return {"peak_rss_mb": _peak_rss_mb(), "data_mb": (X.nbytes + y_bytes) / 2**20}
 
@@ -138,52 +157,53 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fit_predict(model, X, Y, epochs, device, predict_calls=None):
-    """Fit then predict one model; times in seconds."""
-    if model == "joint":
-        from sklearn_multihead import JointRegressorClassifier
+def fit_model(model, X, Y, epochs, device):
+    """Fit one model: its fit time, the time of its epochs alone (s), and its
+    predict function (of a row selection)."""
+    if model == "hand_torch":
+        return hand_torch(X, Y, epochs, device)
+    from sklearn_multihead import JointRegressorClassifier
 
-        est = JointRegressorClassifier(
-            hidden_layer_sizes=HIDDEN,
-            batch_size=BATCH,
-            max_iter=epochs,
-            n_iter_no_change=epochs + 1,
-            alpha=0.0,
-            random_state=0,
-            device=device,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t0 = time.perf_counter()
-            est.fit(X, Y)
-            fit_s = time.perf_counter() - t0
-        loop_s = float(est.history_["dur"].sum())
-
-        def predict(rows=slice(None)):
-            est.predict(X[rows])
-
-    else:
-        fit_s, loop_s, predict = hand_torch(X, Y, epochs, device)
-    return {
-        "fit_s": fit_s,
-        "loop_s": loop_s,
-        "predict_s": _median_time(predict, predict_calls),
-        # the cost of a call that does not grow with rows
-        "predict_100_rows_s": _median_time(lambda: predict(slice(100)), predict_calls),
-    }
-
-
-def _median_time(fn, calls=None):
-    """Median time of ``calls`` calls of fn, or of as many as fit in
-    ``PREDICT_SECONDS`` (at least 3)."""
-    times, start = [], time.perf_counter()
-    while len(times) < (calls or 3) or (
-        calls is None and time.perf_counter() - start < PREDICT_SECONDS
-    ):
+    est = JointRegressorClassifier(
+        hidden_layer_sizes=HIDDEN,
+        batch_size=BATCH,
+        max_iter=epochs,
+        n_iter_no_change=epochs + 1,
+        alpha=0.0,
+        random_state=0,
+        device=device,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        est.fit(X, Y)
+        fit_s = time.perf_counter() - t0
+
+    def predict(rows=slice(None)):
+        est.predict(X[rows])
+
+    return fit_s, float(est.history_["dur"].sum()), predict
+
+
+def fit_predict(model, X, Y, epochs, device):
+    """Fit one model and predict all rows once (warm-up and memory runs)."""
+    fit_model(model, X, Y, epochs, device)[2]()
+
+
+def _median_times(fns):
+    """Median time of each function over a block of calls of its own, at
+    least 3 and until ``PREDICT_SECONDS`` have passed. (Calls interleaved
+    a, b, a, b would slow the bare forward down by up to 3 x at 10,000 rows:
+    its one large pass then finds no freed memory to reuse.)"""
+    out = {}
+    for name, fn in fns.items():
+        times, start = [], time.perf_counter()
+        while len(times) < 3 or time.perf_counter() - start < PREDICT_SECONDS:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[name] = statistics.median(times)
+    return out
 
 
 def hand_torch(X, Y, epochs, device):

@@ -325,7 +325,8 @@ class TargetEncoder:
     def decode(self, columns, index=None):
         """``inverse_transform`` of one 1-D array per target: standardised
         numbers for regression targets, class codes (of any integer dtype) for the
-        others."""
+        others. uint8 codes (predict's 0 / 1 decisions) of a numpy bool target
+        with both classes are its labels already: viewed as bool, not copied."""
         frame = self.kind_ == "frame"
         cols = []
         for j, (t, col) in enumerate(zip(self.types_, columns)):
