@@ -108,32 +108,52 @@ class JointTargetsMixin(MultiOutputMixin):
     def _validate_X(self, X):
         """X at predict time: numeric, as float32, the features seen in fit."""
         check_is_fitted(self)
-        if self._passes_checks_as_is(X):
-            return X
+        quick = self._quickly_checked_X(X)
+        if quick is not None:
+            return quick
         check_numeric_frame(X)
         return validate_data(self, X, dtype=np.float32, reset=False)
 
-    def _passes_checks_as_is(self, X):
-        """Whether scikit-learn's predict-time checks would hand X back unchanged
-        and silently: a non-empty, finite 2-D float32 array of the fitted width,
-        for a model fitted without feature names (with names, an array gets
-        scikit-learn's warning). Serving code calls predict many times on such
-        arrays, and the full checks cost more than a forward pass of 100 rows;
-        any other X, and every error, goes through the full checks. A sum that
-        is not finite (NaN, inf, or an overflow of large finite values) leaves
-        the verdict to them too.
+    def _quickly_checked_X(self, X):
+        """X as float32, when scikit-learn's predict-time checks would pass it
+        silently and return the same array; else None, and they decide.
+
+        Serving code calls predict many times on a few rows, and the full
+        checks cost more than a forward pass of 100 rows (0.8 ms for a
+        DataFrame of 32 columns). The inputs taken here: a non-empty 2-D float
+        array of the fitted width for a model fitted without feature names
+        (with names, an array gets scikit-learn's warning), or a DataFrame of
+        numpy float columns named exactly as in fit. Their float32 values must
+        be finite: a sum that is not (NaN, inf, or large values that overflow
+        float32) leaves the verdict, and the error, to the full checks.
         """
-        if not (
-            type(X) is np.ndarray
-            and X.dtype == np.float32
-            and X.ndim == 2
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and not hasattr(self, "feature_names_in_")
-        ):
-            return False
+        names = getattr(self, "feature_names_in_", None)
+        if type(X) is np.ndarray:
+            if not (
+                names is None
+                and X.dtype.kind == "f"
+                and X.ndim == 2
+                and X.shape[0] > 0
+                and X.shape[1] == self.n_features_in_
+            ):
+                return None
+            with np.errstate(over="ignore"):  # scikit-learn's overflow warning
+                X = X if X.dtype == np.float32 else X.astype(np.float32)
+        elif type(X) is pd.DataFrame:
+            if not (
+                names is not None
+                and X.shape[0] > 0
+                and X.shape[1] == len(names)
+                and all(isinstance(dt, np.dtype) and dt.kind == "f" for dt in X.dtypes)
+                and (X.columns == names).all()
+            ):
+                return None
+            with np.errstate(over="ignore"):
+                X = X.to_numpy(dtype=np.float32)
+        else:
+            return None
         with np.errstate(over="ignore"):
-            return bool(np.isfinite(X.sum()))
+            return X if np.isfinite(X.sum()) else None
 
     #: private attributes set by fit (besides the public ones ending in "_")
     _FIT_STATE = ("_encoder", "_module_config", "_loss_config")

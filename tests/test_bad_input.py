@@ -85,54 +85,89 @@ def test_bad_X_in_predict(est, name):
         est.predict(X)
 
 
-#: the float32 arrays that serving code passes (predict takes a shortcut for
-#: good ones): the same errors as any other array
-BAD_FLOAT32_X = {
-    "nan": (_with(np.nan).astype(np.float32), "Input X contains NaN"),
-    "inf": (_with(-np.inf).astype(np.float32), "Input X contains infinity"),
-    "0 rows": (X_OK[:0].astype(np.float32), "Found array with 0 sample\\(s\\)"),
-    "narrower": (
-        X_OK[:, :2].astype(np.float32),
-        "X has 2 features, but .* is expecting 3 features",
-    ),
-    "1-D": (X_OK[:, 0].astype(np.float32), "Expected 2D array, got 1D array"),
+# -- predict's quick checks ------------------------------------------------------
+# Float arrays of the fitted width, and float DataFrames with the fitted names,
+# skip scikit-learn's full checks at predict time when those would pass them:
+# the same array, and for anything else the same errors and warnings.
+DF_OK = pd.DataFrame(X_OK * 3, columns=COLUMNS)
+QUICK_X = {
+    "float32": (X_OK * 3).astype(np.float32),
+    "float64": X_OK * 3,
+    "float16": (X_OK * 3).astype(np.float16),
+    "fortran": np.asfortranarray(X_OK * 3),
+    "reversed rows": (X_OK * 3).astype(np.float32)[::-1],
+    "strided columns": np.repeat(X_OK * 3, 2, axis=1)[:, ::2],
+    "sum overflows float32": _with(np.finfo(np.float32).max, where=(slice(0, 2), 0)),
+}
+QUICK_DF = {
+    "float64 frame": DF_OK,
+    "float32 frame": DF_OK.astype(np.float32),
+    "mixed float frame": DF_OK.astype({"f1": np.float32}),
+    "sum overflows float32": DF_OK.assign(f0=np.finfo(np.float32).max),
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_FLOAT32_X))
-def test_bad_float32_X_in_predict(est, name):
-    X, match = BAD_FLOAT32_X[name]
-    est.fit(X_OK.astype(np.float32), Y_OK)
+@pytest.mark.parametrize("fit_on", ["array", "frame"])
+def test_quick_checks_return_what_scikit_learn_returns(est, fit_on):
+    from sklearn.utils.validation import validate_data
+
+    cases = QUICK_X if fit_on == "array" else QUICK_DF
+    est.fit(X_OK if fit_on == "array" else DF_OK, Y_OK)
+    for name, X in cases.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no warning on either path
+            ours = est._validate_X(X)
+            reference = validate_data(est, X, dtype=np.float32, reset=False)
+        assert ours.dtype == np.float32, name
+        np.testing.assert_array_equal(ours, reference, err_msg=name)
+    # and the predictions of the full checks' path (a list; a nullable frame)
+    full_path = (X_OK * 3).tolist() if fit_on == "array" else DF_OK.astype("Float64")
+    first = next(iter(cases.values()))
+    pd.testing.assert_frame_equal(est.predict(first), est.predict(full_path))
+
+
+BAD_QUICK_X = {
+    "nan": (_with(np.nan).astype(np.float32), "Input X contains NaN"),
+    "inf": (_with(-np.inf), "Input X contains infinity"),
+    "overflows float32": (
+        _with(1e39),
+        "Input X contains infinity or a value too large for dtype\\('float32'\\)",
+    ),
+    "0 rows": (X_OK[:0].astype(np.float32), "Found array with 0 sample\\(s\\)"),
+    "narrower": (X_OK[:, :2], "X has 2 features, but .* is expecting 3 features"),
+    "1-D": (X_OK[:, 0].astype(np.float32), "Expected 2D array, got 1D array"),
+    "nan frame": (DF_OK.assign(f1=np.nan), "Input X contains NaN"),
+    "inf frame": (DF_OK.assign(f2=np.inf), "Input X contains infinity"),
+    "0-row frame": (DF_OK.iloc[:0], "Found array with 0 sample\\(s\\)"),
+    "reordered frame": (
+        DF_OK[["f1", "f0", "f2"]],
+        "Feature names must be in the same order",
+    ),
+    "renamed frame": (
+        DF_OK.rename(columns={"f0": "g"}),
+        "Feature names unseen at fit time:\n- g",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_QUICK_X))
+def test_bad_X_past_quick_checks(est, name):
+    X, match = BAD_QUICK_X[name]
+    est.fit(DF_OK if isinstance(X, pd.DataFrame) else X_OK, Y_OK)
     with pytest.raises(ValueError, match=match):
         est.predict(X)
 
 
-def test_float32_X_predicts_as_any_array(est):
-    X32 = (X_OK * 3).astype(np.float32)
-    est.fit(X32, Y_OK)
-    expected = est.predict(X32.astype(np.float64))
-    pd.testing.assert_frame_equal(est.predict(X32), expected)
-    # reversed rows (negative strides) and columns held apart (strided)
-    pd.testing.assert_frame_equal(
-        est.predict(X32[::-1]).reset_index(drop=True),
-        expected.iloc[::-1].reset_index(drop=True),
-    )
-    wide = np.repeat(X32, 2, axis=1)[:, ::2]
-    pd.testing.assert_frame_equal(est.predict(wide), expected)
-    # finite values whose sum overflows float32 are accepted, as scikit-learn does
-    big = X32.copy()
-    big[:2, 0] = np.finfo(np.float32).max
-    with np.errstate(over="ignore"):
-        assert np.isinf(big.sum())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # and without an overflow warning
-        assert est.predict(big).shape == Y_OK.shape
-
-
-def test_float32_X_after_fit_on_names_warns(est):
-    est.fit(pd.DataFrame(X_OK, columns=COLUMNS), Y_OK)
+def test_float_array_after_fit_on_names_warns(est):
+    est.fit(DF_OK, Y_OK)
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         est.predict(X_OK.astype(np.float32))
+
+
+def test_frame_after_fit_on_array_warns(est):
+    est.fit(X_OK, Y_OK)
+    with pytest.warns(UserWarning, match="X has feature names, but"):
+        est.predict(DF_OK)
 
 
 def test_fit_on_reversed_rows(est):
