@@ -137,7 +137,7 @@ class JointTargetsMixin(MultiOutputMixin):
                 and X.shape[1] == self.n_features_in_
             ):
                 return None
-            with np.errstate(over="ignore"):  # scikit-learn's overflow warning
+            with np.errstate(over="ignore"):  # an overflow: the full checks warn
                 X = X if X.dtype == np.float32 else X.astype(np.float32)
         elif type(X) is pd.DataFrame:
             if not (
