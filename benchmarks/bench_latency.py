@@ -35,26 +35,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_scale import HIDDEN, make_tables
 
 from sklearn_multihead import JointRegressorClassifier
-from sklearn_multihead.datasets import make_joint_dataset
 
 #: each input is called until this much time has passed (at least 5 calls)
 BLOCK_SECONDS = 0.2
 
 
 def fitted_models():
-    X, Y = make_joint_dataset(
-        n_samples=10_000,
-        n_features=32,
-        n_regression=2,
-        n_binary=1,
-        n_multiclass=1,
-        n_classes=10,
-        n_labels=5,
-        random_state=0,
-    )
-    params = dict(hidden_layer_sizes=(256, 128), max_iter=2, random_state=0)
+    X, Y = make_tables(10_000)
+    params = dict(hidden_layer_sizes=HIDDEN, max_iter=2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # max_iter reached
         on_frame = JointRegressorClassifier(**params).fit(X, Y)

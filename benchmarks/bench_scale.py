@@ -65,9 +65,16 @@ PREDICT_SECONDS = 0.2
 
 
 def make_data(n_rows):
+    """The benchmark's table: X as a float32 array, Y as a DataFrame."""
+    X, Y = make_tables(n_rows)
+    return X.to_numpy(np.float32), Y
+
+
+def make_tables(n_rows):
+    """The benchmark's table, X and Y as DataFrames (also bench_latency's)."""
     from sklearn_multihead.datasets import make_joint_dataset
 
-    X, Y = make_joint_dataset(
+    return make_joint_dataset(
         n_samples=n_rows,
         n_features=32,
         n_regression=2,
@@ -77,7 +84,6 @@ def make_data(n_rows):
         n_labels=5,
         random_state=0,
     )
-    return X.to_numpy(np.float32), Y
 
 
 def run_pair(n_rows, epochs, device, repeats):

@@ -325,8 +325,7 @@ class TargetEncoder:
     def decode(self, columns, index=None):
         """``inverse_transform`` of one 1-D array per target: standardised
         numbers for regression targets, class codes (of any integer dtype) for the
-        others. uint8 codes (predict's 0 / 1 decisions) of a numpy bool target
-        with both classes are its labels already: viewed as bool, not copied."""
+        others."""
         frame = self.kind_ == "frame"
         cols = []
         for j, (t, col) in enumerate(zip(self.types_, columns)):
@@ -336,10 +335,7 @@ class TargetEncoder:
                 cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
             else:
                 labels = self._labels(j) if frame else self.classes_[j]
-                if col.dtype == np.uint8 and _is_false_true(labels):
-                    cols.append(col.view(bool))  # the codes 0 / 1 are the labels
-                else:
-                    cols.append(labels.take(col))
+                cols.append(labels.take(col))
         if frame:
             # the columns are new arrays: the frame can hold them as they are
             # (names are unique, checked in fit, so the dict keeps every column)
@@ -397,15 +393,6 @@ class TargetEncoder:
                 )
         enc.n_classes_ = [None if c is None else len(c) for c in enc.classes_]
         return enc
-
-
-def _is_false_true(labels):
-    """Whether the labels are a numpy bool array [False, True]."""
-    return (
-        isinstance(labels, np.ndarray)
-        and labels.dtype == bool
-        and labels.tolist() == [False, True]
-    )
 
 
 def _check_one_label_type(labels, name):
