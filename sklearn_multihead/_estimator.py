@@ -432,12 +432,18 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         )
 
     # -- predict ------------------------------------------------------------------
-    def _raw(self, X):
+    def _raw(self, X, then=None):
+        """Network outputs for X, and X's index when it is a DataFrame.
+
+        ``then(raw)``, when given, runs on the outputs within the same thread
+        budget and its result replaces them.
+        """
         X_df = X
         X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         with thread_budget():
-            return self.net_.predict_raw(as_tensor(X, self.device_)), index
+            raw = self.net_.predict_raw(as_tensor(X, self.device_))
+            return (raw if then is None else then(raw)), index
 
     def predict(self, X):
         """Predict every target, in its original labels and units.
@@ -453,9 +459,12 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             1-D array when y was 1-D; else an array (object dtype when the
             targets' types differ).
         """
-        raw, index = self._raw(X)
-        logits = torch.from_numpy(raw)
-        columns = []  # per target: a standardised number or a class code per row
+        columns, index = self._raw(X, then=self._decisions)
+        return self._encoder.decode(columns, index=index)
+
+    def _decisions(self, raw):
+        """Per target: a standardised number or a class code per row."""
+        columns = []
         for j, (sl, kind) in enumerate(self._heads()):
             if kind == "regression":
                 columns.append(raw[:, sl.start])
@@ -464,9 +473,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             elif kind == "binary":  # one class seen in fit
                 columns.append(np.zeros(len(raw), dtype=np.uint8))
             else:  # torch's argmax uses the threads numpy's would not
-                with thread_budget():
-                    columns.append(logits[:, sl].argmax(dim=1).numpy())
-        return self._encoder.decode(columns, index=index)
+                columns.append(torch.from_numpy(raw[:, sl]).argmax(dim=1).numpy())
+        return columns
 
     @available_if(has_classification_target)
     def predict_proba(self, X):

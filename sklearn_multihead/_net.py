@@ -68,10 +68,12 @@ def as_tensor(array, device="cpu"):
     if any(s < 0 for s in array.strides):
         array = np.ascontiguousarray(array)
     if array.flags.writeable:
-        return torch.from_numpy(array).to(device)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writ")
-        return torch.from_numpy(array).to(device)
+        tensor = torch.from_numpy(array)
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not w")
+            tensor = torch.from_numpy(array)
+    return tensor if device == "cpu" else tensor.to(device)
 
 
 @contextmanager

@@ -178,3 +178,43 @@ def test_codes_from_fit_match_transform_and_keep_label_dtype(y):
     assert list(np.asarray(decoded, dtype=object)[known]) == list(kept)
     if isinstance(y, np.ndarray) and y.dtype != object:
         assert enc.classes_[0].dtype == y.dtype
+
+
+DECODED = pd.DataFrame(
+    {
+        "f": [1.5, -2.0, 3.0, 0.0],
+        "i01": [0, 1, 1, 0],
+        "b": [True, False, True, True],
+        "one_class": [True, True, True, True],
+        "s": pd.array(["x", "y", "z", "x"], dtype="str"),
+        "c": pd.Categorical(["lo", "hi", "lo", "hi"], categories=["lo", "hi"]),
+        "nullable": pd.array([3, 1, 3, 1], dtype="Int64"),
+        "nb": pd.array([True, False, False, True], dtype="boolean"),
+    },
+    index=pd.Index([10, 12, 11, 13], name="row"),
+)
+
+
+@pytest.mark.parametrize("pandas_path", ["from_arrays", "missing", "changed"])
+def test_decode_builds_the_same_frame_on_every_pandas_path(monkeypatch, pandas_path):
+    # predict's columns: standardised numbers, and class codes as small ints
+    enc = TargetEncoder().fit(DECODED)
+    Z = enc.transform(DECODED)
+    columns = [
+        Z[:, j] if t == "regression" else Z[:, j].astype(np.uint8)
+        for j, t in enumerate(enc.types_)
+    ]
+    if pandas_path == "missing":  # a pandas without the private constructor
+        monkeypatch.delattr(pd.DataFrame, "_from_arrays")
+    elif pandas_path == "changed":  # ... or with another signature
+
+        def changed(*args, **kwargs):
+            raise TypeError("unexpected keyword argument")
+
+        monkeypatch.setattr(pd.DataFrame, "_from_arrays", changed)
+    out = enc.decode(columns, index=DECODED.index)
+    pd.testing.assert_frame_equal(out, DECODED, check_exact=False)
+    # a second call (cached labels and column index) gives the same frame
+    pd.testing.assert_frame_equal(enc.decode(columns, index=DECODED.index), out)
+    # without an index: 0 .. n - 1, as DataFrame's own default
+    pd.testing.assert_index_equal(enc.decode(columns).index, pd.RangeIndex(4))
