@@ -333,11 +333,12 @@ class TargetEncoder:
                 col = np.multiply(col, self.scales_[j], dtype=np.float64)
                 col += self.means_[j]
                 cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
-            elif col.dtype == np.uint8 and self._is_false_true(j):
-                cols.append(col.view(np.bool_))  # 0/1 codes of [False, True]
             else:
                 labels = self._labels(j) if frame else self.classes_[j]
-                cols.append(labels.take(col))
+                if col.dtype == np.uint8 and _is_false_true(labels):
+                    cols.append(col.view(np.bool_))  # codes 0 / 1 are the labels
+                else:
+                    cols.append(labels.take(col))
         if frame:
             return self._frame(cols, index)
         if self.kind_ == "1d":
@@ -362,8 +363,8 @@ class TargetEncoder:
         if index is None:
             index = pd.RangeIndex(len(cols[0]))
         cache = self.__dict__.setdefault("_decode_cache", {})
-        if "columns" not in cache:
-            cache["columns"] = pd.Index(self.names_)
+        if "columns" not in cache:  # the one pandas makes from the dict's keys
+            cache["columns"] = pd.DataFrame(dict.fromkeys(self.names_, ())).columns
         from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
         if from_arrays is not None:
             try:
@@ -374,20 +375,6 @@ class TargetEncoder:
                 pass
         # names are unique (checked in fit), so the dict keeps every column
         return pd.DataFrame(dict(zip(self.names_, cols)), index=index, copy=False)
-
-    def _is_false_true(self, j):
-        """Whether target j's labels are the numpy bools [False, True] (its
-        codes, as bytes, are then its labels)."""
-        cache = self.__dict__.setdefault("_decode_cache", {})
-        key = ("false_true", j)
-        if key not in cache:
-            labels = self._labels(j)
-            cache[key] = (
-                isinstance(labels, np.ndarray)
-                and labels.dtype == np.bool_
-                and labels.tolist() == [False, True]
-            )
-        return cache[key]
 
     def _labels(self, j):
         """The classes of target j in the dtype of its fitted column (kept):
@@ -458,6 +445,17 @@ def _warn_many_integer_classes(col, classes, name):
             UserWarning,
             stacklevel=5,  # the user's call of fit
         )
+
+
+def _is_false_true(labels):
+    """Whether the labels are the numpy bools [False, True]."""
+    return (
+        isinstance(labels, np.ndarray)
+        and labels.dtype == np.bool_
+        and labels.shape == (2,)
+        and not labels[0]
+        and bool(labels[1])
+    )
 
 
 def _restore_dtype(values, dtype):

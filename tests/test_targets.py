@@ -218,3 +218,15 @@ def test_decode_builds_the_same_frame_on_every_pandas_path(monkeypatch, pandas_p
     pd.testing.assert_frame_equal(enc.decode(columns, index=DECODED.index), out)
     # without an index: 0 .. n - 1, as DataFrame's own default
     pd.testing.assert_index_equal(enc.decode(columns).index, pd.RangeIndex(4))
+
+
+@pytest.mark.parametrize(
+    "columns", [pd.RangeIndex(2), pd.Index([3, 1]), pd.Index(["b", 0])]
+)
+def test_decoded_frame_has_the_columns_of_the_public_constructor(columns):
+    Y = pd.DataFrame({columns[0]: [1.0, 2.0, 0.5], columns[1]: ["x", "y", "x"]})
+    enc = TargetEncoder().fit(Y)
+    out = enc.inverse_transform(enc.transform(Y).astype(np.float64))
+    expected = pd.DataFrame(dict(zip(columns, [Y.iloc[:, 0], Y.iloc[:, 1]])))
+    pd.testing.assert_index_equal(out.columns, expected.columns, exact=True)
+    pd.testing.assert_frame_equal(out, Y)
