@@ -36,6 +36,13 @@ to a trained module, preparation included, for both models; ``loop`` is the
 epochs alone (``history_["dur"]`` for joint). Ratios are medians over all
 pairs of joint / hand throughput.
 
+Linear cost: from 100,000 rows up, each pair also fits ``joint`` on the
+table's first tenth of the rows, once before the pair's fits and once after
+(``fit_tenth_s``, their mean); ``time_per_row_over_tenth`` is the median over
+pairs of (fit time / rows) over (tenth's fit time / its rows), a comparison
+whose two sides run seconds apart, not minutes (as the sizes' own rows do:
+``time_per_row_1m_over_100k_across_sizes``).
+
 Memory: each (size, model) also runs once in a fresh process, where
 ``peak_rss_mb`` is the process's peak resident memory during fit and predict
 (torch and the data are already there; the peak is reset after making the
@@ -104,11 +111,19 @@ def run_pair(n_rows, epochs, device, repeats):
         fit_predict(model, Xw, Yw, 1, device)
     X, Y = make_data(n_rows)
     runs = {model: [] for model in MODELS}
+    tenth = n_rows // 10 if n_rows >= 100_000 else 0
+
+    def fit_tenth():
+        gc.collect()
+        return fit_model("joint", X[:tenth], Y.iloc[:tenth], epochs, device)[0]
+
     for i in range(repeats):
         fitted = {}
+        tenth_s = [fit_tenth()] if tenth else []
         for model in MODELS if i % 2 == 0 else MODELS[::-1]:
             gc.collect()
             fitted[model] = fit_model(model, X, Y, epochs, device)
+        tenth_s += [fit_tenth()] if tenth else []
         predicts = {m: fit[2] for m, fit in fitted.items()}
         full = _median_times(predicts)
         own = _median_times({"joint": fitted["joint"][3]})["joint"]
@@ -124,6 +139,11 @@ def run_pair(n_rows, epochs, device, repeats):
                     "predict_s": full[model],
                     "predict_100_rows_s": small[model],
                     **({"own_forward_s": own} if model == "joint" else {}),
+                    **(
+                        {"fit_tenth_s": statistics.mean(tenth_s)}
+                        if model == "joint" and tenth
+                        else {}
+                    ),
                 }
             )
     return runs
@@ -389,6 +409,7 @@ def summarize(rows):
         "loop_ratio": {},
         "predict_ratio": {},
         "predict_ratio_own_module": {},
+        "time_per_row_over_tenth": {},
         "memory_mb": {},
     }
     for n in sizes:
@@ -405,13 +426,19 @@ def summarize(rows):
             out["predict_ratio_own_module"][n] = statistics.median(
                 r["own_forward_s"] / r["predict_s"] for r in j
             )
+        if all("fit_tenth_s" in r for r in j):
+            out["time_per_row_over_tenth"][n] = statistics.median(
+                0.1 * r["fit_s"] / r["fit_tenth_s"] for r in j
+            )
         out["memory_mb"][n] = {
             "peak_rss_mb": by[(n, "joint")]["peak_rss_mb"],
             "bar_mb": 2 * by[(n, "joint")]["data_mb"] + 600,
         }
     if 100_000 in sizes and 1_000_000 in sizes:
         per_row = {n: 1 / by[(n, "joint")]["fit_samples_per_s"] for n in sizes}
-        out["time_per_row_1m_over_100k"] = per_row[1_000_000] / per_row[100_000]
+        out["time_per_row_1m_over_100k_across_sizes"] = (
+            per_row[1_000_000] / per_row[100_000]
+        )
     return out
 
 
@@ -421,15 +448,16 @@ def markdown_table(rows, summary):
     lines = [
         "| rows | joint fit rows/s | hand fit rows/s | fit ratio | loop ratio "
         "| joint predict rows/s | bare forward rows/s | predict ratio "
-        "| own module ratio | 100-row call ms, joint / bare | joint peak RSS "
-        "| bar 2 x data + 600 MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| own module ratio | 100-row call ms, joint / bare "
+        "| fit time per row / a tenth's | joint peak RSS | bar 2 x data + 600 MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sorted({r["rows"] for r in rows}):
         j, h = by[(n, "joint")], by[(n, "hand_torch")]
         key = str(n) if str(n) in summary["fit_ratio"] else n
         mem = summary["memory_mb"][key]
         own = summary.get("predict_ratio_own_module", {}).get(key)
+        per_row = summary.get("time_per_row_over_tenth", {}).get(key)
         lines.append(
             f"| {n:,} | {j['fit_samples_per_s']:,.0f} | {h['fit_samples_per_s']:,.0f} "
             f"| {summary['fit_ratio'][key]:.2f} | {summary['loop_ratio'][key]:.2f} "
@@ -437,6 +465,7 @@ def markdown_table(rows, summary):
             f"| {summary['predict_ratio'][key]:.2f} "
             f"| {'-' if own is None else format(own, '.2f')} "
             f"| {j['predict_100_rows_ms']:.2f} / {h['predict_100_rows_ms']:.2f} "
+            f"| {'-' if per_row is None else format(per_row, '.2f')} "
             f"| {mem['peak_rss_mb']:,.0f} MB "
             f"| {mem['bar_mb']:,.0f} MB |"
         )
