@@ -26,6 +26,7 @@ Inside:
 import math
 import os
 import warnings
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -43,18 +44,27 @@ CPU_EVAL_FLOATS = 2**20
 GPU_EVAL_ROWS = 65536
 
 
+#: widest Linear layer of each module seen by ``eval_batch_size`` (modules do
+#: not change shape once built; entries go with their modules)
+_WIDEST = weakref.WeakKeyDictionary()
+
+
 def eval_batch_size(module, device):
     """Rows per forward pass at predict / validation time for this module."""
-    if torch.device(device).type != "cpu":
+    if not isinstance(device, torch.device):
+        device = torch.device(device)
+    if device.type != "cpu":
         return GPU_EVAL_ROWS
-    widest = max(
-        (
-            max(m.in_features, m.out_features)
-            for m in module.modules()
-            if isinstance(m, torch.nn.Linear)
-        ),
-        default=1,
-    )
+    widest = _WIDEST.get(module)
+    if widest is None:
+        widest = _WIDEST[module] = max(
+            (
+                max(m.in_features, m.out_features)
+                for m in module.modules()
+                if isinstance(m, torch.nn.Linear)
+            ),
+            default=1,
+        )
     return int(min(max(CPU_EVAL_FLOATS // widest, 512), GPU_EVAL_ROWS))
 
 
@@ -279,8 +289,9 @@ class JointNet(NeuralNet):
         Chunks of ``eval_batch_size`` rows are written into one preallocated
         array: no list of chunks to concatenate.
         """
-        self.check_is_fitted()
-        module = self.module_
+        module = getattr(self, "module_", None)
+        if module is None:  # skorch's own error, which names the fix
+            self.check_is_fitted()
         if module.training:  # modes change only through the root (skorch, here)
             module.train(False)
         n, chunk = len(X), eval_batch_size(module, X.device)
