@@ -432,18 +432,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         )
 
     # -- predict ------------------------------------------------------------------
-    def _raw(self, X, then=None):
-        """Network outputs for X, and X's index when it is a DataFrame.
-
-        ``then(raw)``, when given, runs on the outputs within the same thread
-        budget and its result replaces them.
-        """
+    def _raw(self, X):
+        """Network outputs for X, and X's index when it is a DataFrame (call it
+        within ``thread_budget``, which also covers the torch work after it)."""
         X_df = X
         X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
-        with thread_budget():
-            raw = self.net_.predict_raw(as_tensor(X, self.device_))
-            return (raw if then is None else then(raw)), index
+        return self.net_.predict_raw(as_tensor(X, self.device_)), index
 
     def predict(self, X):
         """Predict every target, in its original labels and units.
@@ -459,7 +454,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             1-D array when y was 1-D; else an array (object dtype when the
             targets' types differ).
         """
-        columns, index = self._raw(X, then=self._decisions)
+        with thread_budget():
+            raw, index = self._raw(X)
+            columns = self._decisions(raw)
         return self._encoder.decode(columns, index=index)
 
     def _decisions(self, raw):
@@ -491,20 +488,21 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             ``classes_[j]`` order. When y was 1-D (one target), the array
             itself, as scikit-learn's forests do.
         """
-        raw, _ = self._raw(X)
-        out = []
-        for j, (sl, kind) in enumerate(self._heads()):
-            logits = torch.from_numpy(
-                np.ascontiguousarray(raw[:, sl], dtype=np.float64)
-            )
-            if kind == "binary":
-                p = torch.sigmoid(logits[:, 0]).numpy()
-                if len(self.classes_[j]) == 2:
-                    out.append(np.column_stack([1.0 - p, p]))
-                else:
-                    out.append(np.ones((len(p), 1)))
-            elif kind == "multiclass":
-                out.append(torch.softmax(logits, dim=1).numpy())
+        with thread_budget():  # sigmoid and softmax run on torch's threads too
+            raw, _ = self._raw(X)
+            out = []
+            for j, (sl, kind) in enumerate(self._heads()):
+                logits = torch.from_numpy(
+                    np.ascontiguousarray(raw[:, sl], dtype=np.float64)
+                )
+                if kind == "binary":
+                    p = torch.sigmoid(logits[:, 0]).numpy()
+                    if len(self.classes_[j]) == 2:
+                        out.append(np.column_stack([1.0 - p, p]))
+                    else:
+                        out.append(np.ones((len(p), 1)))
+                elif kind == "multiclass":
+                    out.append(torch.softmax(logits, dim=1).numpy())
         return out[0] if self._encoder.kind_ == "1d" else out
 
     def _heads(self):
