@@ -332,7 +332,8 @@ class TargetEncoder:
             if t == REGRESSION:
                 col = np.multiply(col, self.scales_[j], dtype=np.float64)
                 col += self.means_[j]
-                cols.append(_restore_dtype(col, self.dtypes_[j]) if frame else col)
+                dtype = _regression_dtype(self.dtypes_[j])
+                cols.append(_restore_dtype(col, dtype) if frame else col)
             else:
                 labels = self._labels(j) if frame else self.classes_[j]
                 if col.dtype == np.uint8 and _is_false_true(labels):
@@ -456,6 +457,22 @@ def _is_false_true(labels):
         and not labels[0]
         and bool(labels[1])
     )
+
+
+def _regression_dtype(dtype):
+    """The dtype of a regression target's predictions: the fitted column's own
+    float dtype (float32, nullable Float64, ...), else None (float64).
+
+    A number predicted in a column's units is a float even when every training
+    value was whole: predicting an integer, nullable-integer or bool column in
+    its own dtype would cut every prediction to a whole number.
+    """
+    if dtype is None:
+        return None
+    try:
+        return dtype if pd.api.types.is_float_dtype(dtype) else None
+    except TypeError:
+        return None
 
 
 def _restore_dtype(values, dtype):
