@@ -1,10 +1,41 @@
-"""scikit-learn's own estimator checks on every public estimator."""
+"""scikit-learn's own estimator checks on every public estimator, at fast
+settings and at the default parameters.
 
+Expected failures are strict (``xfail_strict`` in pyproject.toml): a check that
+starts passing fails the suite until its entry is removed. Checks whose verdict
+depends on float32 rounding at a tolerance of 1e-7 (they pass or fail by a few
+units in the last place, depending on the BLAS kernel and thread count) are
+skipped with their reason, and the property they test is asserted below at
+float32 precision instead.
+"""
+
+from functools import partial
+
+import numpy as np
+import pytest
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+
+#: checks whose tolerance (1e-7) is below the network's float32 precision
+FLOAT32_ROUNDING = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "A weight of 2 and a repeated row give the same loss in exact arithmetic "
+        "(with the default batch size the check's 15-60 rows are one batch), but "
+        "float32 sums them in another order: predictions differ by 1e-8 to 1e-6, "
+        "around the check's 1e-7 tolerance. Asserted at float32 precision in "
+        "test_sample_weight_equals_repeated_rows_to_float32_precision."
+    ),
+    "check_methods_subset_invariance": (
+        "The float32 forward pass of one row and of 20 rows runs different BLAS "
+        "kernels: probabilities differ by up to ~2e-7, around the check's 1e-7 "
+        "tolerance. Asserted at float32 precision in "
+        "test_predictions_do_not_depend_on_the_batch_to_float32_precision."
+    ),
+}
 
 
 def expected_failed_checks(estimator):
@@ -15,21 +46,53 @@ def expected_failed_checks(estimator):
                 "a repeated row (RandomForestRegressor fails this check too)."
             ),
         }
-    return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "Mini-batch training: a weight of 2 scales a row's loss inside its "
-            "batch, while a repeated row lands in a batch of its own and changes "
-            "the batch order, so the two fits differ (as in MLPRegressor)."
-        ),
-    }
+    return {}
+
+
+def _name(check):
+    return (check.func if isinstance(check, partial) else check).__name__
 
 
 @parametrize_with_checks(
     [
         JointRegressorClassifier(**FAST),
         RandomForestRegressorClassifier(n_estimators=5, random_state=0),
+        JointRegressorClassifier(),
+        RandomForestRegressorClassifier(),
     ],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    reason = FLOAT32_ROUNDING.get(_name(check))
+    if reason and isinstance(estimator, JointRegressorClassifier):
+        pytest.skip(reason)
     check(estimator)
+
+
+@pytest.mark.parametrize("params", [FAST, {}], ids=["fast", "default"])
+def test_sample_weight_equals_repeated_rows_to_float32_precision(params):
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    y = rng.randint(0, 3, size=15)
+    sw = rng.randint(0, 5, size=15)
+    est = JointRegressorClassifier(**{**params, "random_state": 0})
+    weighted = clone(est).fit(X, y, sample_weight=sw)
+    repeated = clone(est).fit(X.repeat(sw, axis=0), y.repeat(sw))
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-5
+    )
+    # and the weights matter: unweighted, the fit is another one
+    plain = clone(est).fit(X, y)
+    assert np.abs(plain.predict_proba(X) - weighted.predict_proba(X)).max() > 1e-3
+
+
+@pytest.mark.parametrize("params", [FAST, {}], ids=["fast", "default"])
+def test_predictions_do_not_depend_on_the_batch_to_float32_precision(params):
+    rng = np.random.RandomState(0)
+    X = 3 * rng.uniform(size=(20, 3))
+    y = X[:, 0].astype(int)
+    est = JointRegressorClassifier(**{**params, "random_state": 1}).fit(X, y)
+    full = est.predict_proba(X)
+    rows = np.vstack([est.predict_proba(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(rows, full, atol=1e-6)
+    assert (est.predict(X) == np.concatenate([est.predict(x[None]) for x in X])).all()
