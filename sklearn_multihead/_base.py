@@ -184,6 +184,8 @@ class JointTargetsMixin(MultiOutputMixin):
         rs = params.get("random_state")
         if not (rs is None or isinstance(rs, Integral)):
             params["random_state"] = None  # a RandomState object has no JSON form
+        if params.get("callbacks") is not None:
+            params["callbacks"] = None  # code, not data: never saved
         extra, tensors = self._file_state()
         parts = {
             "params": params,

@@ -131,6 +131,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     verbose : int, default=0
         1: print one line per epoch with total and per-target losses. 2: also
         show a progress bar over each epoch's batches (tqdm), for long epochs.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Extra skorch callbacks, run after the package's own at each step of
+        training (e.g. ``on_epoch_end`` for progress reports, as the command
+        line does). They are cloned with the estimator and not saved by
+        ``save``.
 
     Attributes
     ----------
@@ -201,6 +206,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [None, list],
     }
 
     def __init__(
@@ -225,6 +231,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -246,6 +253,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -351,6 +359,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
             if self.verbose:
                 callbacks.append(("print_log", PrintLog()))
+            callbacks += _named_callbacks(self.callbacks)
             self.net_ = self._build_net(
                 module,
                 criterion,
@@ -693,6 +702,19 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
         )
         self.net_.initialize()
+
+
+def _named_callbacks(callbacks):
+    """The user's callbacks as skorch's (name, callback) pairs, named apart
+    from the package's own."""
+    named = []
+    for i, cb in enumerate(callbacks or ()):
+        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+            name, cb = cb
+        else:
+            name = f"{type(cb).__name__}_{i}"
+        named.append((f"user_{name}", cb))
+    return named
 
 
 class _PredefinedSplit:

@@ -1,17 +1,18 @@
-"""The sklearn-multihead command: compare, fit, predict, and its errors."""
+"""The sklearn-multihead command: compare, fit, predict, score, and its errors."""
 
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
-FIT_FAST = ["--max-iter", "5", "--n-estimators", "5"]
-FAST = [*FIT_FAST, "--no-progress"]
+FIT_FAST = ["--max-iter", "5"]
+COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -25,26 +26,32 @@ def table_csv(tmp_path):
     return path
 
 
+def _table_lines(printed):
+    """The rows of the printed summary table, split into cells."""
+    return [line.split() for line in printed.splitlines()]
+
+
 def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, capsys):
     out = tmp_path / "results"
-    assert main(["compare", "--cv", "2", "--out", str(out), *FAST]) == 0
-    printed = capsys.readouterr().out
-    assert "2-fold cross-validation" in printed
-    header = printed.splitlines()[2].split()
-    assert header == ["target", "metric", "joint", "forest", "separate"]
-    for target, metric in [
-        ("reg_0", "r2"),
-        ("bin_0", "accuracy"),
-        ("cls_0", "f1_macro"),
-    ]:
-        assert any(
-            line.split()[:2] == [target, metric] for line in printed.splitlines()
-        )
+    assert main(["compare", "--cv", "2", "--out", str(out), *COMPARE_FAST]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    lines = printed.splitlines()
+    assert lines[0].startswith("data: 2,000 rows | features: 8 numeric, 2 categorical")
+    assert "2-fold cross-validation" in lines[1]
+    assert lines[3].split() == ["target", "metric", "joint", "forest", "separate"]
+    for target, metric in [("reg_0", "r2"), ("bin_0", "accuracy"), ("cls_0", "f1_macro")]:
+        assert [target, metric] in [r[:2] for r in _table_lines(printed)]
+    # a line per finished fit, with its time and epochs: 2 folds x (1 + 1 + 3)
+    done = [line for line in captured.err.splitlines() if "fitted in" in line]
+    assert len(done) == 10
+    assert "fold 1/2 joint: fitted in" in done[0] and "(5 epochs)" in done[0]
     report = (out / "report.md").read_text()
     assert "| target | metric | joint | forest | separate |" in report
     assert "![scores](scores.png)" in report
+    assert lines[0] in report
     results = json.loads((out / "results.json").read_text())
-    assert results["cv"] == 2
+    assert results["cv"] == 2 and results["audit"] == lines[0]
     r2 = next(
         r for r in results["summary"] if r["target"] == "reg_0" and r["metric"] == "r2"
     )
@@ -54,21 +61,34 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
         assert (out / png).read_bytes()[:8] == PNG
 
 
-def test_compare_on_a_headered_abalone_csv(abalone, tmp_path, capsys):
+def test_progress_moves_per_epoch_inside_a_fit(tmp_path, capsys):
+    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "7"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "  epochs:" in err and "/7 [" in err  # a bar over the 7 epochs
+    assert "fold 2/2 joint: fitted in" in err and "(7 epochs)" in err
+
+
+def test_compare_on_a_headered_abalone_csv_gets_rings_within_1_6(
+    abalone, tmp_path, capsys
+):
     path = tmp_path / "abalone.csv"
     abalone.to_csv(path, index=False)
-    argv = ["compare", str(path), "-t", "rings:regression", "-t", "sex", "--cv", "2"]
-    assert main([*argv, "--models", "joint", "forest", *FAST]) == 0
-    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert ["rings", "mae"] in [r[:2] for r in rows]
-    assert ["sex", "accuracy"] in [r[:2] for r in rows]
-    assert ["target", "metric", "joint", "forest"] in rows
+    argv = ["compare", str(path), "-t", "rings:regression", "-t", "sex"]
+    assert main([*argv, "--models", "joint", "--no-progress"]) == 0
+    rows = {tuple(r[:2]): r[2:] for r in _table_lines(capsys.readouterr().out)}
+    assert float(rows[("rings", "mae")][0]) < 1.6
+    assert float(rows[("sex", "accuracy")][0]) > 0.5
 
 
-def test_fit_then_predict(table_csv, tmp_path, capsys):
+def test_fit_then_predict_then_score(table_csv, tmp_path, capsys):
     model = tmp_path / "model"
     argv = ["fit", str(table_csv), "-t", "reg_0", "-t", "bin_0", "-t", "cls_0"]
-    assert main([*argv, "--model", str(model), *FIT_FAST]) == 0
+    assert main([*argv, "--model", str(model), *FIT_FAST, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("data: 150 rows | features: 4 numeric, 1 categorical")
+    assert "fitted the joint network in" in printed and "5 epochs on 150 rows" in printed
+    assert "cls_0 (3 classes)" in printed
     assert sorted(p.name for p in model.iterdir()) == [
         "columns.json",
         "model.safetensors",
@@ -85,6 +105,74 @@ def test_fit_then_predict(table_csv, tmp_path, capsys):
     assert {"bin_0_proba_True", "cls_0_proba_c0"} <= set(got.columns)
     assert got["cls_0"].isin(["c0", "c1", "c2"]).all()
 
+    capsys.readouterr()
+    assert main(["score", str(model), str(table_csv)]) == 0
+    rows = {r[0]: r for r in _table_lines(capsys.readouterr().out) if r}
+    assert rows["reg_0"][1] == "regression" and rows["cls_0"][1] == "classification"
+    header = rows["target"]
+    assert float(rows["cls_0"][header.index("accuracy")]) > 0.3
+    assert 0 < float(rows["reg_0"][header.index("mae")]) < 10
+
+
+def test_integer_regression_target_is_predicted_as_floats(abalone, tmp_path, capsys):
+    path = tmp_path / "abalone.csv"
+    abalone.head(400).to_csv(path, index=False)
+    model = tmp_path / "model"
+    argv = ["fit", str(path), "-t", "rings:regression", "--model", str(model)]
+    assert main([*argv, "--max-iter", "20", "--no-progress"]) == 0
+    abalone.head(50).drop(columns="rings").to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(tmp_path / "new.csv"), "--out", str(out)]) == 0
+    rings = pd.read_csv(out)["rings"]
+    assert rings.dtype == np.float64
+    assert not np.allclose(rings, rings.round())  # not cut to whole numbers
+
+
+def test_semicolon_csv_is_detected_and_sep_can_be_given(table_csv, tmp_path, capsys):
+    table = pd.read_csv(table_csv)
+    semi = tmp_path / "semi.csv"
+    table.to_csv(semi, sep=";", index=False)
+    argv = ["compare", str(semi), "-t", "reg_0", "--cv", "2", "--models", "forest"]
+    assert main([*argv, *COMPARE_FAST]) == 0
+    assert "features: 4 numeric, 3 categorical" in capsys.readouterr().out
+    piped = tmp_path / "piped.txt"
+    table.to_csv(piped, sep="|", index=False)
+    argv = ["compare", str(piped), "--sep", "|", "-t", "reg_0", "--cv", "2"]
+    assert main([*argv, "--models", "forest", *COMPARE_FAST]) == 0
+
+
+def test_dates_become_numbers_and_ids_are_set_aside(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    n = 300
+    days = rng.randint(0, 3000, size=n)
+    table = pd.DataFrame(
+        {
+            "order_id": [f"ord-{i:06d}" for i in rng.permutation(n)],
+            "when": (pd.Timestamp("2015-01-01") + pd.to_timedelta(days, "D")).strftime(
+                "%Y-%m-%d"
+            ),
+            "x": rng.normal(size=n),
+            "same": 1,
+            "empty": np.nan,
+        }
+    )
+    table["price"] = days / 100 + table["x"] + rng.normal(scale=0.1, size=n)
+    table["big"] = np.where(table["price"] > 15, "yes", "no")
+    path = tmp_path / "orders.csv"
+    table.to_csv(path, index=False)
+    model = tmp_path / "model"
+    argv = ["fit", str(path), "-t", "price", "-t", "big", "--model", str(model)]
+    assert main([*argv, "--max-iter", "150", "--no-progress"]) == 0
+    audit = capsys.readouterr().out.splitlines()[0]
+    assert "features: 1 numeric, 1 dates as days (when)" in audit
+    assert "order_id (ID-like: 300 distinct values in 300 rows)" in audit
+    assert "same (constant)" in audit and "empty (all missing)" in audit
+    assert "big classification (2 classes)" in audit
+    assert main(["score", str(model), str(path)]) == 0
+    rows = {r[0]: r for r in _table_lines(capsys.readouterr().out) if r}
+    r2 = float(rows["price"][rows["target"].index("r2")])
+    assert r2 > 0.8  # learnt from the date: it carries most of the price
+
 
 @pytest.mark.parametrize(
     "argv, message",
@@ -98,21 +186,89 @@ def test_fit_then_predict(table_csv, tmp_path, capsys):
         (["compare", "{csv}", "-t", "reg_0", "-t", "reg_0"], "named twice"),
         (["compare", "{dir}/missing.csv", "-t", "a"], "No file at"),
         (["compare", "{bad}", "-t", "a"], "Could not read"),
-        (["compare", "--cv", "1"], "--cv must be between 2 and"),
+        (["compare", "--cv", "1"], "--cv must be between 2 and the number of rows"),
         (["compare", "--max-iter", "0"], "--max-iter must be at least 1"),
+        (["compare", "--n-jobs", "0"], "--n-jobs must not be 0"),
+        (["compare", "--random-state", "-1"], "--random-state must be 0 or more"),
+        (["compare", "--out", "{csv}"], "is a file; give a folder"),
         (["predict", "{dir}", "{csv}"], "is not a model folder written by"),
+        (["compare", "{header}", "-t", "a"], "has a header (2 columns) but no data rows"),
+        (
+            ["compare", "{csv}", "-t", "reg_0:classfication"],
+            "Unknown target type 'classfication' in 'reg_0:classfication': write "
+            "reg_0:regression or reg_0:classification",
+        ),
+        (
+            ["compare", "{odd}", "-t", "one"],
+            "Target 'one' has one class only ('a'): there is nothing to learn",
+        ),
+        (
+            ["compare", "{odd}", "-t", "empty"],
+            "Target 'empty' has no value: all 40 cells are empty",
+        ),
+        (
+            ["compare", "{odd}", "-t", "word:regression"],
+            "Target 'word' is typed as regression but holds text (40 cells, e.g. 'w0' "
+            "in row 1). Type it as word:classification",
+        ),
+        (
+            ["compare", "{odd}", "-t", "word"],
+            "Target 'word' has 40 classes",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(table_csv, tmp_path, capsys, argv, message):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"a,b\n1,2\n3,4,5,6\n")
-    argv = [a.format(csv=table_csv, dir=tmp_path, bad=bad) for a in argv] + [
-        "--no-progress"
-    ] * (argv[0] == "compare")
-    assert main(argv) == 2
+    header = tmp_path / "header.csv"
+    header.write_text("a,b\n")
+    odd = tmp_path / "odd.csv"
+    pd.DataFrame(
+        {
+            "x": np.arange(40.0),
+            "one": "a",
+            "empty": np.nan,
+            "word": [f"w{i}" for i in range(40)],
+        }
+    ).to_csv(odd, index=False)
+    argv = [
+        a.format(csv=table_csv, dir=tmp_path, bad=bad, header=header, odd=odd)
+        for a in argv
+    ] + ["--no-progress"] * (argv[0] == "compare")
+    import sklearn_multihead._table as table_module
+
+    table_module.MAX_CLASSES, saved = 30, table_module.MAX_CLASSES
+    try:
+        assert main(argv) == 2
+    finally:
+        table_module.MAX_CLASSES = saved
     err = capsys.readouterr().err
     assert message in err
-    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"sklearn-multihead {argv[0]}: error")
+
+
+def test_predict_errors_name_the_column(table_csv, tmp_path, capsys):
+    model = tmp_path / "model"
+    argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model)]
+    assert main([*argv, *FIT_FAST, "--no-progress"]) == 0
+    table = pd.read_csv(table_csv)
+    table.drop(columns=["x0"]).to_csv(tmp_path / "n.csv")
+    assert main(["predict", str(model), str(tmp_path / "n.csv")]) == 2
+    assert "lacks the feature column(s) ['x0']" in capsys.readouterr().err
+    text = table.astype({"x1": object})
+    text.loc[3, "x1"] = "twelve"
+    text.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["predict", str(model), str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "Column 'x1' held numbers when the model was fitted, but here it holds " in err
+    assert "e.g. 'twelve' in row 4" in err
+    assert main(["score", str(model), str(tmp_path / "n.csv")]) == 2
+    table.drop(columns=["reg_0"]).to_csv(tmp_path / "u.csv", index=False)
+    assert main(["score", str(model), str(tmp_path / "u.csv")]) == 2
+    assert "lacks the target column(s) ['reg_0']" in capsys.readouterr().err
+    (model / "columns.json").write_text("{not json")
+    assert main(["predict", str(model), str(table_csv)]) == 2
+    assert "columns.json' is damaged" in capsys.readouterr().err
 
 
 def test_parquet_without_an_engine_says_what_to_install(tmp_path, capsys):
@@ -128,21 +284,40 @@ def test_parquet_without_an_engine_says_what_to_install(tmp_path, capsys):
     assert "needs a Parquet engine: pip install pyarrow" in capsys.readouterr().err
 
 
-def test_predict_names_missing_feature_columns(table_csv, tmp_path, capsys):
-    model = tmp_path / "model"
-    main(["fit", str(table_csv), "-t", "reg_0", "--model", str(model), *FIT_FAST])
-    pd.read_csv(table_csv).drop(columns=["x0"]).to_csv(tmp_path / "n.csv")
-    assert main(["predict", str(model), str(tmp_path / "n.csv")]) == 2
-    assert "lacks the feature column(s) ['x0']" in capsys.readouterr().err
+def test_each_subcommand_lists_only_its_own_options(capsys):
+    for command in ("compare", "fit", "predict", "score"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out.split("examples:")[0]
+        assert ("--n-estimators" in out) == (command == "compare")
+        assert ("--target" in out) == (command in ("compare", "fit"))
+        assert ("--proba" in out) == (command == "predict")
+        assert "--sep" in out
 
 
-def test_help_teaches_and_the_module_runs():
+def test_version_and_help_import_neither_torch_nor_sklearn():
+    code = (
+        "import sys\n"
+        "from sklearn_multihead.cli import main\n"
+        "for argv in (['--version'], ['compare', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'pandas') if m in sys.modules))\n"
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "sklearn_multihead.cli", "compare", "--help"],
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines()[-1] == "[]"
+    assert "examples:" in out and "sklearn-multihead compare abalone.csv" in out
+
+
+def test_the_module_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "sklearn_multihead.cli", "--version"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert "--target NAME[:TYPE]" in out
-    assert "examples:" in out
-    assert "sklearn-multihead compare abalone.csv" in out
+    assert out.strip() == __import__("sklearn_multihead").__version__

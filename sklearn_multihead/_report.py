@@ -1,0 +1,423 @@
+"""The command's ``compare``: cross-validation, progress, tables and reports.
+
+Inside:
+
+- ``make_models``: the compared models, each a ``Pipeline(preprocessor,
+  estimator)`` (``SeparateModels``: one joint-network pipeline per target).
+- ``Progress``: a bar over the fits and, inside each network fit, a bar over
+  its epochs (fed by ``EpochTicker``, a skorch callback), and one line per
+  finished fit with its time.
+- ``compare``: K-fold cross-validation of the models with per-target metrics.
+- ``summarize`` / ``format_table``: mean and std over folds, as text or
+  Markdown, the best model of each row marked.
+- ``write_outputs``: ``report.md``, ``results.json`` and the plots
+  (``scores.png``, ``history.png``; matplotlib, the ``plot`` extra).
+
+Uses the public API of the package, scikit-learn, skorch's callback base and
+tqdm; imported by ``cli`` only when a command needs it.
+"""
+
+import json
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
+from skorch.callbacks import Callback
+from tqdm.auto import tqdm
+
+from sklearn_multihead import (
+    JointRegressorClassifier,
+    RandomForestRegressorClassifier,
+    __version__,
+    target_report,
+)
+from sklearn_multihead._table import UsageError, make_preprocessor
+
+#: metrics shown per target type (lower is better for the first two of each)
+REGRESSION_SHOWN = ("mae", "rmse", "r2")
+CLASSIFICATION_SHOWN = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
+LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+MODELS = ("joint", "forest", "separate")
+
+
+# -- progress -----------------------------------------------------------------------
+class EpochTicker(Callback):
+    """Calls ``tick()`` at the end of every epoch (a plain function, so the
+    callback survives the deep copies that ``clone`` makes)."""
+
+    def __init__(self, tick):
+        self.tick = tick
+
+    def on_epoch_end(self, net, **kwargs):
+        self.tick()
+
+
+class Progress:
+    """Progress of a command: a bar over fits, a bar over the epochs of the
+    running network fit, and a line per finished fit (on stderr)."""
+
+    def __init__(self, n_fits, enabled=True):
+        self.enabled = enabled
+        self.fits = tqdm(
+            total=n_fits, unit="fit", file=sys.stderr, leave=False, disable=not enabled
+        )
+        self.epochs = None
+
+    def ticker(self):
+        """A callback list for a network whose epochs this progress shows."""
+
+        def tick():
+            if self.epochs is not None:
+                self.epochs.update(1)
+
+        return [("progress", EpochTicker(tick))]
+
+    def start(self, label, max_epochs=None):
+        self.fits.set_description(label)
+        if max_epochs and self.enabled:
+            self.epochs = tqdm(
+                total=max_epochs,
+                unit="epoch",
+                desc="  epochs",
+                file=sys.stderr,
+                leave=False,
+                position=1,
+            )
+
+    def done(self, label, seconds, epochs=None):
+        if self.epochs is not None:
+            self.epochs.close()
+            self.epochs = None
+        self.fits.update(1)
+        detail = f" ({epochs} epochs)" if epochs else ""
+        tqdm.write(f"{label}: fitted in {seconds:.1f} s{detail}", file=sys.stderr)
+
+    def close(self):
+        self.fits.close()
+
+
+# -- models -------------------------------------------------------------------------
+def make_joint(types, args, callbacks=None):
+    return JointRegressorClassifier(
+        target_types=types or "auto",
+        max_iter=args.max_iter,
+        early_stopping=args.early_stopping,
+        random_state=args.random_state,
+        callbacks=callbacks,
+    )
+
+
+def make_models(plan, types, args, progress=None):
+    """The compared models, each a Pipeline(preprocessor, estimator)."""
+    callbacks = progress.ticker() if progress is not None else None
+    joint = make_joint(types, args, callbacks)
+    forest = RandomForestRegressorClassifier(
+        target_types=types or "auto",
+        n_estimators=args.n_estimators,
+        n_jobs=args.n_jobs,
+        random_state=args.random_state,
+    )
+    models = {
+        "joint": Pipeline([("prep", make_preprocessor(plan)), ("model", joint)]),
+        "forest": Pipeline([("prep", make_preprocessor(plan)), ("model", forest)]),
+        "separate": SeparateModels(
+            Pipeline(
+                [
+                    ("prep", make_preprocessor(plan)),
+                    ("model", clone(joint).set_params(target_types="auto")),
+                ]
+            ),
+            types,
+        ),
+    }
+    return {name: models[name] for name in args.models}
+
+
+class SeparateModels:
+    """The "separate" contender: one joint-network pipeline per target."""
+
+    def __init__(self, template, types):
+        self.template, self.types = template, types
+
+    def fit_predict_report(self, X_train, Y_train, X_test, Y_test, progress, label):
+        reports, fit_s, predict_s = [], 0.0, 0.0
+        for name in Y_train.columns:
+            model = clone(self.template)
+            kind = self.types.get(name)
+            model[-1].set_params(target_types={name: kind} if kind else "auto")
+            report, f, p, _ = _fit_predict(
+                model,
+                X_train,
+                Y_train[[name]],
+                X_test,
+                Y_test[[name]],
+                progress,
+                f"{label} [{name}]",
+            )
+            reports.append(report)
+            fit_s, predict_s = fit_s + f, predict_s + p
+        return pd.concat(reports, ignore_index=True), fit_s, predict_s, None
+
+
+def _fit_predict(model, X_train, Y_train, X_test, Y_test, progress, label):
+    """Fit, predict, and the per-target report of one model on one fold."""
+    if isinstance(model, SeparateModels):
+        return model.fit_predict_report(
+            X_train, Y_train, X_test, Y_test, progress, label
+        )
+    model = clone(model)
+    est = model[-1]
+    network = isinstance(est, JointRegressorClassifier)
+    progress.start(label, est.max_iter if network else None)
+    t0 = time.perf_counter()
+    model.fit(X_train, Y_train)
+    t1 = time.perf_counter()
+    progress.done(label, t1 - t0, est.n_iter_ if network else None)
+    pred = model.predict(X_test)
+    proba = model.predict_proba(X_test) if hasattr(est, "predict_proba") else None
+    t2 = time.perf_counter()
+    report = target_report(
+        Y_test, pred, est.target_types_, y_proba=proba, classes=est.classes_
+    )
+    return report, t1 - t0, t2 - t1, model
+
+
+# -- compare ------------------------------------------------------------------------
+def compare(X, Y, types, plan, args, progress=True):
+    """Cross-validate the models; returns (per-fold rows, summary, last joint)."""
+    if args.cv < 2 or args.cv > len(X):
+        raise UsageError(
+            f"--cv must be between 2 and the number of rows ({len(X)}). Got "
+            f"{args.cv}."
+        )
+    folds = list(KFold(args.cv, shuffle=True, random_state=args.random_state).split(X))
+    per_fold = sum(Y.shape[1] if n == "separate" else 1 for n in args.models)
+    bar = Progress(len(folds) * per_fold, progress)
+    models = make_models(plan, types, args, bar)
+    rows, joint_last = [], None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for fold, (train, test) in enumerate(folds):
+                for name, model in models.items():
+                    report, fit_s, predict_s, fitted = _fit_predict(
+                        model,
+                        X.iloc[train],
+                        Y.iloc[train],
+                        X.iloc[test],
+                        Y.iloc[test],
+                        bar,
+                        f"fold {fold + 1}/{len(folds)} {name}",
+                    )
+                    if name == "joint":
+                        joint_last = fitted
+                    rows += _fold_rows(name, fold, report, fit_s, predict_s)
+    finally:
+        bar.close()
+    return rows, summarize(rows), joint_last
+
+
+def _fold_rows(name, fold, report, fit_s, predict_s):
+    rows = []
+    for _, r in report.iterrows():
+        rows.append(
+            {
+                "model": name,
+                "fold": fold,
+                "target": r["target"],
+                "type": r["type"],
+                **{
+                    m: _float(r[m])
+                    for m in REGRESSION_SHOWN + CLASSIFICATION_SHOWN
+                    if m in r and pd.notna(r[m])
+                },
+            }
+        )
+    rows.append({"model": name, "fold": fold, "fit_s": fit_s, "predict_s": predict_s})
+    return rows
+
+
+def _float(v):
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def summarize(rows):
+    """Mean and std over folds of every metric, per model and target."""
+    frame = pd.DataFrame(rows)
+    target_rows = frame[frame["target"].notna()]
+    out = []
+    for (target, kind), part in target_rows.groupby(["target", "type"], sort=False):
+        shown = REGRESSION_SHOWN if kind == "regression" else CLASSIFICATION_SHOWN
+        for metric in shown:
+            row = {"target": target, "metric": metric}
+            for model, m in part.groupby("model", sort=False):
+                values = m[metric].dropna() if metric in m else pd.Series(dtype=float)
+                row[model] = (values.mean(), values.std(ddof=0), len(values))
+            out.append(row)
+    times = frame[frame["target"].isna()] if "target" in frame else frame
+    for metric in ("fit_s", "predict_s"):
+        row = {"target": "(time)", "metric": metric}
+        for model, m in times.groupby("model", sort=False):
+            row[model] = (m[metric].mean(), m[metric].std(ddof=0), len(m))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def format_table(summary, markdown=False):
+    """The summary as text: one row per target and metric, one column per model;
+    the best model of each row is marked with *."""
+    models = [c for c in summary.columns if c not in ("target", "metric")]
+    header = ["target", "metric", *models]
+    lines = []
+    for _, r in summary.iterrows():
+        cells = {}
+        values = {m: r[m][0] for m in models if isinstance(r[m], tuple)}
+        finite = {m: v for m, v in values.items() if np.isfinite(v)}
+        best = None
+        if finite and r["target"] != "(time)":
+            pick = min if r["metric"] in LOWER_IS_BETTER else max
+            best = pick(finite, key=finite.get)
+        for m in models:
+            if not isinstance(r[m], tuple) or not np.isfinite(r[m][0]):
+                cells[m] = "-"
+                continue
+            mean, std, _ = r[m]
+            cells[m] = f"{mean:.3f} ± {std:.3f}" + (" *" if m == best else "")
+        lines.append([str(r["target"]), r["metric"], *[cells[m] for m in models]])
+    return render(header, lines, markdown)
+
+
+def render(header, lines, markdown=False):
+    """Rows of cells as an aligned text table or a Markdown table."""
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join(
+        [fmt.format(*header), rule, *(fmt.format(*line) for line in lines)]
+    )
+
+
+# -- outputs ------------------------------------------------------------------------
+def write_outputs(out, rows, summary, joint, args, data_name, audit):
+    """``report.md``, ``results.json`` and the plots in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {
+        "version": __version__,
+        "data": data_name,
+        "audit": audit,
+        "targets": args.target or "(default)",
+        "cv": args.cv,
+        "models": list(args.models),
+        "folds": rows,
+        "summary": [
+            {
+                "target": r["target"],
+                "metric": r["metric"],
+                **{
+                    m: {"mean": _float(v[0]), "std": _float(v[1])}
+                    for m, v in r.items()
+                    if isinstance(v, tuple)
+                },
+            }
+            for _, r in summary.iterrows()
+        ],
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    plots = _plots(out, summary, joint)
+    lines = [
+        "# sklearn-multihead compare",
+        "",
+        f"Data: {data_name}; {args.cv}-fold cross-validation; models: "
+        f"{', '.join(args.models)}. Mean ± std over folds; * marks the best model "
+        "of each row.",
+        "",
+        f"    {' '.join(['sklearn-multihead', *sys.argv[1:]])}",
+        "",
+        audit,
+        "",
+        format_table(summary, markdown=True),
+        "",
+    ]
+    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    if not plots:
+        lines.append('Plots need matplotlib: pip install "sklearn-multihead[plot]".')
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return [out / "report.md", out / "results.json", *plots]
+
+
+def _plots(out, summary, joint):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    from sklearn_multihead.plotting import plot_history
+
+    paths = []
+    scores = summary[summary["target"] != "(time)"]
+    shown = scores[scores["metric"].isin(["r2", "accuracy"])]
+    models = [c for c in summary.columns if c not in ("target", "metric")]
+    if len(shown):
+        fig, ax = plt.subplots(
+            figsize=(max(6.4, 1.2 + 1.1 * len(shown)), 4.2), layout="constrained"
+        )
+        width = 0.8 / len(models)
+        x = np.arange(len(shown))
+        for i, m in enumerate(models):
+            means = [
+                r[m][0] if isinstance(r[m], tuple) else np.nan
+                for _, r in shown.iterrows()
+            ]
+            stds = [
+                r[m][1] if isinstance(r[m], tuple) else 0 for _, r in shown.iterrows()
+            ]
+            ax.bar(
+                x + (i - (len(models) - 1) / 2) * width,
+                means,
+                width,
+                yerr=stds,
+                label=m,
+                capsize=3,
+            )
+        ax.set_xticks(
+            x,
+            [
+                textwrap.fill(f"{t} {m}", 14)
+                for t, m in zip(shown["target"], shown["metric"])
+            ],
+        )
+        ax.set_ylabel("score (higher is better)")
+        ax.set_title("Held-out score per target\n(mean ± std over folds)", fontsize=10)
+        fig.legend(loc="outside lower center", ncol=len(models))
+        paths.append(out / "scores.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    if joint is not None:
+        est = joint[-1]
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+        plot_history(est, ax=ax)
+        curves = "training and validation" if "valid_loss" in est.history_ else (
+            "training"
+        )
+        ax.set_title(f"Joint network, last fold: {curves} loss per target", fontsize=10)
+        paths.append(out / "history.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths

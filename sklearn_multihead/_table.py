@@ -1,0 +1,395 @@
+"""The command's tables: reading, auditing and preparing them (pandas, numpy).
+
+Inside:
+
+- ``UsageError``: a mistake in the command line or the data, printed as one
+  ``error:`` line without a traceback.
+- ``read_table``: a CSV (separator detected from its first lines unless
+  given) or Parquet file as a DataFrame; a file with a header and no rows is
+  refused.
+- ``parse_targets`` / ``split_columns``: ``-t NAME[:TYPE]`` specs checked
+  against the table's columns; features X and targets Y.
+- ``plan_features`` / ``prepare_features``: which feature columns are numeric,
+  categorical or dates, and which are set aside and why (constant, all
+  missing, ID-like text); dates become numbers (days since 1970-01-01).
+- ``check_targets``: one-line errors for targets that no model can learn
+  (empty, one class, text typed as regression, an ID as classes).
+- ``audit_line``: the one-line summary printed before any fitting.
+- ``check_numeric_cells``: text in a column that was numeric in fit.
+- ``make_preprocessor``: the scikit-learn ``ColumnTransformer`` (imputing and
+  scaling numbers, one-hot encoding at most ``MAX_LEVELS`` levels per
+  categorical column), imported only when a model is built.
+"""
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sklearn_multihead._targets import (
+    CLASSIFICATION,
+    REGRESSION,
+    TARGET_TYPES,
+    infer_target_type,
+)
+
+#: a text column with at least this many distinct values ...
+ID_MIN_DISTINCT = 50
+#: ... that are at least this share of its known cells is an ID: set aside
+ID_SHARE = 0.5
+#: one-hot columns per categorical feature (the rarest levels share the last)
+MAX_LEVELS = 32
+#: a classification target with more classes than this is refused
+MAX_CLASSES = 200
+#: share of a text column's sampled values that must parse as dates
+DATE_SHARE = 0.9
+EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+class UsageError(Exception):
+    """A mistake in the command line or the data: printed without a traceback."""
+
+
+# -- reading ------------------------------------------------------------------------
+def detect_separator(path, sample_bytes=65536):
+    """The CSV field separator of ``path``: ``,``, ``;``, tab or ``|``, judged
+    from its first lines (``,`` when they do not tell)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        sample = f.read(sample_bytes)
+    lines = sample.splitlines()
+    if len(lines) > 1 and len(sample) == sample_bytes:
+        sample = "\n".join(lines[:-1])  # the last line may be cut
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_table(path, sep=None):
+    """A CSV (any extension but .parquet / .pq) or Parquet file as a DataFrame.
+
+    ``sep``: the CSV separator; None detects it from the first lines.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"No file at {str(path)!r}.")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path, sep=sep or detect_separator(path))
+    except ImportError as exc:
+        raise UsageError(
+            f"Reading {str(path)!r} needs a Parquet engine: pip install pyarrow "
+            f"({exc})."
+        ) from None
+    except Exception as exc:  # pandas' parser errors vary by format
+        raise UsageError(
+            f"Could not read {str(path)!r} as a table ({type(exc).__name__}: "
+            f"{str(exc).strip()}). Give a CSV file with a header row (--sep if its "
+            "separator is unusual), or a Parquet file."
+        ) from None
+    if len(table) == 0:
+        raise UsageError(
+            f"{str(path)!r} has a header ({len(table.columns)} columns) but no data "
+            "rows."
+        )
+    return table.set_axis([str(c) for c in table.columns], axis=1)
+
+
+# -- targets ------------------------------------------------------------------------
+def parse_targets(specs, columns):
+    """``["rings:regression", "sex"]`` -> ``[("rings", "regression"),
+    ("sex", None)]``; a column whose name holds ``:`` is taken whole."""
+    out = []
+    for spec in specs:
+        name, sep, kind = spec.rpartition(":")
+        if spec in columns or not sep:
+            out.append((spec, None))
+            continue
+        if kind not in TARGET_TYPES:
+            raise UsageError(
+                f"Unknown target type {kind!r} in {spec!r}: write {name}:regression "
+                f"or {name}:classification (or just {name} to infer it)."
+            )
+        out.append((name, kind))
+    return out
+
+
+def split_columns(table, targets, features=None):
+    """Features X and targets Y of ``table``, with clear errors for bad names."""
+    if not targets:
+        raise UsageError(
+            "Name at least one target: --target NAME[:regression|classification]."
+        )
+    columns = list(table.columns)
+    names = [n for n, _ in targets]
+    unknown = [n for n in names + list(features or []) if n not in columns]
+    if unknown:
+        raise UsageError(
+            f"Unknown column(s) {unknown}. The table has the columns {columns}."
+        )
+    if len(set(names)) != len(names):
+        raise UsageError(f"A target is named twice in {names}.")
+    both = [n for n in features or [] if n in names]
+    if both:
+        raise UsageError(
+            f"{both} is both a target and a feature. A target cannot be a feature: "
+            "drop it from --features."
+        )
+    features = list(features) if features else [c for c in columns if c not in names]
+    if not features:
+        raise UsageError("No feature column is left once the targets are taken out.")
+    types = {n: k for n, k in targets if k is not None}
+    return table[features], table[names], types
+
+
+def check_targets(Y, types):
+    """The type of every target column, or a ``UsageError`` for a target that
+    no model can learn."""
+    resolved = {}
+    for name, col in Y.items():
+        known = col.dropna()
+        if len(known) == 0:
+            raise UsageError(
+                f"Target {name!r} has no value: all {len(col)} cells are empty. "
+                "Drop it from --target."
+            )
+        kind = types.get(name)
+        if kind is None:
+            try:
+                kind = infer_target_type(col, name)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        if kind == REGRESSION:
+            numbers = pd.to_numeric(known, errors="coerce")
+            text = known[numbers.isna()]
+            if len(text):
+                raise UsageError(
+                    f"Target {name!r} is typed as regression but holds text "
+                    f"({len(text)} cells, e.g. {text.iloc[0]!r} in row "
+                    f"{_row(text.index[0])}). Type it as {name}:classification, or "
+                    "fix those cells."
+                )
+            if not np.isfinite(numbers.to_numpy(dtype=float)).all():
+                raise UsageError(
+                    f"Target {name!r} holds an infinite value. Replace it with a "
+                    "number, or leave the cell empty (missing)."
+                )
+        else:
+            n_classes = known.nunique()
+            if n_classes < 2:
+                raise UsageError(
+                    f"Target {name!r} has one class only ({known.iloc[0]!r}): there "
+                    "is nothing to learn. Drop it from --target."
+                )
+            if n_classes > MAX_CLASSES:
+                hint = (
+                    f"type it as {name}:regression if it is a quantity"
+                    if pd.api.types.is_numeric_dtype(col.dtype)
+                    else "drop it from --target if it is an identifier"
+                )
+                raise UsageError(
+                    f"Target {name!r} has {n_classes} classes (more than "
+                    f"{MAX_CLASSES}): {hint}."
+                )
+        resolved[name] = kind
+    return resolved
+
+
+def _row(label):
+    """A DataFrame row label as the data row number a user sees (1-based)."""
+    return label + 1 if isinstance(label, (int, np.integer)) else label
+
+
+# -- features -----------------------------------------------------------------------
+def _date_format(col):
+    """"ISO8601" or "infer" when the text column ``col`` holds dates, else None."""
+    sample = col.dropna()
+    sample = sample.iloc[: min(len(sample), 200)]
+    if len(sample) == 0 or not all(isinstance(v, str) for v in sample):
+        return None
+    text = sample.astype(str)
+    looks = text.str.contains(r"\d", regex=True) & text.str.contains(
+        r"[-/:]", regex=True
+    )
+    if looks.mean() < DATE_SHARE:
+        return None
+    for fmt in ("ISO8601", "infer"):
+        if _parse_dates(text, fmt).notna().mean() >= DATE_SHARE:
+            return fmt
+    return None
+
+
+def _parse_dates(col, fmt):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format", per element
+        try:
+            return pd.to_datetime(
+                col,
+                errors="coerce",
+                utc=True,
+                format=None if fmt == "infer" else fmt,
+            )
+        except (TypeError, ValueError, OverflowError):
+            return pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns, UTC]")
+
+
+def dates_as_days(col, fmt):
+    """A date column as float days since 1970-01-01 (NaN where not a date)."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        parsed = col.dt.tz_localize("UTC") if col.dt.tz is None else col
+        parsed = parsed.dt.tz_convert("UTC")
+    else:
+        parsed = _parse_dates(col.astype(object), fmt)
+    return (parsed - EPOCH) / pd.Timedelta(days=1)
+
+
+def plan_features(X):
+    """What to do with each feature column.
+
+    Returns a dict: ``numeric`` and ``categorical`` (lists of names), ``dates``
+    (name -> date format), ``dropped`` (name -> reason) and ``levels`` (name ->
+    distinct values, for categorical columns).
+    """
+    plan = {"numeric": [], "categorical": [], "dates": {}, "dropped": {}, "levels": {}}
+    for name, col in X.items():
+        known = col.dropna()
+        if len(known) == 0:
+            plan["dropped"][name] = "all missing"
+            continue
+        if col.nunique(dropna=False) <= 1:
+            plan["dropped"][name] = "constant"
+            continue
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            plan["dates"][name] = "datetime"
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            plan["numeric"].append(name)
+            continue
+        fmt = _date_format(col)
+        if fmt is not None:
+            plan["dates"][name] = fmt
+            continue
+        n = known.nunique()
+        if n >= ID_MIN_DISTINCT and n >= ID_SHARE * len(known):
+            plan["dropped"][name] = (
+                f"ID-like: {n:,} distinct values in {len(known):,} rows"
+            )
+            continue
+        plan["categorical"].append(name)
+        plan["levels"][name] = int(n)
+    if not (plan["numeric"] or plan["categorical"] or plan["dates"]):
+        raise UsageError(
+            "No usable feature column: every one was set aside ("
+            + "; ".join(f"{k}: {v}" for k, v in plan["dropped"].items())
+            + ")."
+        )
+    return plan
+
+
+def prepare_features(X, plan):
+    """X as the preprocessor takes it: the planned columns, dates as numbers."""
+    X = X[plan["numeric"] + plan["categorical"] + list(plan["dates"])].copy()
+    for name, fmt in plan["dates"].items():
+        X[name] = dates_as_days(X[name], fmt)
+    for name in plan["categorical"]:  # one label type per column: str
+        missing = X[name].isna().to_numpy()
+        X[name] = np.where(missing, np.nan, X[name].astype(str).to_numpy(dtype=object))
+    return X
+
+
+def check_numeric_cells(X, numeric):
+    """Refuse text in a column that was numeric in fit (one clear line)."""
+    for name in numeric:
+        col = X[name]
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        numbers = pd.to_numeric(col, errors="coerce")
+        text = col[numbers.isna() & col.notna()]
+        if len(text):
+            raise UsageError(
+                f"Column {name!r} held numbers when the model was fitted, but here "
+                f"it holds text ({len(text)} cells, e.g. {text.iloc[0]!r} in row "
+                f"{_row(text.index[0])}). Fix those cells, or leave them empty "
+                "(missing)."
+            )
+        X = X.assign(**{name: numbers})
+    return X
+
+
+def audit_line(X, Y, plan, types):
+    """One line: rows, features by kind, columns set aside and why, targets with
+    their types and class counts, rows with a missing target cell."""
+
+    def names(cols, limit=6):
+        shown = ", ".join(cols[:limit])
+        return shown + (f", +{len(cols) - limit} more" if len(cols) > limit else "")
+
+    parts = [f"{len(X):,} rows"]
+    kinds = [f"{len(plan['numeric'])} numeric"]
+    if plan["categorical"]:
+        many = [c for c in plan["categorical"] if plan["levels"][c] > MAX_LEVELS]
+        text = f"{len(plan['categorical'])} categorical ({names(plan['categorical'])})"
+        if many:
+            text += (
+                f"; {names(many)} keep their {MAX_LEVELS - 1} most frequent levels, "
+                "the rest share one"
+            )
+        kinds.append(text)
+    if plan["dates"]:
+        kinds.append(f"{len(plan['dates'])} dates as days ({names(list(plan['dates']))})")
+    parts.append("features: " + ", ".join(kinds))
+    if plan["dropped"]:
+        parts.append(
+            "set aside: "
+            + ", ".join(f"{name} ({why})" for name, why in plan["dropped"].items())
+        )
+    targets = []
+    for name, col in Y.items():
+        if types[name] == CLASSIFICATION:
+            targets.append(f"{name} classification ({col.nunique()} classes)")
+        else:
+            targets.append(f"{name} regression")
+    parts.append("targets: " + ", ".join(targets))
+    missing = int(Y.isna().any(axis=1).sum())
+    if missing:
+        parts.append(f"{missing:,} rows with a missing target cell (masked)")
+    return "data: " + " | ".join(parts)
+
+
+def make_preprocessor(plan):
+    """Impute and scale the numeric (and date) columns; impute missing as its
+    own level and one-hot encode the categorical ones, at most ``MAX_LEVELS``
+    columns each. Columns are named explicitly, so the fitted object holds only
+    scikit-learn types and plain data (what skops loads safely)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = plan["numeric"] + list(plan["dates"])
+    return ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="(missing)"),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        max_categories=MAX_LEVELS,
+                        sparse_output=False,
+                    ),
+                ),
+                plan["categorical"],
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
