@@ -23,7 +23,15 @@ _EXPORTS = {
     "target_report": "sklearn_multihead.metrics",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "JointRegressorClassifier",
+    "RandomForestRegressorClassifier",
+    "estimator_report",
+    "joint_score",
+    "make_joint_scorer",
+    "make_target_scorers",
+    "target_report",
+]
 
 if TYPE_CHECKING:  # explicit imports for type checkers and IDEs
     from sklearn_multihead._baseline import RandomForestRegressorClassifier

@@ -4,17 +4,14 @@ Inside:
 
 - ``make_models``: the compared models, each a ``Pipeline(preprocessor,
   estimator)`` (``SeparateModels``: one joint-network pipeline per target).
-- ``Progress``: a bar over the fits and, inside each network fit, a bar over
-  its epochs (fed by ``EpochTicker``, a skorch callback), and one line per
-  finished fit with its time.
 - ``compare``: K-fold cross-validation of the models with per-target metrics.
 - ``summarize`` / ``format_table``: mean and std over folds, as text or
   Markdown, the best model of each row marked.
 - ``write_outputs``: ``report.md``, ``results.json`` and the plots
   (``scores.png``, ``history.png``; matplotlib, the ``plot`` extra).
 
-Uses the public API of the package, scikit-learn, skorch's callback base and
-tqdm; imported by ``cli`` only when a command needs it.
+Uses the public API of the package and scikit-learn (``_progress`` shows
+the fits as they run); imported by ``cli`` only when a command needs it.
 """
 
 import json
@@ -30,8 +27,6 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
-from skorch.callbacks import Callback
-from tqdm.auto import tqdm
 
 from sklearn_multihead import (
     JointRegressorClassifier,
@@ -39,6 +34,7 @@ from sklearn_multihead import (
     __version__,
     target_report,
 )
+from sklearn_multihead._progress import Progress
 from sklearn_multihead._table import UsageError, make_preprocessor
 
 #: metrics shown per target type (lower is better for the first two of each)
@@ -46,62 +42,6 @@ REGRESSION_SHOWN = ("mae", "rmse", "r2")
 CLASSIFICATION_SHOWN = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
 LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
 MODELS = ("joint", "forest", "separate")
-
-
-# -- progress -----------------------------------------------------------------------
-class EpochTicker(Callback):
-    """Calls ``tick()`` at the end of every epoch (a plain function, so the
-    callback survives the deep copies that ``clone`` makes)."""
-
-    def __init__(self, tick):
-        self.tick = tick
-
-    def on_epoch_end(self, net, **kwargs):
-        self.tick()
-
-
-class Progress:
-    """Progress of a command: a bar over fits, a bar over the epochs of the
-    running network fit, and a line per finished fit (on stderr)."""
-
-    def __init__(self, n_fits, enabled=True):
-        self.enabled = enabled
-        self.fits = tqdm(
-            total=n_fits, unit="fit", file=sys.stderr, leave=False, disable=not enabled
-        )
-        self.epochs = None
-
-    def ticker(self):
-        """A callback list for a network whose epochs this progress shows."""
-
-        def tick():
-            if self.epochs is not None:
-                self.epochs.update(1)
-
-        return [("progress", EpochTicker(tick))]
-
-    def start(self, label, max_epochs=None):
-        self.fits.set_description(label)
-        if max_epochs and self.enabled:
-            self.epochs = tqdm(
-                total=max_epochs,
-                unit="epoch",
-                desc="  epochs",
-                file=sys.stderr,
-                leave=False,
-                position=1,
-            )
-
-    def done(self, label, seconds, epochs=None):
-        if self.epochs is not None:
-            self.epochs.close()
-            self.epochs = None
-        self.fits.update(1)
-        detail = f" ({epochs} epochs)" if epochs else ""
-        tqdm.write(f"{label}: fitted in {seconds:.1f} s{detail}", file=sys.stderr)
-
-    def close(self):
-        self.fits.close()
 
 
 # -- models -------------------------------------------------------------------------
@@ -195,8 +135,7 @@ def compare(X, Y, types, plan, args, progress=True):
     """Cross-validate the models; returns (per-fold rows, summary, last joint)."""
     if args.cv < 2 or args.cv > len(X):
         raise UsageError(
-            f"--cv must be between 2 and the number of rows ({len(X)}). Got "
-            f"{args.cv}."
+            f"--cv must be between 2 and the number of rows ({len(X)}). Got {args.cv}."
         )
     folds = list(KFold(args.cv, shuffle=True, random_state=args.random_state).split(X))
     per_fold = sum(Y.shape[1] if n == "separate" else 1 for n in args.models)
@@ -413,8 +352,8 @@ def _plots(out, summary, joint):
         est = joint[-1]
         fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
         plot_history(est, ax=ax)
-        curves = "training and validation" if "valid_loss" in est.history_ else (
-            "training"
+        curves = (
+            "training and validation" if "valid_loss" in est.history_ else ("training")
         )
         ax.set_title(f"Joint network, last fold: {curves} loss per target", fontsize=10)
         paths.append(out / "history.png")

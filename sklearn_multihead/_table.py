@@ -206,7 +206,7 @@ def _row(label):
 
 # -- features -----------------------------------------------------------------------
 def _date_format(col):
-    """"ISO8601" or "infer" when the text column ``col`` holds dates, else None."""
+    """ "ISO8601" or "infer" when the text column ``col`` holds dates, else None."""
     sample = col.dropna()
     sample = sample.iloc[: min(len(sample), 200)]
     if len(sample) == 0 or not all(isinstance(v, str) for v in sample):
@@ -340,7 +340,9 @@ def audit_line(X, Y, plan, types):
             )
         kinds.append(text)
     if plan["dates"]:
-        kinds.append(f"{len(plan['dates'])} dates as days ({names(list(plan['dates']))})")
+        kinds.append(
+            f"{len(plan['dates'])} dates as days ({names(list(plan['dates']))})"
+        )
     parts.append("features: " + ", ".join(kinds))
     if plan["dropped"]:
         parts.append(

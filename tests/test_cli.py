@@ -40,7 +40,11 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
     assert lines[0].startswith("data: 2,000 rows | features: 8 numeric, 2 categorical")
     assert "2-fold cross-validation" in lines[1]
     assert lines[3].split() == ["target", "metric", "joint", "forest", "separate"]
-    for target, metric in [("reg_0", "r2"), ("bin_0", "accuracy"), ("cls_0", "f1_macro")]:
+    for target, metric in [
+        ("reg_0", "r2"),
+        ("bin_0", "accuracy"),
+        ("cls_0", "f1_macro"),
+    ]:
         assert [target, metric] in [r[:2] for r in _table_lines(printed)]
     # a line per finished fit, with its time and epochs: 2 folds x (1 + 1 + 3)
     done = [line for line in captured.err.splitlines() if "fitted in" in line]
@@ -87,7 +91,9 @@ def test_fit_then_predict_then_score(table_csv, tmp_path, capsys):
     assert main([*argv, "--model", str(model), *FIT_FAST, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("data: 150 rows | features: 4 numeric, 1 categorical")
-    assert "fitted the joint network in" in printed and "5 epochs on 150 rows" in printed
+    assert (
+        "fitted the joint network in" in printed and "5 epochs on 150 rows" in printed
+    )
     assert "cls_0 (3 classes)" in printed
     assert sorted(p.name for p in model.iterdir()) == [
         "columns.json",
@@ -122,7 +128,9 @@ def test_integer_regression_target_is_predicted_as_floats(abalone, tmp_path, cap
     assert main([*argv, "--max-iter", "20", "--no-progress"]) == 0
     abalone.head(50).drop(columns="rings").to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "pred.csv"
-    assert main(["predict", str(model), str(tmp_path / "new.csv"), "--out", str(out)]) == 0
+    assert (
+        main(["predict", str(model), str(tmp_path / "new.csv"), "--out", str(out)]) == 0
+    )
     rings = pd.read_csv(out)["rings"]
     assert rings.dtype == np.float64
     assert not np.allclose(rings, rings.round())  # not cut to whole numbers
@@ -192,7 +200,10 @@ def test_dates_become_numbers_and_ids_are_set_aside(tmp_path, capsys):
         (["compare", "--random-state", "-1"], "--random-state must be 0 or more"),
         (["compare", "--out", "{csv}"], "is a file; give a folder"),
         (["predict", "{dir}", "{csv}"], "is not a model folder written by"),
-        (["compare", "{header}", "-t", "a"], "has a header (2 columns) but no data rows"),
+        (
+            ["compare", "{header}", "-t", "a"],
+            "has a header (2 columns) but no data rows",
+        ),
         (
             ["compare", "{csv}", "-t", "reg_0:classfication"],
             "Unknown target type 'classfication' in 'reg_0:classfication': write "
@@ -244,7 +255,9 @@ def test_errors_are_one_clear_line(table_csv, tmp_path, capsys, argv, message):
         table_module.MAX_CLASSES = saved
     err = capsys.readouterr().err
     assert message in err
-    assert err.count("\n") == 1 and err.startswith(f"sklearn-multihead {argv[0]}: error")
+    assert err.count("\n") == 1 and err.startswith(
+        f"sklearn-multihead {argv[0]}: error"
+    )
 
 
 def test_predict_errors_name_the_column(table_csv, tmp_path, capsys):
@@ -260,7 +273,9 @@ def test_predict_errors_name_the_column(table_csv, tmp_path, capsys):
     text.to_csv(tmp_path / "t.csv", index=False)
     assert main(["predict", str(model), str(tmp_path / "t.csv")]) == 2
     err = capsys.readouterr().err
-    assert "Column 'x1' held numbers when the model was fitted, but here it holds " in err
+    assert (
+        "Column 'x1' held numbers when the model was fitted, but here it holds " in err
+    )
     assert "e.g. 'twelve' in row 4" in err
     assert main(["score", str(model), str(tmp_path / "n.csv")]) == 2
     table.drop(columns=["reg_0"]).to_csv(tmp_path / "u.csv", index=False)
