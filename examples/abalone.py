@@ -3,11 +3,12 @@
 The tutorial's case: from seven shell measurements, predict an abalone's age
 in rings both as a number (regression) and as a class (one of the ring
 counts), with one network and two heads; a RandomForestRegressorClassifier
-is the baseline. Needs a copy of the UCI abalone file: point
-SKLEARN_MULTIHEAD_DATA (or data_home=) at the folder that holds it, or let
-load_abalone download it once.
+is the baseline. Needs the UCI abalone file: load_abalone downloads it once
+(and caches it); offline, point SKLEARN_MULTIHEAD_DATA at a folder that holds
+a copy (abalone.data or abalone.csv).
 
-    SKLEARN_MULTIHEAD_DATA=../shared/datasets python examples/abalone.py
+    python examples/abalone.py
+    SKLEARN_MULTIHEAD_DATA=/path/to/folder python examples/abalone.py
 """
 
 import warnings
@@ -23,7 +24,10 @@ from sklearn_multihead import (
 )
 from sklearn_multihead.datasets import load_abalone
 
-data = load_abalone()
+try:
+    data = load_abalone()
+except OSError as exc:  # offline, with no local copy: say so in one line
+    raise SystemExit(f"examples/abalone.py: {exc}") from None
 X = data.drop(columns=["sex", "rings"])
 Y = pd.DataFrame(
     {

@@ -332,12 +332,13 @@ def audit_line(X, Y, plan, types):
     kinds = [f"{len(plan['numeric'])} numeric"]
     if plan["categorical"]:
         many = [c for c in plan["categorical"] if plan["levels"][c] > MAX_LEVELS]
-        text = f"{len(plan['categorical'])} categorical ({names(plan['categorical'])})"
-        if many:
+        text = f"{len(plan['categorical'])} categorical ({names(plan['categorical'])}"
+        for c in many[:3]:
             text += (
-                f"; {names(many)} keep their {MAX_LEVELS - 1} most frequent levels, "
-                "the rest share one"
+                f"; {c}: {plan['levels'][c]:,} levels, the {MAX_LEVELS - 1} most "
+                "frequent kept, the others grouped"
             )
+        text += ")"
         kinds.append(text)
     if plan["dates"]:
         kinds.append(

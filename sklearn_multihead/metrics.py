@@ -112,6 +112,11 @@ def _metric(name, true, pred, w, proba=None, classes=None):
     if name == "log_loss":
         if proba is None or np.any(t < 0):
             return np.nan
+        if len(labels) < 2:  # one class: log_loss refuses it; its loss is -log p
+            p = np.clip(
+                np.asarray(proba, dtype=float).reshape(len(t), -1)[:, 0], 1e-15, 1
+            )
+            return float(np.average(-np.log(p), weights=w))
         return float(log_loss(t, proba, labels=np.arange(len(labels)), sample_weight=w))
     raise ValueError(f"Unknown metric {name!r}.")
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-#: ../shared/datasets beside the repository (tests and benchmarks only)
+#: a folder holding abalone.csv for the tests that need it: the environment
+#: variable SKLEARN_MULTIHEAD_TEST_DATA, else the project's shared data folder
 SHARED_DATA = Path(
     os.environ.get(
         "SKLEARN_MULTIHEAD_TEST_DATA",
@@ -33,7 +34,10 @@ def _seeded():
 def abalone():
     path = SHARED_DATA / "abalone.csv"
     if not path.is_file():
-        pytest.skip(f"abalone data not found at {path}")
+        pytest.skip(
+            "abalone data not found: set SKLEARN_MULTIHEAD_TEST_DATA to a folder "
+            "holding abalone.csv"
+        )
     from sklearn_multihead.datasets import load_abalone
 
     return load_abalone(data_home=SHARED_DATA)

@@ -45,6 +45,24 @@ def test_report_hand_computed_with_missing_cells():
     assert np.isnan(n["accuracy"]) and np.isnan(c["mae"])
 
 
+def test_report_of_a_one_class_target_has_its_log_loss():
+    # a model that saw one class gives it probability 1: log loss 0, not an error
+    y = pd.DataFrame({"c": ["a", "a", "a"]})
+    rep = target_report(
+        y, y, ["classification"], y_proba=[np.ones((3, 1))], classes=[np.array(["a"])]
+    ).set_index("target")
+    assert rep.loc["c", "log_loss"] == 0.0
+    assert rep.loc["c", "accuracy"] == 1.0
+    rep = target_report(
+        y,
+        y,
+        ["classification"],
+        y_proba=[np.full((3, 1), 0.5)],
+        classes=[np.array(["a"])],
+    ).set_index("target")
+    assert rep.loc["c", "log_loss"] == pytest.approx(np.log(2))
+
+
 def test_joint_score_is_mean_of_r2_and_accuracy():
     y_true, y_pred = _data()
     rep = target_report(y_true, y_pred, TYPES).set_index("target")
