@@ -350,7 +350,7 @@ def _plots(out, summary, joint):
         plt.close(fig)
     if joint is not None:
         est = joint[-1]
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8.0, 4.4), layout="constrained")
         plot_history(est, ax=ax)
         curves = (
             "training and validation" if "valid_loss" in est.history_ else ("training")

@@ -41,7 +41,7 @@ def plot_history(estimator, ax=None, total=True, log_scale=True):
             f"history_). Got an unfitted {type(estimator).__name__}: call fit first."
         )
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.0))
+        _, ax = plt.subplots(figsize=(8.0, 4.4), layout="constrained")
     epochs = history.index.to_numpy()
     prefix = "train_loss_"
     targets = [c[len(prefix) :] for c in history.columns if c.startswith(prefix)]
@@ -75,6 +75,14 @@ def plot_history(estimator, ax=None, total=True, log_scale=True):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (standardised units for regression)")
-    ax.legend(fontsize="small", ncol=2 if len(targets) > 3 else 1)
+    # beside the curves, never over them (a figure made here leaves room for it)
+    n_lines = len(ax.get_lines())
+    ax.legend(
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        ncol=1 if n_lines <= 12 else 2,
+    )
     ax.grid(True, alpha=0.3)
     return ax

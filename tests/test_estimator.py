@@ -415,3 +415,21 @@ def test_predict_runs_dropout_layers_in_eval_mode():
     est.net_.module_.train(True)  # e.g. left in training mode by user code
     pd.testing.assert_frame_equal(est.predict(X), first)
     assert not est.net_.module_.training
+
+
+def test_callbacks_run_every_epoch_and_are_not_saved(tmp_path):
+    from skorch.callbacks import Callback
+
+    seen = []
+
+    class Count(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(len(net.history))
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    est = JointRegressorClassifier(max_iter=4, callbacks=[Count(), ("again", Count())])
+    est.fit(X, X[:, 0])
+    assert seen == [1, 1, 2, 2, 3, 3, 4, 4]  # both callbacks, every epoch
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    assert loaded.callbacks is None
+    np.testing.assert_allclose(loaded.predict(X), est.predict(X))
