@@ -24,7 +24,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import skops.io
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -324,6 +323,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return cls._load(path)
 
     def _file_state(self):
+        import skops.io  # ~1 s of imports: only when a forest is saved or loaded
+
         blob = skops.io.dumps([forest for forest, _ in self.estimators_])
         groups = [list(group) for _, group in self.estimators_]
         return {"forests": {"groups": groups}}, {
@@ -332,6 +333,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def _restore_file_state(self, parts, tensors):
         groups = parts["forests"]["groups"]
+        import skops.io
+
         blob = tensors["forests.skops"].tobytes()
         try:
             forests = skops.io.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))

@@ -2,13 +2,13 @@
 
 Inside:
 
-- ``thread_budget``: keeps torch's threads within ``OMP_NUM_THREADS`` when a
-  parallel runner (joblib, Dask) set it, so workers x threads <= cores.
+- ``thread_budget``: re-exported from ``_threads`` (the thread policy).
 - ``TensorData``: X, encoded Y and sample weights as tensors, built once.
 - ``BatchIterator``: yields batches by slicing those tensors (a permutation per
   epoch from its own seeded generator); no DataLoader, no per-sample collate.
 - ``eval_batch_size``: rows per forward pass when predicting or validating:
-  on a CPU, chunks whose activations stay in the caches.
+  on a CPU, chunks whose activations stay in the caches; ``widest_layer``:
+  the widest Linear layer of a module (the work of a step is rows x that).
 - ``JointNet``: a ``skorch.NeuralNet`` with the small hooks changed:
   ``get_dataset`` / ``get_iterator`` (the two above), ``initialize_optimizer``
   (L2 penalty on the network, none on learned loss weights), and
@@ -24,16 +24,18 @@ Inside:
 """
 
 import math
-import os
 import warnings
 import weakref
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
+
+from sklearn_multihead._threads import thread_budget
+
+__all__ = ["thread_budget"]  # re-exported: callers of the policy import it here
 
 #: CPU: floats of the widest layer's activations per forward chunk when
 #: predicting or validating (4 MiB of float32): chunks that stay in the CPU's
@@ -55,6 +57,11 @@ def eval_batch_size(module, device):
         device = torch.device(device)
     if device.type != "cpu":
         return GPU_EVAL_ROWS
+    return int(min(max(CPU_EVAL_FLOATS // widest_layer(module), 512), GPU_EVAL_ROWS))
+
+
+def widest_layer(module):
+    """The widest in- or output of the module's Linear layers (cached)."""
     widest = _WIDEST.get(module)
     if widest is None:
         widest = _WIDEST[module] = max(
@@ -65,7 +72,7 @@ def eval_batch_size(module, device):
             ),
             default=1,
         )
-    return int(min(max(CPU_EVAL_FLOATS // widest, 512), GPU_EVAL_ROWS))
+    return widest
 
 
 def as_tensor(array, device="cpu"):
@@ -84,32 +91,6 @@ def as_tensor(array, device="cpu"):
             warnings.filterwarnings("ignore", message="The given NumPy array is not w")
             tensor = torch.from_numpy(array)
     return tensor if device == "cpu" else tensor.to(device)
-
-
-@contextmanager
-def thread_budget():
-    """Hold torch's intra-op threads to the budget a parallel runner gave us.
-
-    joblib's loky workers and Dask's worker processes announce their share of
-    the cores in ``OMP_NUM_THREADS`` (cores // workers). torch reads it only
-    when its thread pool starts, so a pool started earlier in the process
-    (torch imported and used before) would still use every core and
-    oversubscribe the machine; this brings it down for the duration of the
-    block and restores it after.
-    """
-    before = torch.get_num_threads()
-    try:
-        budget = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        budget = 0
-    changed = 0 < budget < before
-    if changed:
-        torch.set_num_threads(budget)
-    try:
-        yield
-    finally:
-        if changed:
-            torch.set_num_threads(before)
 
 
 class TensorData:

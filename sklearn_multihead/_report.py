@@ -36,6 +36,7 @@ from sklearn_multihead import (
 )
 from sklearn_multihead._progress import Progress
 from sklearn_multihead._table import UsageError, make_preprocessor
+from sklearn_multihead._threads import idle_cores
 
 #: metrics shown per target type (lower is better for the first two of each)
 REGRESSION_SHOWN = ("mae", "rmse", "r2")
@@ -62,7 +63,7 @@ def make_models(plan, types, args, progress=None):
     forest = RandomForestRegressorClassifier(
         target_types=types or "auto",
         n_estimators=args.n_estimators,
-        n_jobs=args.n_jobs,
+        n_jobs=args.n_jobs if args.n_jobs is not None else idle_cores(),
         random_state=args.random_state,
     )
     models = {

@@ -124,7 +124,13 @@ def build_parser():
         default=100,
         help="trees of the forest (default 100)",
     )
-    p.add_argument("--n-jobs", type=int, default=None, help="the forest's n_jobs")
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="the forest's n_jobs (default: the cores that are idle when the "
+        "command starts, so that a busy machine is not oversubscribed)",
+    )
     p.add_argument("--cv", type=int, default=3, help="number of folds (default 3)")
     p.add_argument(
         "--models",
