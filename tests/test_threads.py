@@ -28,7 +28,10 @@ def idle(monkeypatch):
 
 
 @pytest.fixture
-def four_threads():
+def four_threads(monkeypatch):
+    """torch on 4 threads, with no budget from the environment (other tests'
+    parallel runners may have left OMP_NUM_THREADS set)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     yield
