@@ -8,7 +8,11 @@ Questions:
    ``--repeats`` runs. They must answer in well under a second: the command
    imports torch, scikit-learn and pandas only when a subcommand runs.
 2. ``sklearn-multihead compare`` with no arguments (the README's first
-   command, on the package's synthetic data): wall and CPU time of one run.
+   command, on the package's synthetic data): wall and CPU time of one run
+   on the machine as it is, and one with two busy background processes
+   (bounded busy loops this script starts and stops). The bars: 15 s and
+   45 s. And each script in ``examples/`` run as the README says
+   (``python examples/NAME.py``): wall time, bar 30 s.
 3. ``compare`` on a 30,000-row CSV with an ID column (a distinct text value
    per row), a 2,000-level text column and a date column: peak memory (the
    child process's maximum resident set) and whether the audit line names
@@ -24,6 +28,7 @@ own. Writes ``benchmarks/results/cli.json``.
 
 import argparse
 import json
+import multiprocessing as mp
 import platform
 import statistics
 import subprocess
@@ -46,11 +51,18 @@ WRAPPER = (
     "    'stdout': r.stdout, 'stderr': r.stderr[-2000:]}))\n"
 )
 COMMAND = [sys.executable, "-m", "sklearn_multihead.cli"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(argv, cwd):
+def busy(deadline):
+    x = 0
+    while time.time() < deadline:
+        x += 1
+
+
+def run(argv, cwd, command=COMMAND):
     out = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *COMMAND, *argv],
+        [sys.executable, "-c", WRAPPER, *command, *argv],
         capture_output=True,
         text=True,
         check=True,
@@ -99,6 +111,23 @@ def main():
         r = run(["compare", "--no-progress"], tmp)
         results["compare_default"] = {k: r[k] for k in ("wall_s", "cpu_s", "peak_mb")}
         print(f"compare (default): {results['compare_default']}", flush=True)
+        deadline = time.time() + 600
+        procs = [mp.Process(target=busy, args=(deadline,)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        try:
+            r = run(["compare", "--no-progress"], tmp)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.join()
+        results["compare_default_2_busy"] = {k: r[k] for k in ("wall_s", "cpu_s")}
+        print(f"compare (2 busy): {results['compare_default_2_busy']}", flush=True)
+        results["examples"] = {}
+        for path in sorted((ROOT / "examples").glob("*.py")):
+            r = run([], ROOT, command=[sys.executable, str(path.relative_to(ROOT))])
+            results["examples"][path.name] = {k: r[k] for k in ("wall_s", "cpu_s")}
+            print(f"{path.name}: {results['examples'][path.name]}", flush=True)
         csv = Path(tmp) / "wide.csv"
         wide_csv(csv)
         argv = ["compare", str(csv), "-t", "spend", "-t", "churned", "--cv", "2"]

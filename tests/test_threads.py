@@ -9,7 +9,6 @@ from skorch.callbacks import Callback
 from sklearn_multihead import JointRegressorClassifier, _threads
 from sklearn_multihead._threads import (
     PARALLEL_WORK,
-    PREDICT_PARALLEL_WORK,
     choose_threads,
     cpu_count,
     idle_cores,
@@ -43,10 +42,10 @@ def test_small_steps_run_on_one_thread_large_ones_on_the_idle_cores(idle):
     assert choose_threads(PARALLEL_WORK - 1, budget=4) == 1
     assert choose_threads(PARALLEL_WORK, budget=4) == 4
     assert choose_threads(PARALLEL_WORK, budget=2) == 2  # never above the budget
-    assert choose_threads(PARALLEL_WORK, budget=4, predict=True) == 1
-    assert choose_threads(PREDICT_PARALLEL_WORK, budget=4, predict=True) == 4
+    assert choose_threads(10, budget=4, predict=True) == 4  # forward only
     idle(1)  # a busy machine: one thread, whatever the step
     assert choose_threads(10**9, budget=4) == 1
+    assert choose_threads(10, budget=4, predict=True) == 1
 
 
 def test_an_explicit_n_threads_wins(idle):
