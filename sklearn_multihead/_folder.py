@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 from sklearn_multihead import __version__
+from sklearn_multihead._outputs import replace_folder
 from sklearn_multihead._table import (
     UsageError,
     check_numeric_cells,
@@ -38,8 +39,37 @@ MODEL_FILE, PREPROCESSOR_FILE, SPEC_FILE = (
 TRUSTED_TYPES = ("numpy.dtype",)
 
 
+def check_model_folder(folder, force=False):
+    """Refuse, before fitting, a ``--model`` folder that would lose data: one
+    that holds another model (without ``--force``) or files of its own."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--model {str(folder)!r} is a file; give a folder.")
+    if folder.is_dir():
+        others = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.name not in (MODEL_FILE, PREPROCESSOR_FILE, SPEC_FILE)
+        )
+        if others:
+            raise UsageError(
+                f"--model {str(folder)!r} holds other files ({others[:3]}); give a "
+                "new or empty folder: fit replaces the whole folder."
+            )
+        if any(folder.iterdir()) and not force:
+            raise UsageError(
+                f"--model {str(folder)!r} holds a model. Add --force to replace "
+                "it, or give another folder."
+            )
+    parent = folder.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"--model: the folder {str(parent)!r} does not exist.")
+
+
 def fit_and_save(X, Y, types, plan, args):
-    """Fit the joint pipeline on all rows and save it to ``args.model``."""
+    """Fit the joint pipeline on all rows and save it to ``args.model``: the
+    three files are written to a new folder beside it, then swapped in, so a
+    failure leaves the previous model whole."""
     import skops.io as sio
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.pipeline import Pipeline
@@ -60,10 +90,6 @@ def fit_and_save(X, Y, types, plan, args):
         progress.close()
     seconds = time.perf_counter() - t0
     est = model[-1]
-    folder = Path(args.model)
-    folder.mkdir(parents=True, exist_ok=True)
-    est.save(folder / MODEL_FILE)
-    sio.dump(model[0], folder / PREPROCESSOR_FILE)
     spec = {
         "version": __version__,
         "features": [*plan["numeric"], *plan["categorical"], *plan["dates"]],
@@ -71,7 +97,13 @@ def fit_and_save(X, Y, types, plan, args):
         "feature_dtypes": {c: str(t) for c, t in X.dtypes.items()},
         "targets": list(Y.columns),
     }
-    (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+
+    def write(tmp):
+        est.save(tmp / MODEL_FILE)
+        sio.dump(model[0], tmp / PREPROCESSOR_FILE)
+        (tmp / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+
+    folder = replace_folder(Path(args.model), write)
     targets = ", ".join(
         f"{n} ({t})" if c is None else f"{n} ({len(c)} classes)"
         for n, t, c in zip(Y.columns, est.target_types_, est.classes_)
@@ -125,11 +157,25 @@ def load_saved(folder):
             f"({untrusted}); it was not written by 'sklearn-multihead fit' and is "
             "not loaded."
         )
-    prep = sio.load(prep_path, trusted=list(TRUSTED_TYPES))
+    try:
+        prep = sio.load(prep_path, trusted=list(TRUSTED_TYPES))
+    except Exception as exc:  # skops' errors for inconsistent content vary
+        raise UsageError(
+            f"{str(prep_path)!r} is damaged ({type(exc).__name__}). Fit the model "
+            "again."
+        ) from None
     try:
         model = JointRegressorClassifier.load(folder / MODEL_FILE)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    # columns.json is not under the model file's digest: its target names must
+    # be the model's own, or probabilities would be labelled with wrong names
+    if [str(n) for n in model._encoder.names_] != spec["targets"]:
+        raise UsageError(
+            f"{str(folder / SPEC_FILE)!r} does not match the model: it names the "
+            f"targets {spec['targets']}, the model holds "
+            f"{[str(n) for n in model._encoder.names_]}. Fit the model again."
+        )
     return prep, model, spec
 
 
@@ -170,10 +216,16 @@ def predict_table(folder, table, proba=False, model_parts=None):
         Xt = prep.transform(X)
     except ValueError as exc:
         raise UsageError(f"The data does not fit the model's columns: {exc}") from None
-    pred = model.predict(Xt)
-    probas = None
-    if any(c is not None for c in model.classes_):
-        probas = model.predict_proba(Xt)
+    try:
+        pred = model.predict(Xt)
+        probas = None
+        if any(c is not None for c in model.classes_):
+            probas = model.predict_proba(Xt)
+    except ValueError as exc:  # e.g. 1e300 in a numeric column: beyond float32
+        raise UsageError(
+            f"The data holds values the model cannot take ({exc}). Check the "
+            "numeric columns for extreme values."
+        ) from None
     if proba and probas is not None:
         classified = [
             (name, classes)

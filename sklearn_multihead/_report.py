@@ -34,6 +34,7 @@ from sklearn_multihead import (
     __version__,
     target_report,
 )
+from sklearn_multihead._outputs import write_file
 from sklearn_multihead._progress import Progress
 from sklearn_multihead._table import UsageError, make_preprocessor
 from sklearn_multihead._threads import idle_cores
@@ -43,6 +44,8 @@ REGRESSION_SHOWN = ("mae", "rmse", "r2")
 CLASSIFICATION_SHOWN = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
 LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
 MODELS = ("joint", "forest", "separate")
+#: what ``write_outputs`` may write into ``--out``
+REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")
 
 
 # -- models -------------------------------------------------------------------------
@@ -277,7 +280,9 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
             for _, r in summary.iterrows()
         ],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_file(
+        out / "results.json", lambda p: p.write_text(json.dumps(results, indent=2))
+    )
     plots = _plots(out, summary, joint)
     lines = [
         "# sklearn-multihead compare",
@@ -296,7 +301,7 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
     lines += [f"![{p.stem}]({p.name})" for p in plots]
     if not plots:
         lines.append('Plots need matplotlib: pip install "sklearn-multihead[plot]".')
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_file(out / "report.md", lambda p: p.write_text("\n".join(lines) + "\n"))
     return [out / "report.md", out / "results.json", *plots]
 
 
@@ -346,8 +351,7 @@ def _plots(out, summary, joint):
         ax.set_ylabel("score (higher is better)")
         ax.set_title("Held-out score per target\n(mean ± std over folds)", fontsize=10)
         fig.legend(loc="outside lower center", ncol=len(models))
-        paths.append(out / "scores.png")
-        fig.savefig(paths[-1], dpi=120)
+        paths.append(write_file(out / "scores.png", lambda p: _png(fig, p)))
         plt.close(fig)
     if joint is not None:
         est = joint[-1]
@@ -357,7 +361,10 @@ def _plots(out, summary, joint):
             "training and validation" if "valid_loss" in est.history_ else ("training")
         )
         ax.set_title(f"Joint network, last fold: {curves} loss per target", fontsize=10)
-        paths.append(out / "history.png")
-        fig.savefig(paths[-1], dpi=120)
+        paths.append(write_file(out / "history.png", lambda p: _png(fig, p)))
         plt.close(fig)
     return paths
+
+
+def _png(fig, path):
+    fig.savefig(path, dpi=120, format="png")  # the temporary name has no .png

@@ -66,6 +66,9 @@ def build_parser():
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
+    def force_option(p, help):
+        p.add_argument("--force", action="store_true", help=help)
+
     def data_argument(p, required=True):
         p.add_argument(
             "data",
@@ -142,6 +145,7 @@ def build_parser():
     p.add_argument(
         "--out", metavar="DIR", help="write report.md, results.json and plots here"
     )
+    force_option(p, "replace report files that exist in --out")
 
     p = subcommand(
         "fit",
@@ -155,6 +159,7 @@ def build_parser():
     p.add_argument(
         "--model", required=True, metavar="DIR", help="model folder to write"
     )
+    force_option(p, "replace the model that --model holds")
 
     p = subcommand(
         "predict",
@@ -167,6 +172,7 @@ def build_parser():
     p.add_argument(
         "--out", metavar="FILE", help="CSV to write (default: print to stdout)"
     )
+    force_option(p, "replace the --out file if it exists (never an input)")
     p.add_argument("--proba", action="store_true", help="add class probability columns")
 
     p = subcommand(
@@ -194,7 +200,13 @@ def main(argv=None):
 
 def _run(args):
     from sklearn_multihead import _table
-    from sklearn_multihead._folder import fit_and_save, predict_table, score_table
+    from sklearn_multihead._folder import (
+        check_model_folder,
+        fit_and_save,
+        predict_table,
+        score_table,
+    )
+    from sklearn_multihead._outputs import check_output_file, write_file
 
     if args.command in ("predict", "score"):
         table = _table.read_table(args.data, args.sep)
@@ -205,9 +217,12 @@ def _run(args):
             print(f"{args.data}: {len(table):,} rows, model {args.model}\n")
             print(_report_text(report, render))
             return 0
+        if args.out:
+            inputs = [args.data, *Path(args.model).glob("*")]
+            check_output_file(args.out, "--out", inputs, args.force)
         pred, _, _ = predict_table(args.model, table, proba=args.proba)
         if args.out:
-            pred.to_csv(args.out, index=False)
+            write_file(args.out, lambda path: pred.to_csv(path, index=False))
             print(f"wrote {len(pred)} rows to {args.out}")
         else:
             pred.to_csv(sys.stdout, index=False)
@@ -245,6 +260,7 @@ def _run(args):
     audit = _table.audit_line(X, Y, plan, types)
     print(audit, flush=True)
     if args.command == "fit":
+        check_model_folder(args.model, args.force)
         _, folder = fit_and_save(X, Y, types, plan, args)
         print(f"saved the model to {folder}/")
         return 0
@@ -252,11 +268,18 @@ def _run(args):
 
 
 def _compare(X, Y, types, plan, args, data_name, audit):
-    from sklearn_multihead._report import compare, format_table, write_outputs
-    from sklearn_multihead._table import UsageError, prepare_features
+    from sklearn_multihead._outputs import check_output_folder
+    from sklearn_multihead._report import (
+        REPORT_FILES,
+        compare,
+        format_table,
+        write_outputs,
+    )
+    from sklearn_multihead._table import prepare_features
 
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out!r} is a file; give a folder.")
+    if args.out:
+        inputs = [args.data] if args.data else []
+        check_output_folder(args.out, "--out", REPORT_FILES, inputs, args.force)
     t0 = time.perf_counter()
     rows, summary, joint = compare(
         prepare_features(X, plan), Y, types, plan, args, progress=not args.no_progress

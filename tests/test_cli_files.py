@@ -1,0 +1,168 @@
+"""The command never loses a user's data: outputs checked before the work,
+written atomically, inputs never overwritten, model folders swapped whole."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead.cli import main
+from sklearn_multihead.datasets import make_joint_dataset
+
+FAST = ["--max-iter", "3", "--no-progress"]
+
+
+@pytest.fixture
+def table_csv(tmp_path):
+    X, Y = make_joint_dataset(n_samples=120, n_features=3, random_state=0)
+    path = tmp_path / "table.csv"
+    pd.concat([X, Y], axis=1).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def model(table_csv, tmp_path):
+    folder = tmp_path / "model"
+    argv = ["fit", str(table_csv), "-t", "reg_0", "-t", "cls_0"]
+    assert main([*argv, "--model", str(folder), *FAST]) == 0
+    return folder
+
+
+def _error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: " in err, err
+    return err
+
+
+def test_predict_out_refuses_to_overwrite_without_force(model, table_csv, tmp_path):
+    out = tmp_path / "pred.csv"
+    out.write_text("my only copy\n")
+    assert main(["predict", str(model), str(table_csv), "--out", str(out)]) == 2
+    assert out.read_text() == "my only copy\n"
+    argv = ["predict", str(model), str(table_csv), "--out", str(out), "--force"]
+    assert main(argv) == 0
+    assert list(pd.read_csv(out).columns) == ["reg_0", "cls_0"]
+
+
+def test_predict_never_overwrites_its_input(model, table_csv, capsys):
+    before = table_csv.read_bytes()
+    argv = ["predict", str(model), str(table_csv), "--out", str(table_csv)]
+    assert main([*argv, "--force"]) == 2
+    assert "is an input of this command" in _error(capsys)
+    assert table_csv.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("{tmp}/missing/pred.csv", "does not exist"),
+        ("{tmp}", "is a folder; give a file name"),
+    ],
+)
+def test_predict_out_is_checked_before_the_work(
+    model, table_csv, tmp_path, capsys, out, message
+):
+    out = out.format(tmp=tmp_path)
+    assert main(["predict", str(model), str(table_csv), "--out", out]) == 2
+    assert message in _error(capsys)
+
+
+def test_compare_out_refuses_existing_reports_before_cross_validating(
+    table_csv, tmp_path, capsys
+):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "report.md").write_text("last week's report")
+    (out / "notes.txt").write_text("mine")
+    argv = ["compare", str(table_csv), "-t", "reg_0", "--out", str(out), *FAST]
+    assert main([*argv, "--models", "forest", "--n-estimators", "2"]) == 2
+    err = _error(capsys)
+    assert "report.md' exists. Add --force" in err
+    assert "fitted in" not in err  # refused before any fit
+    assert (out / "report.md").read_text() == "last week's report"
+    assert main([*argv, "--models", "forest", "--n-estimators", "2", "--force"]) == 0
+    assert "last week" not in (out / "report.md").read_text()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_fit_refuses_to_replace_a_model_or_other_files(
+    model, table_csv, tmp_path, capsys
+):
+    argv = ["fit", str(table_csv), "-t", "reg_0", *FAST]
+    before = (model / "model.safetensors").read_bytes()
+    assert main([*argv, "--model", str(model)]) == 2
+    assert "holds a model. Add --force" in _error(capsys)
+    assert (model / "model.safetensors").read_bytes() == before
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    assert main([*argv, "--model", str(mine), "--force"]) == 2
+    assert "holds other files" in _error(capsys)
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert main([*argv, "--model", str(model), "--force"]) == 0
+    assert (model / "model.safetensors").read_bytes() != before
+
+
+def test_fit_never_writes_through_planted_symlinks(model, table_csv, tmp_path):
+    victims = {}
+    for name in ("preprocessor.skops", "columns.json"):
+        victim = tmp_path / f"victim-{name}"
+        victim.write_text("do not touch")
+        (model / name).unlink()
+        (model / name).symlink_to(victim)
+        victims[name] = victim
+    argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
+    assert main([*argv, *FAST]) == 0
+    for name, victim in victims.items():
+        assert victim.read_text() == "do not touch"
+        assert not (model / name).is_symlink()
+
+
+def test_a_failed_refit_leaves_the_previous_model_whole(
+    model, table_csv, tmp_path, capsys, monkeypatch
+):
+    def full_disk(self, path):
+        with open(path, "wb") as f:
+            f.write(b"half a model")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(JointRegressorClassifier, "save", full_disk)
+    argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
+    assert main([*argv, *FAST]) == 2
+    assert "No space left on device" in _error(capsys)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(table_csv), "--out", str(out)]) == 0
+    assert list(pd.read_csv(out).columns) == ["reg_0", "cls_0"]  # the old model
+
+
+def test_a_stale_columns_json_is_refused(model, table_csv, capsys):
+    spec = (model / "columns.json").read_text()
+    (model / "columns.json").write_text(spec.replace('"reg_0"', '"price"'))
+    assert main(["predict", str(model), str(table_csv), "--proba"]) == 2
+    assert "does not match the model" in _error(capsys)
+
+
+def test_damaged_model_files_are_one_line(model, table_csv, capsys):
+    data = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(data[: len(data) // 2])
+    assert main(["predict", str(model), str(table_csv)]) == 2
+    _error(capsys)
+    (model / "preprocessor.skops").write_bytes(b"PK\x03\x04 not a zip")
+    assert main(["predict", str(model), str(table_csv)]) == 2
+    assert "preprocessor.skops' is damaged" in _error(capsys)
+
+
+def test_extreme_numbers_at_predict_are_one_line(model, table_csv, tmp_path, capsys):
+    table = pd.read_csv(table_csv)
+    table.loc[2, "x1"] = 1e300
+    path = tmp_path / "extreme.csv"
+    table.to_csv(path, index=False)
+    assert main(["predict", str(model), str(path)]) == 2
+    assert "values the model cannot take" in _error(capsys)
+    assert np.isfinite(pd.read_csv(table_csv)["x1"]).all()
+    assert os.path.exists(path)
