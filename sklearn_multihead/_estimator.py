@@ -32,6 +32,7 @@ from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
 )
+from sklearn_multihead._health import training_warnings
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import (
@@ -370,7 +371,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 patience=self.n_iter_no_change,
                 threshold=self.tol,
                 threshold_mode="abs",
-                load_best=self.early_stopping,
+                restore="best" if self.early_stopping else "diverged",
             )
             callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
             if self.verbose:
@@ -395,7 +396,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             ]
         ).set_index("epoch")
         self.n_iter_ = len(self.history_)
-        if not stopper.stopped_:
+        for message in training_warnings(self, stopper, n_train):
+            warnings.warn(
+                f"{type(self).__name__}: {message}", UserWarning, stacklevel=2
+            )
+        if not stopper.stopped_ and stopper.restored_epoch_ is None:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
                 "before the loss stopped improving. Raise max_iter, or set tol / "

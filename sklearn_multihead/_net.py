@@ -110,37 +110,79 @@ class TensorData:
 
 
 class BatchIterator:
-    """Batches ``(X, (Y, sample_weight))`` sliced from ``TensorData``."""
+    """Batches ``(X, (Y, sample_weight))`` sliced from ``TensorData``.
 
-    def __init__(self, data, batch_size, shuffle=False, generator=None):
+    ``merge_single``: a last batch of one row joins the batch before it
+    (batch normalisation cannot train on one row).
+    """
+
+    def __init__(
+        self, data, batch_size, shuffle=False, generator=None, merge_single=False
+    ):
         self.data, self.batch_size = data, batch_size
         self.shuffle, self.generator = shuffle, generator
+        self.merge_single = merge_single
+
+    def _starts(self):
+        n, bs = len(self.data), self.batch_size
+        starts = list(range(0, n, bs))
+        if self.merge_single and len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        return list(zip(starts, [*starts[1:], n]))
 
     def __len__(self):
-        return math.ceil(len(self.data) / self.batch_size)
+        return len(self._starts())
 
     def __iter__(self):
-        d, bs, n = self.data, self.batch_size, len(self.data)
+        d, n = self.data, len(self.data)
         if self.shuffle:
             perm = torch.randperm(n, generator=self.generator).to(d.X.device)
-            for start in range(0, n, bs):
-                idx = perm[start : start + bs]
+            for start, stop in self._starts():
+                idx = perm[start:stop]
                 w = None if d.sample_weight is None else d.sample_weight[idx]
                 yield d.X[idx], (None if d.Y is None else d.Y[idx], w)
         else:
-            for start in range(0, n, bs):
-                sl = slice(start, start + bs)
+            for start, stop in self._starts():
+                sl = slice(start, stop)
                 w = None if d.sample_weight is None else d.sample_weight[sl]
                 yield d.X[sl], (None if d.Y is None else d.Y[sl], w)
 
 
+#: a monitored loss that ends above this many times its best has diverged
+DIVERGED = 2.0
+
+
 class StopOnPlateau(EarlyStopping):
     """Stop when ``monitor`` has not improved by ``threshold`` for ``patience``
-    epochs; ``stopped_`` tells whether it did."""
+    epochs; ``stopped_`` tells whether it did.
+
+    It keeps the weights of the best epoch (skorch's ``load_best``) and, at
+    the end, restores them when ``restore="best"`` (early stopping), or when
+    ``restore="diverged"`` and the loss ended more than ``DIVERGED`` times
+    above its best (a learning rate too high: the last weights would be far
+    worse than ones the fit already had). ``restored_epoch_``: the epoch
+    whose weights were restored, or None.
+    """
+
+    def __init__(self, *args, restore="best", **kwargs):
+        kwargs["load_best"] = True
+        super().__init__(*args, **kwargs)
+        self.restore = restore
 
     def on_train_begin(self, net, **kwargs):
         self.stopped_ = False
+        self.restored_epoch_ = None
         return super().on_train_begin(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        last_epoch = net.history[-1, "epoch"]
+        if self.best_model_weights_ is None or self.best_epoch_ == last_epoch:
+            return
+        best = net.history[self.best_epoch_ - 1, self.monitor]
+        last = net.history[-1, self.monitor]
+        if self.restore == "best" or last > DIVERGED * best + self.threshold:
+            net.module_.load_state_dict(self.best_model_weights_)
+            self.restored_epoch_ = self.best_epoch_
 
     def on_epoch_end(self, net, **kwargs):
         try:
@@ -196,7 +238,12 @@ class JointNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         if training:
-            return BatchIterator(dataset, self.batch_size, True, self.generator_)
+            batch_norm = any(
+                isinstance(m, torch.nn.BatchNorm1d) for m in self.module_.modules()
+            )
+            return BatchIterator(
+                dataset, self.batch_size, True, self.generator_, batch_norm
+            )
         return BatchIterator(dataset, eval_batch_size(self.module_, self.device))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

@@ -44,6 +44,11 @@ def resolve_loss_weights(loss_weights, names):
         raise ValueError(
             f"loss_weights must be finite and non-negative. Got {weights} instead."
         )
+    if not any(w > 0 for w in weights):
+        raise ValueError(
+            f"loss_weights are all zero ({weights}): no target would be learnt. "
+            "Give at least one target a positive weight."
+        )
     return weights
 
 
@@ -109,6 +114,18 @@ def resolve_class_weights(class_weight, encoder, Y):
                     f"that are not among its classes {classes.tolist()}."
                 )
             weights = np.array([float(entry.get(c, 1.0)) for c in classes.tolist()])
+            bad = {c: w for c, w in zip(classes.tolist(), weights) if not w >= 0}
+            if bad or not np.isfinite(weights).all():
+                raise ValueError(
+                    f"class_weight for target {name!r} must be finite and "
+                    f"non-negative for every class. Got {entry!r}: fix the weights "
+                    f"of {list(bad) or 'the infinite entries'}."
+                )
+            if not weights.any():
+                raise ValueError(
+                    f"class_weight for target {name!r} is zero for every class: "
+                    "the target would not be learnt. Give a class a positive weight."
+                )
         if len(classes) <= 2:
             weights = np.resize(weights, 2)
         out.append(weights.tolist())

@@ -1,0 +1,51 @@
+"""What a fit says about its own training when it went wrong (no torch).
+
+Inside:
+
+- ``training_warnings``: the messages a fit of ``JointRegressorClassifier``
+  warns with, from its ``history_`` and its stopping callback:
+
+  - the training loss diverged (ended more than ``_net.DIVERGED`` times
+    above its best): the best epoch's weights were restored, and the fix is
+    a lower ``learning_rate_init``;
+  - the training loss did not move (best within 0.1% of the first epoch's
+    over 3 epochs or more): the network learnt nothing (a learning rate or
+    dropout that leaves no signal);
+  - ``validation_fraction`` left fewer than 20 training rows.
+
+Errors for settings that cannot work at all (all loss weights zero, negative
+or NaN class weights) are raised before training, in ``_weights``.
+"""
+
+#: no progress: the best training loss is above this share of the first's
+NO_PROGRESS = 0.999
+#: a training split smaller than this is worth a warning
+FEW_TRAINING_ROWS = 20
+
+
+def training_warnings(est, stopper, n_train):
+    """Messages (str) about a finished fit; empty when training went well."""
+    messages = []
+    history = est.history_
+    train = history["train_loss"].to_numpy()
+    if stopper.restored_epoch_ is not None and not est.early_stopping:
+        best = history.loc[stopper.restored_epoch_, "train_loss"]
+        messages.append(
+            f"the training loss diverged: it ended at {train[-1]:.4g}, "
+            f"{train[-1] / best:.1f} x its best ({best:.4g} at epoch "
+            f"{stopper.restored_epoch_}), so the weights of that epoch were "
+            f"restored. Lower learning_rate_init (now {est.learning_rate_init})."
+        )
+    elif len(train) >= 3 and min(train) > NO_PROGRESS * train[0]:
+        messages.append(
+            f"the training loss did not improve over {len(train)} epochs (first "
+            f"{train[0]:.6g}, best {min(train):.6g}): the network learnt nothing. "
+            f"Check learning_rate_init (now {est.learning_rate_init}) and dropout "
+            f"(now {est.dropout})."
+        )
+    if est.early_stopping and n_train < FEW_TRAINING_ROWS:
+        messages.append(
+            f"validation_fraction={est.validation_fraction} leaves {n_train} rows "
+            "to train on. Lower validation_fraction, or set early_stopping=False."
+        )
+    return messages

@@ -1,0 +1,83 @@
+"""Training never fails silently: divergence, no progress, settings that
+cannot work, and the one-row last batch of batch normalisation."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_multihead import JointRegressorClassifier
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 5))
+    y = X @ rng.normal(size=5) + 0.1 * rng.normal(size=400)
+    return X, y
+
+
+def _fit(X, y, **params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        params = {"max_iter": 100, "random_state": 0, **params}
+        est = JointRegressorClassifier(**params)
+        est.fit(X, y)
+    return est, [str(w.message) for w in caught if w.category is UserWarning]
+
+
+def test_a_diverging_loss_restores_the_best_weights_and_says_so(data):
+    X, y = data
+    est, messages = _fit(X, y, learning_rate_init=10)
+    assert len(messages) == 1
+    assert "the training loss diverged" in messages[0]
+    assert "Lower learning_rate_init (now 10)" in messages[0]
+    loss = est.history_["train_loss"]
+    assert loss.iloc[-1] > 2 * loss.min()
+    # the last epoch's weights scored about -4e5 on this data; the restored
+    # ones are bad, as the learning rate is, but orders of magnitude better
+    assert est.score(X, y) > -1e3
+
+
+def test_no_progress_is_a_warning(data):
+    X, y = data
+    for params in ({"learning_rate_init": 1e-12}, {"dropout": 0.999}):
+        _, messages = _fit(X, y, **params)
+        assert any("did not improve over" in m for m in messages), params
+
+
+def test_a_healthy_fit_does_not_warn(data):
+    X, y = data
+    _, messages = _fit(X, y, max_iter=300)
+    assert messages == []
+
+
+def test_a_tiny_training_split_is_a_warning(data):
+    X, y = data
+    _, messages = _fit(X, y, early_stopping=True, validation_fraction=0.99)
+    assert any("validation_fraction=0.99 leaves 4 rows" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"loss_weights": [0, 0]}, "loss_weights are all zero"),
+        ({"class_weight": {"c": {"a": -1.0}}}, "must be finite and non-negative"),
+        ({"class_weight": {"c": {"a": np.nan}}}, "must be finite and non-negative"),
+        ({"class_weight": {"c": {"a": 0, "b": 0}}}, "is zero for every class"),
+    ],
+)
+def test_settings_that_cannot_train_are_refused(data, params, match):
+    X, y = data
+    Y = pd.DataFrame({"n": y, "c": np.where(y > 0, "a", "b")})
+    with pytest.raises(ValueError, match=match):
+        JointRegressorClassifier(max_iter=2, **params).fit(X, Y)
+
+
+@pytest.mark.parametrize("n", [257, 513, 1025])
+def test_batch_norm_with_a_one_row_last_batch(n):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 3))
+    est = JointRegressorClassifier(batch_norm=True, max_iter=30, random_state=0)
+    assert est.fit(X, X[:, 0]).score(X, X[:, 0]) > 0.5
