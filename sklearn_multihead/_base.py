@@ -19,6 +19,8 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import MultiOutputMixin
+from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -33,7 +35,12 @@ from sklearn_multihead._persist import (
     read_model,
     write_model,
 )
-from sklearn_multihead._targets import CLASSIFICATION, TargetEncoder
+from sklearn_multihead._targets import (
+    CLASSIFICATION,
+    REGRESSION,
+    TARGET_TYPES,
+    TargetEncoder,
+)
 from sklearn_multihead.metrics import joint_score
 
 
@@ -60,15 +67,83 @@ def has_classification_target(est):
     return True
 
 
+def is_single_classifier(est):
+    """``available_if`` check: classifier-only methods need one class target."""
+    if est.single_target_type() != CLASSIFICATION:
+        raise AttributeError(
+            "This method is only available on a model of one classification "
+            "target (fitted on a 1-D y, or with target_types=['classification']), "
+            "which behaves as a scikit-learn classifier."
+        )
+    return True
+
+
 class JointTargetsMixin(MultiOutputMixin):
-    """Tags and ``score`` of an estimator for mixed regression / class targets."""
+    """Tags and ``score`` of an estimator for mixed regression / class targets.
+
+    With one target (a 1-D y) the estimator behaves as a scikit-learn
+    classifier or regressor of that kind: ``classes_`` is that target's label
+    array (absent for a regression target), ``predict_proba`` one array, and
+    the ``estimator_type`` tag says "classifier" or "regressor", so that
+    stacking, voting, calibration and partial dependence accept it. The tag
+    comes from the fitted target or, before fit, from ``target_types`` when
+    it is a one-entry list (``target_types=["classification"]``): wrappers
+    such as ``StackingClassifier`` check the type of unfitted estimators.
+    With several targets it is neither, and ``classes_`` is the per-target
+    list (``target_classes_`` is that list in every case).
+    """
+
+    def single_target_type(self):
+        """ "classification" or "regression" for one target, else None."""
+        encoder = getattr(self, "_encoder", None)
+        if encoder is not None:
+            return encoder.types_[0] if encoder.kind_ == "1d" else None
+        tt = self.target_types
+        if isinstance(tt, (list, tuple)) and len(tt) == 1 and tt[0] in TARGET_TYPES:
+            return tt[0]
+        return None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
+        kind = self.single_target_type()
+        if kind == CLASSIFICATION:
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif kind == REGRESSION:
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
         return tags
+
+    def _set_target_attributes(self, encoder):
+        """``target_types_``, ``target_classes_``, ``n_outputs_`` and
+        ``classes_`` (an array for one class target, none for one regression
+        target, the per-target list otherwise) from a fitted encoder."""
+        self.target_types_ = list(encoder.types_)
+        self.target_classes_ = list(encoder.classes_)
+        self.n_outputs_ = len(self.target_types_)
+        self.__dict__.pop("classes_", None)
+        if encoder.kind_ != "1d":
+            self.classes_ = list(self.target_classes_)
+        elif self.target_types_[0] == CLASSIFICATION:
+            self.classes_ = self.target_classes_[0]
+
+    @available_if(is_single_classifier)
+    def predict_log_proba(self, X):
+        """Log of ``predict_proba`` (one classification target only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def score(self, X, y, sample_weight=None):
         """Mean over targets of R^2 (regression) and accuracy (classification).
@@ -222,9 +297,7 @@ class JointTargetsMixin(MultiOutputMixin):
             est._encoder = TargetEncoder.from_state(
                 parts.pop("targets"), est.target_types
             )
-            est.target_types_ = list(est._encoder.types_)
-            est.classes_ = list(est._encoder.classes_)
-            est.n_outputs_ = len(est.target_types_)
+            est._set_target_attributes(est._encoder)
             features = parts.pop("features")
             est.n_features_in_ = int(features["n_features_in_"])
             if features["feature_names_in_"] is not None:

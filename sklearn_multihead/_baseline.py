@@ -169,9 +169,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         encoder = TargetEncoder(self.target_types, scale_regression=False)
         Y = encoder.fit_transform(y, sample_weight)
         self._encoder = encoder
-        self.target_types_ = list(encoder.types_)
-        self.classes_ = list(encoder.classes_)
-        self.n_outputs_ = len(self.target_types_)
+        self._set_target_attributes(encoder)
         cls_cols = [j for j, t in enumerate(self.target_types_) if t == CLASSIFICATION]
         class_weight = self._class_weight_by_target(cls_cols)
 
@@ -217,7 +215,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             )
         out = []
         for j, weights in zip(cls_cols, cw):
-            classes = self.classes_[j].tolist()
+            classes = self.target_classes_[j].tolist()
             unknown = [k for k in weights if k not in classes]
             if unknown:
                 raise ValueError(
@@ -273,7 +271,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             probas = probas if isinstance(probas, list) else [probas]
             classes = forest.classes_ if len(group) > 1 else [forest.classes_]
             for j, p, seen in zip(group, probas, classes):
-                full = np.zeros((len(X), len(self.classes_[j])))
+                full = np.zeros((len(X), len(self.target_classes_[j])))
                 full[:, np.asarray(seen, dtype=np.intp)] = p
                 by_target[j] = full
         out = [by_target[j] for j in sorted(by_target)]

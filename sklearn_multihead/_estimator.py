@@ -31,6 +31,7 @@ from skorch.callbacks import EpochTimer, PrintLog
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
+    is_single_classifier,
 )
 from sklearn_multihead._health import training_warnings
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
@@ -306,16 +307,15 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         encoder = TargetEncoder(self.target_types)
         Y = encoder.fit_transform(y, sample_weight)
         self._encoder = encoder
-        self.target_types_ = list(encoder.types_)
-        self.classes_ = list(encoder.classes_)
-        self.n_outputs_ = len(self.target_types_)
+        self._set_target_attributes(encoder)
 
         head_kinds = [
-            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+            self._head_kind(t, c)
+            for t, c in zip(self.target_types_, self.target_classes_)
         ]
         head_sizes = [
             len(c) if k == "multiclass" else 1
-            for k, c in zip(head_kinds, self.classes_)
+            for k, c in zip(head_kinds, self.target_classes_)
         ]
         self.device_ = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
@@ -500,7 +500,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         for j, (sl, kind) in enumerate(self._heads()):
             if kind == "regression":
                 columns.append(raw[:, sl.start])
-            elif kind == "binary" and len(self.classes_[j]) == 2:
+            elif kind == "binary" and len(self.target_classes_[j]) == 2:
                 columns.append((raw[:, sl.start] > 0).view(np.uint8))
             elif kind == "binary":  # one class seen in fit
                 columns.append(np.zeros(len(raw), dtype=np.uint8))
@@ -532,7 +532,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 )
                 if kind == "binary":
                     p = torch.sigmoid(logits[:, 0]).numpy()
-                    if len(self.classes_[j]) == 2:
+                    if len(self.target_classes_[j]) == 2:
                         out.append(np.column_stack([1.0 - p, p]))
                     else:
                         out.append(np.ones((len(p), 1)))
@@ -540,9 +540,33 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                     out.append(torch.softmax(logits, dim=1).numpy())
         return out[0] if self._encoder.kind_ == "1d" else out
 
+    @available_if(is_single_classifier)
+    def decision_function(self, X):
+        """The network's logits (one classification target only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of the second class, as scikit-learn's
+            binary classifiers give; else one logit per class.
+        """
+        with thread_budget():
+            raw, _ = self._raw(X)
+        ((sl, kind),) = self._heads()
+        if kind == "binary":
+            if len(self.target_classes_[0]) < 2:  # one class seen in fit
+                return np.zeros(len(raw))
+            return raw[:, sl.start].astype(np.float64)
+        return raw[:, sl].astype(np.float64)
+
     def _heads(self):
         kinds = [
-            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+            self._head_kind(t, c)
+            for t, c in zip(self.target_types_, self.target_classes_)
         ]
         return list(zip(self.net_.module_.head_slices, kinds))
 
@@ -603,7 +627,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             if kind == "regression":
                 what = "a number, in the target's units"
             else:
-                what = f"one of {len(self.classes_[j])} classes"
+                what = f"one of {len(self.target_classes_[j])} classes"
             cols = f"{sl.start}" if sl.stop - sl.start == 1 else f"{sl.start}:{sl.stop}"
             lines.append(f"  {str(name)!s:<16} {kind:<11} column {cols:<7} -> {what}")
         total = sum(p.numel() for p in module.parameters())
@@ -701,7 +725,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.n_iter_ = int(training["n_iter_"])
         self._module_config, self._loss_config = parts["module"], parts["loss"]
         kinds = [
-            self._head_kind(t, c) for t, c in zip(self.target_types_, self.classes_)
+            self._head_kind(t, c)
+            for t, c in zip(self.target_types_, self.target_classes_)
         ]
         if kinds != list(self._loss_config["head_kinds"]) or (
             self._module_config["n_features"] != self.n_features_in_

@@ -106,7 +106,7 @@ def fit_and_save(X, Y, types, plan, args):
     folder = replace_folder(Path(args.model), write)
     targets = ", ".join(
         f"{n} ({t})" if c is None else f"{n} ({len(c)} classes)"
-        for n, t, c in zip(Y.columns, est.target_types_, est.classes_)
+        for n, t, c in zip(Y.columns, est.target_types_, est.target_classes_)
     )
     print(
         f"fitted the joint network in {seconds:.1f} s: {est.n_iter_} epochs on "
@@ -219,7 +219,7 @@ def predict_table(folder, table, proba=False, model_parts=None):
     try:
         pred = model.predict(Xt)
         probas = None
-        if any(c is not None for c in model.classes_):
+        if any(c is not None for c in model.target_classes_):
             probas = model.predict_proba(Xt)
     except ValueError as exc:  # e.g. 1e300 in a numeric column: beyond float32
         raise UsageError(
@@ -229,7 +229,7 @@ def predict_table(folder, table, proba=False, model_parts=None):
     if proba and probas is not None:
         classified = [
             (name, classes)
-            for name, classes in zip(spec["targets"], model.classes_)
+            for name, classes in zip(spec["targets"], model.target_classes_)
             if classes is not None
         ]
         for (name, classes), p in zip(classified, probas):
@@ -258,7 +258,7 @@ def score_table(folder, table):
             pred[targets],
             model.target_types_,
             y_proba=probas,
-            classes=model.classes_ if probas is not None else None,
+            classes=model.target_classes_ if probas is not None else None,
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(

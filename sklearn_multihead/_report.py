@@ -129,7 +129,7 @@ def _fit_predict(model, X_train, Y_train, X_test, Y_test, progress, label):
     proba = model.predict_proba(X_test) if hasattr(est, "predict_proba") else None
     t2 = time.perf_counter()
     report = target_report(
-        Y_test, pred, est.target_types_, y_proba=proba, classes=est.classes_
+        Y_test, pred, est.target_types_, y_proba=proba, classes=est.target_classes_
     )
     return report, t1 - t0, t2 - t1, model
 

@@ -203,14 +203,17 @@ def estimator_report(estimator, X, y, sample_weight=None):
     """
     final = _final_estimator(estimator)
     proba = None
+    classes = getattr(final, "target_classes_", None)
     if hasattr(final, "predict_proba"):
         proba = estimator.predict_proba(X)
+        if not isinstance(proba, list):  # a 1-D fit: one array, as classifiers
+            proba = [proba]
     return target_report(
         y,
         estimator.predict(X),
         final.target_types_,
         y_proba=proba,
-        classes=final.classes_,
+        classes=classes,
         sample_weight=sample_weight,
     )
 

@@ -60,7 +60,7 @@ def _assert_same_model(a, b, X):
     else:
         np.testing.assert_array_equal(pa, pb)
         assert pa.dtype == pb.dtype
-    for ca, cb in zip(a.classes_, b.classes_):
+    for ca, cb in zip(a.target_classes_, b.target_classes_):
         if ca is None:
             assert cb is None
         else:
