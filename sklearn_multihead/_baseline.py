@@ -24,8 +24,9 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
@@ -348,4 +349,60 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             or sorted(j for g in groups for j in g) != list(range(self.n_outputs_))
         ):
             raise ValueError("the forests do not match the targets")
+        for forest, group in zip(forests, groups):
+            _check_forest(forest, self.n_features_in_, len(group))
         self.estimators_ = [(f, list(g)) for f, g in zip(forests, groups)]
+
+
+def _check_forest(forest, n_features, n_outputs):
+    """Raise ValueError unless every tree of ``forest`` is internally
+    consistent: scikit-learn's native tree code follows child and feature
+    indices without bounds checks, so a forged file with an index out of range
+    would crash the process at ``predict`` or read memory it does not own.
+
+    Checked per tree: node arrays of one length; leaves have no children and
+    split nodes two, each pointing to a later node (no cycles, no index out of
+    range); split features within the fitted width; thresholds not NaN;
+    values of shape (nodes, outputs, classes); widths and outputs as the
+    forest's.
+    """
+    trees = getattr(forest, "estimators_", None)
+    if not isinstance(trees, list) or not trees:
+        raise ValueError("a forest without trees")
+    if forest.n_features_in_ != n_features or forest.n_outputs_ != n_outputs:
+        raise ValueError("a forest of another width or number of outputs")
+    kind = DecisionTreeClassifier if is_classifier(forest) else DecisionTreeRegressor
+    for est in trees:
+        if type(est) is not kind or est.n_features_in_ != n_features:
+            raise ValueError("a tree of another kind or width")
+        tree = est.tree_
+        n = int(tree.node_count)
+        left, right = tree.children_left, tree.children_right
+        feature, threshold, value = tree.feature, tree.threshold, tree.value
+        if not (
+            n >= 1
+            and len(left) == len(right) == len(feature) == len(threshold) == n
+            and value.ndim == 3
+            and value.shape[:2] == (n, n_outputs)
+            and tree.n_features == n_features
+            and tree.n_outputs == n_outputs
+        ):
+            raise ValueError("a tree whose arrays do not agree in size")
+        leaf = left == -1
+        nodes = np.arange(n)
+        split = ~leaf
+        if not (
+            np.array_equal(leaf, right == -1)
+            and (left[split] > nodes[split]).all()
+            and (right[split] > nodes[split]).all()
+            and (left[split] < n).all()
+            and (right[split] < n).all()
+            and (feature[split] >= 0).all()
+            and (feature[split] < n_features).all()
+            and not np.isnan(threshold[split]).any()
+        ):
+            raise ValueError("a tree with a child or feature index out of range")
+        if kind is DecisionTreeClassifier:
+            n_classes = np.atleast_1d(est.n_classes_)
+            if len(n_classes) != n_outputs or value.shape[2] < max(n_classes):
+                raise ValueError("a tree whose classes do not match its values")

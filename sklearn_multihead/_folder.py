@@ -164,6 +164,12 @@ def load_saved(folder):
             f"{str(prep_path)!r} is damaged ({type(exc).__name__}). Fit the model "
             "again."
         ) from None
+    if not _is_our_preprocessor(prep, spec):
+        raise UsageError(
+            f"{str(prep_path)!r} is not the preprocessing that 'sklearn-multihead "
+            "fit' writes (other steps, columns or array sizes); it is not used. "
+            "Fit the model again."
+        )
     try:
         model = JointRegressorClassifier.load(folder / MODEL_FILE)
     except ValueError as exc:
@@ -177,6 +183,65 @@ def load_saved(folder):
             f"{[str(n) for n in model._encoder.names_]}. Fit the model again."
         )
     return prep, model, spec
+
+
+def _is_our_preprocessor(prep, spec):
+    """Whether ``prep`` is exactly the ColumnTransformer that ``fit`` writes:
+    its step types, columns and fitted array sizes. skops rebuilds any
+    scikit-learn type it trusts by default, and scikit-learn's native code
+    does not bound-check fitted arrays (a precomputed-kernel SVR with a forged
+    ``support_`` crashes the process), so nothing else is ever called."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    plan = spec.get("plan")
+    if type(prep) is not ColumnTransformer or not isinstance(
+        getattr(prep, "transformers_", None), list
+    ):
+        return False
+    expected = [
+        ("numeric", [SimpleImputer, StandardScaler]),
+        ("categorical", [SimpleImputer, OneHotEncoder]),
+    ]
+    if plan is not None:
+        columns = [plan["numeric"] + list(plan["dates"]), plan["categorical"]]
+    else:  # a folder from before the plan: the same steps, columns unchecked
+        columns = [None, None]
+    parts = prep.transformers_
+    extra = parts[len(expected) :]
+    if len(parts) < len(expected) or any(
+        not (isinstance(p, tuple) and p[0] == "remainder" and p[1] == "drop")
+        for p in extra
+    ):
+        return False
+    for (name, steps), cols, part in zip(expected, columns, parts):
+        if not (isinstance(part, tuple) and len(part) == 3 and part[0] == name):
+            return False
+        pipe, used = part[1], part[2]
+        if type(pipe) is not Pipeline:
+            return False
+        if [type(step) for _, step in pipe.steps] != steps:
+            return False
+        if cols is not None and list(used) != cols:
+            return False
+        n = len(used)
+        if n == 0:
+            continue
+        imputer, last = pipe.steps[0][1], pipe.steps[1][1]
+        arrays = [getattr(imputer, "statistics_", None)]
+        if type(last) is StandardScaler:
+            arrays += [getattr(last, "mean_", None), getattr(last, "scale_", None)]
+        else:
+            categories = getattr(last, "categories_", None)
+            if not (isinstance(categories, list) and len(categories) == n):
+                return False
+            if any(getattr(c, "ndim", None) != 1 for c in categories):
+                return False
+        if any(getattr(a, "shape", None) != (n,) for a in arrays):
+            return False
+    return True
 
 
 def _check_spec(spec):

@@ -31,6 +31,9 @@ FORMAT = "sklearn-multihead"
 FORMAT_VERSION = 1
 #: metadata keys of the safetensors header
 _DOC_KEY, _DIGEST_KEY = "sklearn_multihead", "sha256"
+#: largest safetensors header read (the JSON document and the tensor table);
+#: a model's header is a few kilobytes to a few megabytes (class labels)
+MAX_HEADER_BYTES = 64 * 2**20
 
 
 class ModelFileError(ValueError):
@@ -196,6 +199,17 @@ def read_model(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
     what = f"{path!r} is not a sklearn-multihead model file"
+    with open(path, "rb") as f:  # safetensors: an 8-byte header length first
+        head = f.read(8)
+    header_bytes = int.from_bytes(head, "little") if len(head) == 8 else -1
+    size = os.path.getsize(path)
+    if not 0 < header_bytes <= min(MAX_HEADER_BYTES, size - 8):
+        raise ModelFileError(
+            f"{what}: it cannot be read as safetensors (a header of {header_bytes} "
+            f"bytes in a file of {size}; a model's is at most {MAX_HEADER_BYTES}). "
+            "Model files are written by est.save(path); pickle files are never "
+            "loaded here."
+        )
     try:
         with safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}
@@ -211,11 +225,17 @@ def read_model(path):
             f"{what}: it is a safetensors file without sklearn-multihead metadata "
             "(a model file from another library?)."
         )
+    # the digest first: nothing of a changed document is parsed
+    if metadata.get(_DIGEST_KEY) != _digest(text, tensors):
+        raise ModelFileError(
+            f"{path!r} was changed after it was written: its SHA-256 digest does not "
+            "match its content. Save the model again from a trusted copy."
+        )
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ModelFileError(
-            f"{what}: its metadata is not valid JSON ({exc})."
+            f"{what}: its metadata is not valid JSON ({type(exc).__name__})."
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFileError(f"{what}: its metadata names another format.")
@@ -224,10 +244,5 @@ def read_model(path):
         raise ModelFileError(
             f"{path!r} has model format version {version!r}; this sklearn-multihead "
             f"reads versions up to {FORMAT_VERSION}. Upgrade sklearn-multihead."
-        )
-    if metadata.get(_DIGEST_KEY) != _digest(text, tensors):
-        raise ModelFileError(
-            f"{path!r} was changed after it was written: its SHA-256 digest does not "
-            "match its content. Save the model again from a trusted copy."
         )
     return doc, tensors

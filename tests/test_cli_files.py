@@ -166,3 +166,45 @@ def test_extreme_numbers_at_predict_are_one_line(model, table_csv, tmp_path, cap
     assert "values the model cannot take" in _error(capsys)
     assert np.isfinite(pd.read_csv(table_csv)["x1"]).all()
     assert os.path.exists(path)
+
+
+def test_a_crafted_preprocessor_is_never_called(model, table_csv, tmp_path):
+    """A preprocessor.skops built only from types skops trusts by default (a
+    precomputed-kernel SVR whose support_ points far out of range) would crash
+    the process in scikit-learn's native code; it is refused by structure."""
+    import subprocess
+    import sys
+
+    import skops.io as sio
+    from sklearn.svm import SVR
+
+    rng = np.random.RandomState(0)
+    K = rng.rand(20, 20)
+    svr = SVR(kernel="precomputed").fit(K @ K.T, rng.rand(20))
+    svr.support_ = np.array([10**9], dtype=svr.support_.dtype)
+    sio.dump(svr, model / "preprocessor.skops")
+    code = (
+        "import sys\n"
+        "from sklearn_multihead.cli import main\n"
+        f"sys.exit(main(['predict', {str(model)!r}, {str(table_csv)!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "is not the preprocessing that 'sklearn-multihead fit' writes" in (
+        done.stderr
+    )
+
+
+def test_a_preprocessor_with_arrays_of_the_wrong_size_is_refused(
+    model, table_csv, capsys
+):
+    import skops.io as sio
+
+    prep = sio.load(model / "preprocessor.skops", trusted=["numpy.dtype"])
+    scaler = prep.transformers_[0][1].steps[1][1]
+    scaler.mean_ = np.zeros(len(scaler.mean_) + 1000)
+    sio.dump(prep, model / "preprocessor.skops")
+    assert main(["predict", str(model), str(table_csv)]) == 2
+    assert "is not the preprocessing" in _error(capsys)

@@ -1,0 +1,113 @@
+"""Forged model files are refused before they can crash the process.
+
+scikit-learn's native tree code follows child and feature indices without
+bounds checks: a forest file whose trees were edited (anyone can recompute
+the digest) would crash ``predict`` or read memory it does not own. Each
+forged file is loaded and predicted from in a fresh process, which must exit
+normally with the file refused.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from sklearn_multihead import RandomForestRegressorClassifier
+
+FORGERIES = {
+    "child far out of range": ("left_child", 0, 10**12),
+    "child pointing back (a cycle)": ("right_child", 0, 0),
+    "feature one past the last column": ("feature", 0, 3),
+    "negative feature": ("feature", 0, -7),
+}
+
+
+def _forge(tmp_path, field, node, new):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 3))
+    Y = np.c_[X[:, 0], X[:, 1] > 0]
+    rf = RandomForestRegressorClassifier(
+        n_estimators=3, target_types=["regression", "classification"], random_state=0
+    ).fit(X, Y)
+    tree = rf.estimators_[0][0].estimators_[1].tree_
+    state = tree.__getstate__()
+    state["nodes"][field][node] = new
+    tree.__setstate__(state)
+    path = tmp_path / "forged.safetensors"
+    rf.save(path)  # the digest is recomputed: only the checks can refuse it
+    return path
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_forged_forests_are_refused_and_the_process_survives(tmp_path, forgery):
+    path = _forge(tmp_path, *FORGERIES[forgery])
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from sklearn_multihead import RandomForestRegressorClassifier
+        from sklearn_multihead._persist import ModelFileError
+        try:
+            rf = RandomForestRegressorClassifier.load({str(path)!r})
+        except ModelFileError as exc:
+            print("refused:", exc)
+        else:
+            rf.predict(np.zeros((5, 3)))
+            print("loaded")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("refused:"), done.stdout
+    assert "out of range" in done.stdout
+
+
+def test_an_honest_forest_file_still_loads(tmp_path):
+    path = _forge(tmp_path, "feature", 0, 0)  # the root split on a real column
+    loaded = RandomForestRegressorClassifier.load(path)
+    assert loaded.predict(np.zeros((5, 3))).shape == (5, 2)
+
+
+def _rewrite(path, text):
+    """A safetensors file holding ``text`` as our document, digest recomputed
+    (what anyone can do: the digest is a checksum, not a signature)."""
+    from safetensors.numpy import save_file
+
+    from sklearn_multihead._persist import _DIGEST_KEY, _DOC_KEY, _digest
+
+    tensors = {"t": np.zeros(1, dtype=np.float32)}
+    metadata = {_DOC_KEY: text, _DIGEST_KEY: _digest(text, tensors)}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_deeply_nested_json_is_a_model_file_error(tmp_path):
+    from sklearn_multihead._persist import ModelFileError
+
+    path = tmp_path / "nested.safetensors"
+    _rewrite(path, "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        RandomForestRegressorClassifier.load(path)
+
+
+def test_a_huge_header_length_is_refused_before_reading(tmp_path):
+    from sklearn_multihead._persist import ModelFileError
+
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes((2**40).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ModelFileError, match="a header of 1099511627776 bytes"):
+        RandomForestRegressorClassifier.load(path)
+
+
+def test_a_changed_document_is_refused_before_it_is_parsed(tmp_path):
+    from safetensors.numpy import save_file
+
+    from sklearn_multihead._persist import _DIGEST_KEY, _DOC_KEY, ModelFileError
+
+    path = tmp_path / "changed.safetensors"
+    metadata = {_DOC_KEY: "[" * 200_000, _DIGEST_KEY: "0" * 64}
+    save_file({"t": np.zeros(1, dtype=np.float32)}, str(path), metadata=metadata)
+    with pytest.raises(ModelFileError, match="SHA-256 digest does not match"):
+        RandomForestRegressorClassifier.load(path)
