@@ -305,7 +305,16 @@ class JointTargetsMixin(MultiOutputMixin):
             est._restore_file_state(parts, tensors, **kwargs)
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            RuntimeError,
+            OverflowError,
+            RecursionError,
+            ImportError,
+        ) as exc:
             raise ModelFileError(
                 f"{str(path)!r} is damaged or inconsistent and was not loaded: "
                 f"{type(exc).__name__}: {exc}"

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,11 @@ def encode(value, where="value"):
 
 
 _NP_KINDS = set("biufU")
+#: the pandas extension dtypes that targets may have (labels, numbers)
+_PANDAS_DTYPES = re.compile(
+    r"U?Int(8|16|32|64)|Float(32|64)|boolean|str|string"
+    r"|string\[(python|pyarrow|pyarrow_numpy)\]"
+)
 
 
 def _dtype(text):
@@ -144,10 +150,18 @@ def decode(value):
     if "__dtype__" in value:
         return _dtype(value["__dtype__"])
     if "__pandas_dtype__" in value:
+        name = str(value["__pandas_dtype__"])
+        # an allow-list: other dtype strings can make pandas open files
+        # (a time zone such as "datetime64[ns, dateutil/<path>]")
+        if not _PANDAS_DTYPES.fullmatch(name):
+            raise ModelFileError(f"unsupported pandas dtype {name[:80]!r}")
         try:
-            dtype = pd.api.types.pandas_dtype(str(value["__pandas_dtype__"]))
-        except TypeError as exc:
-            raise ModelFileError(str(exc)) from None
+            dtype = pd.api.types.pandas_dtype(name)
+        except (TypeError, ValueError, ImportError) as exc:
+            raise ModelFileError(
+                f"the pandas dtype {name!r} cannot be made here "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         return dtype
     raise ModelFileError(f"unknown tag in {sorted(value)}")
 

@@ -111,3 +111,60 @@ def test_a_changed_document_is_refused_before_it_is_parsed(tmp_path):
     save_file({"t": np.zeros(1, dtype=np.float32)}, str(path), metadata=metadata)
     with pytest.raises(ModelFileError, match="SHA-256 digest does not match"):
         RandomForestRegressorClassifier.load(path)
+
+
+def _forged_joint(tmp_path, change):
+    """A fitted network's file with its document changed by ``change(doc)``
+    and the digest recomputed."""
+    import pandas as pd
+
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import read_model, write_model
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    Y = pd.DataFrame({"n": pd.array(np.arange(60), dtype="Int64")})
+    est = JointRegressorClassifier(max_iter=2, target_types=["regression"])
+    path = tmp_path / "joint.safetensors"
+    est.fit(X, Y).save(path)
+    doc, tensors = read_model(path)
+    change(doc)
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+    return path
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    ["datetime64[ns, dateutil//etc/passwd]", "string[pyarrow_numpy]x", "category"],
+)
+def test_dtype_strings_come_from_an_allow_list(tmp_path, dtype):
+    import json
+
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import ModelFileError
+
+    def change(doc):
+        text = json.dumps(doc["targets"]).replace('"Int64"', json.dumps(dtype))
+        assert text != json.dumps(doc["targets"])
+        doc["targets"] = json.loads(text)
+
+    path = _forged_joint(tmp_path, change)
+    with pytest.raises(ModelFileError, match="unsupported pandas dtype"):
+        JointRegressorClassifier.load(path)
+
+
+def test_an_infinite_epoch_count_is_a_model_file_error(tmp_path):
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import ModelFileError
+
+    def change(doc):
+        doc["training"] = {
+            "__dict__": [
+                [k, {"__float__": "inf"} if k == "n_iter_" else v]
+                for k, v in doc["training"]["__dict__"]
+            ]
+        }
+
+    path = _forged_joint(tmp_path, change)
+    with pytest.raises(ModelFileError, match="OverflowError"):
+        JointRegressorClassifier.load(path)
