@@ -21,6 +21,7 @@ from sklearn.metrics import (
     log_loss,
     r2_score,
 )
+from sklearn.utils.metadata_routing import MetadataRequest
 
 from sklearn_multihead._targets import REGRESSION, as_target_columns
 
@@ -218,7 +219,20 @@ def estimator_report(estimator, X, y, sample_weight=None):
     )
 
 
-class _JointScorer:
+class _WeightedScorer:
+    """A scorer that asks scikit-learn's metadata routing for ``sample_weight``:
+    with routing enabled, ``cross_validate(..., params={"sample_weight": w})``
+    and ``GridSearchCV(...).fit(X, y, sample_weight=w)`` score with the
+    weights of the scored rows (scikit-learn's own scorers need
+    ``set_score_request(sample_weight=True)`` for that; these always ask)."""
+
+    def get_metadata_routing(self):
+        request = MetadataRequest(owner=type(self).__name__)
+        request.score.add_request(param="sample_weight", alias=True)
+        return request
+
+
+class _JointScorer(_WeightedScorer):
     """Mean over targets of one regression and one classification metric."""
 
     def __init__(self, regression, classification):
@@ -243,7 +257,7 @@ class _JointScorer:
         )
 
 
-class _TargetScorer:
+class _TargetScorer(_WeightedScorer):
     """One metric of one target, named by the target's column name."""
 
     def __init__(self, target, metric):

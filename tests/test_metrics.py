@@ -158,3 +158,33 @@ def test_scorers_and_reports_work_through_a_pipeline_and_a_search():
     assert list(report["target"]) == ["reg_0", "bin_0", "cls_0"]
     with pytest.raises(TypeError, match="Per-target reports need a fitted Joint"):
         estimator_report(StandardScaler().fit(X), X, Y)
+
+
+def test_routed_sample_weights_reach_the_scorers():
+    import sklearn
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
+
+    from sklearn_multihead import RandomForestRegressorClassifier, estimator_report
+
+    X, Y = make_joint_dataset(n_samples=150, missing_rate=0.1, random_state=0)
+    w = np.random.RandomState(0).rand(150) * 3
+    cv = KFold(3, shuffle=True, random_state=0)
+    scorers = make_target_scorers(Y)
+    est = RandomForestRegressorClassifier(n_estimators=5, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = est.set_fit_request(sample_weight=True)
+        got = cross_validate(
+            routed, X, Y, scoring=scorers, cv=cv, params={"sample_weight": w}
+        )
+    for k, (train, test) in enumerate(cv.split(X)):
+        fitted = clone(est).fit(X.iloc[train], Y.iloc[train], sample_weight=w[train])
+        report = estimator_report(
+            fitted, X.iloc[test], Y.iloc[test], sample_weight=w[test]
+        ).set_index("target")
+        assert got["test_reg_0__r2"][k] == pytest.approx(report.loc["reg_0", "r2"])
+        assert got["test_cls_0__accuracy"][k] == pytest.approx(
+            report.loc["cls_0", "accuracy"]
+        )
+        unweighted = estimator_report(fitted, X.iloc[test], Y.iloc[test])
+        assert got["test_reg_0__r2"][k] != pytest.approx(unweighted["r2"].iloc[0])
