@@ -58,6 +58,19 @@ def as_target_columns(y):
             "A sparse y is not supported. Convert it with y.toarray() first."
         )
     arr = np.asarray(y)
+    if isinstance(y, (list, tuple)) and arr.ndim == 2 and arr.dtype.kind == "U":
+        cells = np.asarray(y, dtype=object)
+        if any(not isinstance(v, str) for v in cells.ravel()):
+            # numpy made every cell of a mixed list a string (1.5 -> "1.5"):
+            # read each column on its own, as a DataFrame's would be
+            return (
+                [
+                    pd.Series(cells[:, j], dtype=object).infer_objects().to_numpy()
+                    for j in range(cells.shape[1])
+                ],
+                list(range(cells.shape[1])),
+                "2d",
+            )
     if arr.ndim == 1:
         return [arr], [0], "1d"
     if arr.ndim != 2:

@@ -230,3 +230,15 @@ def test_decoded_frame_has_the_columns_of_the_public_constructor(columns):
     expected = pd.DataFrame(dict(zip(columns, [Y.iloc[:, 0], Y.iloc[:, 1]])))
     pd.testing.assert_index_equal(out.columns, expected.columns, exact=True)
     pd.testing.assert_frame_equal(out, Y)
+
+
+def test_a_mixed_list_of_lists_keeps_each_column_its_type():
+    # np.asarray would make every cell a string: 1.5 -> "1.5", True -> "True"
+    y = [[1.5, True, "a"], [2.0, False, "b"], [0.5, True, "a"]]
+    enc = TargetEncoder().fit(y)
+    assert enc.types_ == ["regression", "classification", "classification"]
+    assert enc.classes_[1].tolist() == [False, True]
+    assert enc.classes_[2].tolist() == ["a", "b"]
+    decoded = enc.inverse_transform(enc.transform(y))
+    assert decoded[:, 0].tolist() == pytest.approx([1.5, 2.0, 0.5])
+    assert decoded[:, 1].tolist() == [True, False, True]
