@@ -108,13 +108,15 @@ class JointTargetsMixin(MultiOutputMixin):
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
+        tags.input_tags.sparse = True  # networks densify a batch at a time
+        # either kind of target may come: both sets of tags, whatever the type
+        tags.classifier_tags = ClassifierTags()
+        tags.regressor_tags = RegressorTags()
         kind = self.single_target_type()
         if kind == CLASSIFICATION:
             tags.estimator_type = "classifier"
-            tags.classifier_tags = ClassifierTags()
         elif kind == REGRESSION:
             tags.estimator_type = "regressor"
-            tags.regressor_tags = RegressorTags()
         return tags
 
     def _set_target_attributes(self, encoder):
@@ -167,7 +169,7 @@ class JointTargetsMixin(MultiOutputMixin):
     def _validate_fit_data(self, X, y, sample_weight, sample_weight_dtype=None):
         """X as float32, and sample_weight checked, with scikit-learn's errors."""
         check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, reset=True)
+        X = validate_data(self, X, dtype=np.float32, accept_sparse="csr", reset=True)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -187,7 +189,9 @@ class JointTargetsMixin(MultiOutputMixin):
         if quick is not None:
             return quick
         check_numeric_frame(X)
-        return validate_data(self, X, dtype=np.float32, reset=False)
+        return validate_data(
+            self, X, dtype=np.float32, accept_sparse="csr", reset=False
+        )
 
     def _quickly_checked_X(self, X):
         """X as float32, when scikit-learn's predict-time checks would pass it

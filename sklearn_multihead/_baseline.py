@@ -231,7 +231,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         X = self._validate_X(X)
         codes = np.empty((X.shape[0], self.n_outputs_), dtype=np.float64)
         for forest, group in self.estimators_:
-            codes[:, group] = forest.predict(X).reshape(len(X), len(group))
+            codes[:, group] = forest.predict(X).reshape(X.shape[0], len(group))
         return codes, X_in.index if isinstance(X_in, pd.DataFrame) else None
 
     def predict(self, X):
@@ -272,7 +272,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             probas = probas if isinstance(probas, list) else [probas]
             classes = forest.classes_ if len(group) > 1 else [forest.classes_]
             for j, p, seen in zip(group, probas, classes):
-                full = np.zeros((len(X), len(self.target_classes_[j])))
+                full = np.zeros((X.shape[0], len(self.target_classes_[j])))
                 full[:, np.asarray(seen, dtype=np.intp)] = p
                 by_target[j] = full
         out = [by_target[j] for j in sorted(by_target)]

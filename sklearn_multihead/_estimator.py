@@ -471,7 +471,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         module = self.net_.module_
-        work = min(len(X), eval_batch_size(module, self.device_)) * widest_layer(module)
+        rows = X.shape[0]
+        work = min(rows, eval_batch_size(module, self.device_)) * widest_layer(module)
         with thread_budget(work, self.n_threads, predict=True):
             return self.net_.predict_raw(as_tensor(X, self.device_)), index
 

@@ -75,6 +75,34 @@ def widest_layer(module):
     return widest
 
 
+class SparseRows:
+    """A sparse X (scipy CSR, float32) that yields dense float32 tensors a
+    batch at a time: ``rows[idx]`` with a slice or an index tensor is one
+    dense batch; ``rows.subset(idx)`` stays sparse. A large sparse matrix is
+    never densified whole."""
+
+    def __init__(self, matrix, device="cpu"):
+        self.matrix = matrix.tocsr().astype(np.float32, copy=False)
+        self.device = torch.device(device)
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    @property
+    def shape(self):
+        return self.matrix.shape
+
+    def _index(self, idx):
+        return idx.cpu().numpy() if isinstance(idx, torch.Tensor) else idx
+
+    def subset(self, idx):
+        return SparseRows(self.matrix[self._index(idx)], self.device)
+
+    def __getitem__(self, idx):
+        dense = self.matrix[self._index(idx)].toarray()
+        return torch.from_numpy(dense).to(self.device)
+
+
 def as_tensor(array, device="cpu"):
     """A float32 numpy array as a tensor, without a copy on the CPU.
 
@@ -82,6 +110,8 @@ def as_tensor(array, device="cpu"):
     torch warns that it could write to them, and it never does here. Arrays
     with negative strides (``X[::-1]``), which torch cannot view, are copied.
     """
+    if hasattr(array, "tocsr"):  # scipy sparse: densified a batch at a time
+        return SparseRows(array, device)
     if any(s < 0 for s in array.strides):
         array = np.ascontiguousarray(array)
     if array.flags.writeable:
@@ -104,6 +134,8 @@ class TensorData:
 
     def subset(self, idx):
         def take(t):
+            if isinstance(t, SparseRows):
+                return t.subset(idx)
             return None if t is None else t[idx]
 
         return TensorData(take(self.X), take(self.Y), take(self.sample_weight))
@@ -222,6 +254,8 @@ class JointNet(NeuralNet):
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):
             return X
+        if isinstance(X, SparseRows):
+            return TensorData(X)
         if not isinstance(X, torch.Tensor):
             X = as_tensor(np.asarray(X, dtype=np.float32), self.device)
         return TensorData(X)
