@@ -166,10 +166,13 @@ class JointTargetsMixin(MultiOutputMixin):
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
 
     # -- input checks shared by fit and predict --------------------------------
-    def _validate_fit_data(self, X, y, sample_weight, sample_weight_dtype=None):
-        """X as float32, and sample_weight checked, with scikit-learn's errors."""
+    def _validate_fit_data(
+        self, X, y, sample_weight, sample_weight_dtype=None, reset=True
+    ):
+        """X as float32, and sample_weight checked, with scikit-learn's errors
+        (``reset=False``: X must have the features of the first fit)."""
         check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, accept_sparse="csr", reset=True)
+        X = validate_data(self, X, dtype=np.float32, accept_sparse="csr", reset=reset)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "

@@ -33,7 +33,7 @@ from sklearn_multihead._base import (
     has_classification_target,
     is_single_classifier,
 )
-from sklearn_multihead._health import training_warnings
+from sklearn_multihead._continue import ContinuedTrainingMixin
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import (
@@ -65,7 +65,9 @@ def _resolve_device(device):
     return device
 
 
-class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
+class JointRegressorClassifier(
+    ContinuedTrainingMixin, JointTargetsMixin, BaseEstimator
+):
     """One neural network for several regression and classification targets.
 
     A shared multi-layer perceptron (the trunk) feeds one output head per
@@ -135,6 +137,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     verbose : int, default=0
         1: print one line per epoch with total and per-target losses. 2: also
         show a progress bar over each epoch's batches (tqdm), for long epochs.
+    warm_start : bool, default=False
+        When True, ``fit`` on a fitted model trains it further (up to
+        ``max_iter`` more epochs from the current weights and optimiser state)
+        instead of starting again; y must have the same target columns and no
+        new class label. ``partial_fit`` trains one epoch on given rows.
+        Continuing needs the model fitted in this process (a loaded model has
+        no optimiser state).
     n_threads : int, default=None
         torch's intra-op threads for fit and predict. None: one thread for
         small steps (rows per batch x widest layer below 32,768, where a
@@ -217,6 +226,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
         "n_threads": [
             None,
             Interval(Integral, 1, None, closed="left"),
@@ -247,6 +257,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
         n_threads=None,
         callbacks=None,
     ):
@@ -270,6 +281,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.n_threads = n_threads
         self.callbacks = callbacks
 
@@ -302,7 +314,23 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         with thread_budget():
             return self._fit_keeping_state_on_error(X, y, sample_weight)
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(self, X, y, sample_weight, epochs=None, more=False):
+        """A new fit; or, with ``more`` (``partial_fit``) or ``warm_start`` on a
+        fitted model, more training. ``epochs``: at most this many (else
+        ``max_iter``); ``epochs=1`` without ``more``: a first ``partial_fit``."""
+        if more or (self.warm_start and hasattr(self, "net_")):
+            if not hasattr(self.net_, "callbacks_") or "stopper" not in dict(
+                self.net_.callbacks_
+            ):
+                raise ValueError(
+                    "This model was loaded from a file: it has no optimiser state "
+                    "to continue from. Fit it again, or fit a new model with "
+                    "warm_start=False."
+                )
+            return self._continue_fit(
+                X, y, sample_weight, epochs or self.max_iter, chunk=more
+            )
+        first_chunk = epochs == 1
         X, sample_weight = self._validate_fit_data(X, y, sample_weight, np.float32)
         encoder = TargetEncoder(self.target_types)
         Y = encoder.fit_transform(y, sample_weight)
@@ -327,7 +355,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             None if sample_weight is None else as_tensor(sample_weight, self.device_),
         )
         train_split = False
-        if self.early_stopping:
+        if self.early_stopping and not first_chunk:
             data, valid = self._split(data, seed)
             train_split = _PredefinedSplit(valid)
         n_train = len(data)
@@ -384,23 +412,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 train_split=train_split,
                 callbacks=callbacks,
                 seed=seed,
+                max_epochs=epochs,
             )
             work = batch_size * widest_layer(module)
             with thread_budget(work, self.n_threads):
                 self.net_.fit(data, None)
 
-        self.history_ = pd.DataFrame(
-            [
-                {k: v for k, v in row.items() if k != "batches"}
-                for row in self.net_.history
-            ]
-        ).set_index("epoch")
-        self.n_iter_ = len(self.history_)
-        for message in training_warnings(self, stopper, n_train):
-            warnings.warn(
-                f"{type(self).__name__}: {message}", UserWarning, stacklevel=2
-            )
-        if not stopper.stopped_ and stopper.restored_epoch_ is None:
+        self._record_history(stopper, n_train, warn=not first_chunk)
+        if not (first_chunk or stopper.stopped_ or stopper.restored_epoch_):
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
                 "before the loss stopped improving. Raise max_iter, or set tol / "
@@ -417,8 +436,22 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
         return module, criterion
 
+    def _predefined_split(self, valid):
+        return _PredefinedSplit(valid)
+
+    def _widest(self):
+        return widest_layer(self.net_.module_)
+
     def _build_net(
-        self, module, criterion, *, batch_size, train_split, callbacks, seed
+        self,
+        module,
+        criterion,
+        *,
+        batch_size,
+        train_split,
+        callbacks,
+        seed,
+        max_epochs=None,
     ):
         return JointNet(
             module=module,
@@ -427,7 +460,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             optimizer__fused=self.device_ == "cpu" or self.device_.startswith("cuda"),
             lr=self.learning_rate_init,
             alpha=self.alpha,
-            max_epochs=self.max_iter,
+            max_epochs=max_epochs or self.max_iter,
             batch_size=batch_size,
             train_split=train_split,
             callbacks=callbacks,
@@ -724,6 +757,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             index=pd.Index(hist["index"], name="epoch"),
         )
         self.n_iter_ = int(training["n_iter_"])
+        self.loss_curve_ = self.history_["train_loss"].astype(float).tolist()
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
         self._module_config, self._loss_config = parts["module"], parts["loss"]
         kinds = [
             self._head_kind(t, c)

@@ -1,0 +1,73 @@
+"""warm_start and partial_fit: training goes on from where it was."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_multihead import JointRegressorClassifier
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 5))
+    n = X @ rng.normal(size=5)
+    Y = pd.DataFrame({"n": n, "c": np.where(X[:, 0] > 0, "hi", "lo")})
+    return X, Y
+
+
+def test_warm_start_continues_the_loss_curve(data):
+    X, Y = data
+    est = JointRegressorClassifier(
+        max_iter=10, n_iter_no_change=100, warm_start=True, random_state=0
+    )
+    first = est.fit(X, Y).loss_curve_
+    assert len(first) == 10 and est.best_loss_ == min(first)
+    est.fit(X, Y)
+    curve = est.loss_curve_
+    assert len(curve) == est.n_iter_ == 20
+    assert curve[:10] == first
+    assert curve[10] < 1.2 * first[-1]  # goes on from where it was ...
+    assert curve[10] < 0.8 * first[0]  # ... not from a fresh start
+    assert list(est.history_.index) == list(range(1, 21))
+
+
+def test_without_warm_start_fit_starts_again(data):
+    X, Y = data
+    est = JointRegressorClassifier(max_iter=10, n_iter_no_change=100, random_state=0)
+    first = est.fit(X, Y).loss_curve_
+    assert est.fit(X, Y).loss_curve_ == first
+
+
+def test_partial_fit_over_chunks_comes_close_to_one_fit(data):
+    X, Y = data
+    chunked = JointRegressorClassifier(random_state=0)
+    for _ in range(20):
+        for rows in np.array_split(np.arange(len(X)), 3):
+            chunked.partial_fit(X[rows], Y.iloc[rows])
+    assert chunked.n_iter_ == 60
+    whole = JointRegressorClassifier(max_iter=20, random_state=0).fit(X, Y)
+    assert chunked.score(X, Y) == pytest.approx(whole.score(X, Y), abs=0.05)
+    assert chunked.score(X, Y) > 0.8
+
+
+def test_partial_fit_keeps_the_first_calls_targets(data):
+    X, Y = data
+    est = JointRegressorClassifier(random_state=0).partial_fit(X[:100], Y[:100])
+    with pytest.raises(ValueError, match=r"labels not seen in fit: \['mid'\]"):
+        est.partial_fit(X[:3], Y[:3].assign(c=["hi", "mid", "lo"]))
+    with pytest.raises(ValueError, match="y has the target columns"):
+        est.partial_fit(X[:3], Y[:3].rename(columns={"n": "m"}))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        est.partial_fit(X[:3, :4], Y[:3])
+    w = np.linspace(0, 1, 100)
+    assert est.partial_fit(X[100:200], Y[100:200], sample_weight=w).n_iter_ == 2
+
+
+def test_a_loaded_model_cannot_continue(data, tmp_path):
+    X, Y = data
+    est = JointRegressorClassifier(max_iter=3, warm_start=True).fit(X, Y)
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    assert loaded.loss_curve_ == est.loss_curve_
+    with pytest.raises(ValueError, match="no optimiser state to continue from"):
+        loaded.partial_fit(X, Y)
