@@ -8,21 +8,23 @@ Inside:
   (``_losses.JointLoss``) and trains them through a skorch net
   (``_net.JointNet``) owned as ``net_``; ``predict`` / ``predict_proba`` /
   ``score`` decode the outputs back to the original labels and units.
-- helpers that turn the user's ``loss_weights`` / ``class_weight`` /
-  ``device`` into what the loss and the net take.
+- helpers that name the user's callbacks and fix the validation split.
+
+Beside it: ``_predict`` (``predict``, ``predict_proba``,
+``decision_function``), ``_continue`` (``warm_start``, ``partial_fit``), ``_netfile``
+(``save`` / ``load``), ``_summary`` (``summary``), ``_health`` (warnings
+about the training), ``_threads`` (the thread policy).
 """
 
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_is_fitted,
 )
@@ -30,8 +32,6 @@ from skorch.callbacks import EpochTimer, PrintLog
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
-    has_classification_target,
-    is_single_classifier,
 )
 from sklearn_multihead._continue import ContinuedTrainingMixin
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
@@ -41,10 +41,13 @@ from sklearn_multihead._net import (
     StopOnPlateau,
     TensorData,
     as_tensor,
-    eval_batch_size,
+    resolve_device,
     thread_budget,
     widest_layer,
 )
+from sklearn_multihead._netfile import NetworkFileMixin
+from sklearn_multihead._predict import NetworkPredictMixin
+from sklearn_multihead._summary import network_summary
 from sklearn_multihead._targets import REGRESSION, TargetEncoder
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 
@@ -54,19 +57,12 @@ __all__ = ["JointRegressorClassifier"]
 AUTO_BATCH_SIZE = 256
 
 
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but torch sees no CUDA GPU. Use "
-            "device='cpu', or device='auto' to take a GPU only when there is one."
-        )
-    return device
-
-
 class JointRegressorClassifier(
-    ContinuedTrainingMixin, JointTargetsMixin, BaseEstimator
+    NetworkPredictMixin,
+    NetworkFileMixin,
+    ContinuedTrainingMixin,
+    JointTargetsMixin,
+    BaseEstimator,
 ):
     """One neural network for several regression and classification targets.
 
@@ -345,7 +341,7 @@ class JointRegressorClassifier(
             len(c) if k == "multiclass" else 1
             for k, c in zip(head_kinds, self.target_classes_)
         ]
-        self.device_ = _resolve_device(self.device)
+        self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
@@ -496,115 +492,6 @@ class JointRegressorClassifier(
             torch.from_numpy(perm[:n_valid])
         )
 
-    # -- predict ------------------------------------------------------------------
-    def _raw(self, X):
-        """Network outputs for X, and X's index when it is a DataFrame (call it
-        within ``thread_budget``, which also covers the torch work after it)."""
-        X_df = X
-        X = self._validate_X(X)
-        index = X_df.index if isinstance(X_df, pd.DataFrame) else None
-        module = self.net_.module_
-        rows = X.shape[0]
-        work = min(rows, eval_batch_size(module, self.device_)) * widest_layer(module)
-        with thread_budget(work, self.n_threads, predict=True):
-            return self.net_.predict_raw(as_tensor(X, self.device_)), index
-
-    def predict(self, X):
-        """Predict every target, in its original labels and units.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray or DataFrame of shape (n_samples, n_targets)
-            A DataFrame with the fitted columns and dtypes when y was one; a
-            1-D array when y was 1-D; else an array (object dtype when the
-            targets' types differ).
-        """
-        with thread_budget():
-            raw, index = self._raw(X)
-            columns = self._decisions(raw)
-        return self._encoder.decode(columns, index=index)
-
-    def _decisions(self, raw):
-        """Per target: a standardised number or a class code per row."""
-        columns = []
-        for j, (sl, kind) in enumerate(self._heads()):
-            if kind == "regression":
-                columns.append(raw[:, sl.start])
-            elif kind == "binary" and len(self.target_classes_[j]) == 2:
-                columns.append((raw[:, sl.start] > 0).view(np.uint8))
-            elif kind == "binary":  # one class seen in fit
-                columns.append(np.zeros(len(raw), dtype=np.uint8))
-            else:  # torch's argmax uses the threads numpy's would not
-                columns.append(torch.from_numpy(raw[:, sl]).argmax(dim=1).numpy())
-        return columns
-
-    @available_if(has_classification_target)
-    def predict_proba(self, X):
-        """Class probabilities of every classification target.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : list of ndarray of shape (n_samples, n_classes_j)
-            One array per classification target, in target order, columns in
-            ``classes_[j]`` order. When y was 1-D (one target), the array
-            itself, as scikit-learn's forests do.
-        """
-        with thread_budget():  # sigmoid and softmax run on torch's threads too
-            raw, _ = self._raw(X)
-            out = []
-            for j, (sl, kind) in enumerate(self._heads()):
-                logits = torch.from_numpy(
-                    np.ascontiguousarray(raw[:, sl], dtype=np.float64)
-                )
-                if kind == "binary":
-                    p = torch.sigmoid(logits[:, 0]).numpy()
-                    if len(self.target_classes_[j]) == 2:
-                        out.append(np.column_stack([1.0 - p, p]))
-                    else:
-                        out.append(np.ones((len(p), 1)))
-                elif kind == "multiclass":
-                    out.append(torch.softmax(logits, dim=1).numpy())
-        return out[0] if self._encoder.kind_ == "1d" else out
-
-    @available_if(is_single_classifier)
-    def decision_function(self, X):
-        """The network's logits (one classification target only).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For two classes, the logit of the second class, as scikit-learn's
-            binary classifiers give; else one logit per class.
-        """
-        with thread_budget():
-            raw, _ = self._raw(X)
-        ((sl, kind),) = self._heads()
-        if kind == "binary":
-            if len(self.target_classes_[0]) < 2:  # one class seen in fit
-                return np.zeros(len(raw))
-            return raw[:, sl.start].astype(np.float64)
-        return raw[:, sl].astype(np.float64)
-
-    def _heads(self):
-        kinds = [
-            self._head_kind(t, c)
-            for t, c in zip(self.target_types_, self.target_classes_)
-        ]
-        return list(zip(self.net_.module_.head_slices, kinds))
-
-    # -- inspection -------------------------------------------------------------
     def summary(self):
         """A text table of the fitted network, like Keras' ``model.summary()``.
 
@@ -618,177 +505,7 @@ class JointRegressorClassifier(
             Print it: ``print(est.summary())``.
         """
         check_is_fitted(self)
-        module = self.net_.module_
-        shapes = {}
-        hooks = [
-            m.register_forward_hook(
-                lambda mod, inp, out, name=name: shapes.__setitem__(name, out.shape)
-            )
-            for name, m in module.named_modules()
-            if name and not list(m.children())
-        ]
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                device = next(module.parameters()).device
-                module(torch.zeros(2, self.n_features_in_, device=device))
-        finally:
-            module.train(was_training)
-            for h in hooks:
-                h.remove()
-        rows = [("input", "", f"(batch, {self.n_features_in_})", "")]
-        for name, m in module.named_modules():
-            if name in shapes:
-                n = sum(p.numel() for p in m.parameters(recurse=False))
-                shape = "(batch, " + ", ".join(str(d) for d in shapes[name][1:]) + ")"
-                rows.append((name, type(m).__name__, shape, f"{n:,}"))
-        width = [max(len(r[i]) for r in rows) for i in range(4)]
-        width = [
-            max(w, len(h)) for w, h in zip(width, ("layer", "type", "output", "params"))
-        ]
-        fmt = "{{:<{}}}  {{:<{}}}  {{:<{}}}  {{:>{}}}".format(*width)
-        lines = [
-            f"{type(self).__name__}: {self.n_features_in_} features -> "
-            f"{self.n_outputs_} targets",
-            fmt.format("layer", "type", "output", "params"),
-            "-" * (sum(width) + 6),
-        ]
-        lines += [fmt.format(*r) for r in rows]
-        lines += ["", "heads (columns of the output):"]
-        for j, (sl, kind) in enumerate(self._heads()):
-            name = self._encoder.names_[j]
-            if kind == "regression":
-                what = "a number, in the target's units"
-            else:
-                what = f"one of {len(self.target_classes_[j])} classes"
-            cols = f"{sl.start}" if sl.stop - sl.start == 1 else f"{sl.start}:{sl.stop}"
-            lines.append(f"  {str(name)!s:<16} {kind:<11} column {cols:<7} -> {what}")
-        total = sum(p.numel() for p in module.parameters())
-        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        learned = sum(p.numel() for p in self.net_.criterion_.parameters())
-        lines += ["", f"parameters: {total:,} ({trainable:,} trainable)"]
-        if learned:
-            lines.append(f"learned loss weights: {learned}")
-        return "\n".join(lines)
-
-    # -- safe persistence -----------------------------------------------------
-    def save(self, path):
-        """Write the fitted model to ``path`` in a format that never unpickles.
-
-        The file is a safetensors file: the network's tensors, and in its header
-        a JSON document with the parameters, the target types, the classes with
-        their original label types, the regression scales, the feature names,
-        the history and a format version, all under a SHA-256 digest. Read it
-        back with ``JointRegressorClassifier.load(path)``. (Pickle and joblib
-        work too, as for any scikit-learn estimator, but only load those from
-        sources you trust: unpickling can run code.)
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Where to write (by convention ending in ``.safetensors``).
-
-        Returns
-        -------
-        path : str or os.PathLike
-            ``path``, for chaining.
-        """
-        return self._save(path)
-
-    @classmethod
-    def load(cls, path, device=None):
-        """Read a model written by ``save``; runs no code from the file.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            A file written by ``JointRegressorClassifier.save``.
-        device : str, default=None
-            Where to put the network: None for the device it was fitted on when
-            that one is available here, else the CPU (so a model fitted on a GPU
-            loads on a machine without one); or "cpu", "cuda", "auto".
-
-        Returns
-        -------
-        estimator : JointRegressorClassifier
-            Fitted, with the same predictions, labels and dtypes as the saved one.
-
-        Raises
-        ------
-        ValueError
-            (a ``ModelFileError``) when the file is not a sklearn-multihead model
-            file (e.g. a pickle), holds another estimator, comes from a newer
-            format version, or was changed or truncated after it was written.
-        """
-        return cls._load(path, device=device)
-
-    def _file_state(self):
-        history = {
-            "columns": list(self.history_.columns),
-            "index": self.history_.index.tolist(),
-            "data": self.history_.to_numpy(dtype=np.float64).tolist(),
-        }
-        extra = {
-            "training": {
-                "device_": self.device_,
-                "n_iter_": self.n_iter_,
-                "history": history,
-            },
-            "module": self._module_config,
-            "loss": self._loss_config,
-        }
-        tensors = {
-            f"{part}.{name}": t
-            for part, obj in [
-                ("module", self.net_.module_),
-                ("criterion", self.net_.criterion_),
-            ]
-            for name, t in obj.state_dict().items()
-        }
-        return extra, {k: t.detach().cpu().numpy() for k, t in tensors.items()}
-
-    def _restore_file_state(self, parts, tensors, device=None):
-        training = parts["training"]
-        hist = training["history"]
-        self.history_ = pd.DataFrame(
-            hist["data"],
-            columns=hist["columns"],
-            index=pd.Index(hist["index"], name="epoch"),
-        )
-        self.n_iter_ = int(training["n_iter_"])
-        self.loss_curve_ = self.history_["train_loss"].astype(float).tolist()
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
-        self._module_config, self._loss_config = parts["module"], parts["loss"]
-        kinds = [
-            self._head_kind(t, c)
-            for t, c in zip(self.target_types_, self.target_classes_)
-        ]
-        if kinds != list(self._loss_config["head_kinds"]) or (
-            self._module_config["n_features"] != self.n_features_in_
-        ):
-            raise ValueError("the network does not match the targets or the features")
-        if device is None:
-            saved = training["device_"]
-            device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
-        self.device_ = _resolve_device(device)
-        module, criterion = self._build_module_and_loss()
-        expected = 0
-        for part, obj in [("module", module), ("criterion", criterion)]:
-            prefix = part + "."
-            state = {
-                k[len(prefix) :]: torch.from_numpy(np.array(v))
-                for k, v in tensors.items()
-                if k.startswith(prefix)
-            }
-            obj.load_state_dict(state, strict=True)
-            expected += len(state)
-        if expected != len(tensors):
-            raise ValueError("the file holds tensors that the network does not have")
-        self.net_ = self._build_net(
-            module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
-        )
-        self.net_.initialize()
+        return network_summary(self)
 
 
 def _named_callbacks(callbacks):

@@ -3,6 +3,8 @@
 Inside:
 
 - ``thread_budget``: re-exported from ``_threads`` (the thread policy).
+- ``resolve_device``: the device a fit uses ("auto": a GPU when there is one).
+- ``SparseRows``: a sparse X densified a batch at a time.
 - ``TensorData``: X, encoded Y and sample weights as tensors, built once.
 - ``BatchIterator``: yields batches by slicing those tensors (a permutation per
   epoch from its own seeded generator); no DataLoader, no per-sample collate.
@@ -73,6 +75,19 @@ def widest_layer(module):
             default=1,
         )
     return widest
+
+
+def resolve_device(device):
+    """The torch device a fit uses: "auto" picks a GPU when there is one; a
+    CUDA device without a GPU is a clear error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees no CUDA GPU. Use "
+            "device='cpu', or device='auto' to take a GPU only when there is one."
+        )
+    return device
 
 
 class SparseRows:

@@ -1,0 +1,139 @@
+"""Safe files of the joint network: what ``save`` writes and ``load`` reads
+beyond what both estimators share (``_base``).
+
+Inside:
+
+- ``NetworkFileMixin`` (for ``JointRegressorClassifier``): ``save`` /
+  ``load``, and the network's part of the file: its history, module and
+  loss configurations in the JSON document, its tensors in the safetensors
+  body (``_file_state``), rebuilt and checked against the targets and
+  features on load (``_restore_file_state``), on the CPU when the saved
+  device is not there.
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sklearn_multihead._net import resolve_device
+
+
+class NetworkFileMixin:
+    """``save`` / ``load`` of the joint network."""
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in a format that never unpickles.
+
+        The file is a safetensors file: the network's tensors, and in its header
+        a JSON document with the parameters, the target types, the classes with
+        their original label types, the regression scales, the feature names,
+        the history and a format version, all under a SHA-256 digest. Read it
+        back with ``JointRegressorClassifier.load(path)``. (Pickle and joblib
+        work too, as for any scikit-learn estimator, but only load those from
+        sources you trust: unpickling can run code.)
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (by convention ending in ``.safetensors``).
+
+        Returns
+        -------
+        path : str or os.PathLike
+            ``path``, for chaining.
+        """
+        return self._save(path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Read a model written by ``save``; runs no code from the file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``JointRegressorClassifier.save``.
+        device : str, default=None
+            Where to put the network: None for the device it was fitted on when
+            that one is available here, else the CPU (so a model fitted on a GPU
+            loads on a machine without one); or "cpu", "cuda", "auto".
+
+        Returns
+        -------
+        estimator : JointRegressorClassifier
+            Fitted, with the same predictions, labels and dtypes as the saved one.
+
+        Raises
+        ------
+        ValueError
+            (a ``ModelFileError``) when the file is not a sklearn-multihead model
+            file (e.g. a pickle), holds another estimator, comes from a newer
+            format version, or was changed or truncated after it was written.
+        """
+        return cls._load(path, device=device)
+
+    def _file_state(self):
+        history = {
+            "columns": list(self.history_.columns),
+            "index": self.history_.index.tolist(),
+            "data": self.history_.to_numpy(dtype=np.float64).tolist(),
+        }
+        extra = {
+            "training": {
+                "device_": self.device_,
+                "n_iter_": self.n_iter_,
+                "history": history,
+            },
+            "module": self._module_config,
+            "loss": self._loss_config,
+        }
+        tensors = {
+            f"{part}.{name}": t
+            for part, obj in [
+                ("module", self.net_.module_),
+                ("criterion", self.net_.criterion_),
+            ]
+            for name, t in obj.state_dict().items()
+        }
+        return extra, {k: t.detach().cpu().numpy() for k, t in tensors.items()}
+
+    def _restore_file_state(self, parts, tensors, device=None):
+        training = parts["training"]
+        hist = training["history"]
+        self.history_ = pd.DataFrame(
+            hist["data"],
+            columns=hist["columns"],
+            index=pd.Index(hist["index"], name="epoch"),
+        )
+        self.n_iter_ = int(training["n_iter_"])
+        self.loss_curve_ = self.history_["train_loss"].astype(float).tolist()
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        self._module_config, self._loss_config = parts["module"], parts["loss"]
+        kinds = [
+            self._head_kind(t, c)
+            for t, c in zip(self.target_types_, self.target_classes_)
+        ]
+        if kinds != list(self._loss_config["head_kinds"]) or (
+            self._module_config["n_features"] != self.n_features_in_
+        ):
+            raise ValueError("the network does not match the targets or the features")
+        if device is None:
+            saved = training["device_"]
+            device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
+        self.device_ = resolve_device(device)
+        module, criterion = self._build_module_and_loss()
+        expected = 0
+        for part, obj in [("module", module), ("criterion", criterion)]:
+            prefix = part + "."
+            state = {
+                k[len(prefix) :]: torch.from_numpy(np.array(v))
+                for k, v in tensors.items()
+                if k.startswith(prefix)
+            }
+            obj.load_state_dict(state, strict=True)
+            expected += len(state)
+        if expected != len(tensors):
+            raise ValueError("the file holds tensors that the network does not have")
+        self.net_ = self._build_net(
+            module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
+        )
+        self.net_.initialize()

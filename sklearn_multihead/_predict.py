@@ -1,0 +1,135 @@
+"""Predictions of the joint network (torch, numpy).
+
+Inside:
+
+- ``NetworkPredictMixin`` (for ``JointRegressorClassifier``): ``predict``
+  (original labels and units, through the target encoder's ``decode``),
+  ``predict_proba`` (sigmoid / softmax in float64 from the logits),
+  ``decision_function`` (the logits, one classification target only), and
+  the forward pass they share (``_raw``: checked X, chunked, on the threads
+  the policy picks).
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.metaestimators import available_if
+
+from sklearn_multihead._base import has_classification_target, is_single_classifier
+from sklearn_multihead._net import (
+    as_tensor,
+    eval_batch_size,
+    thread_budget,
+    widest_layer,
+)
+
+
+class NetworkPredictMixin:
+    """``predict``, ``predict_proba`` and ``decision_function``."""
+
+    def _raw(self, X):
+        """Network outputs for X, and X's index when it is a DataFrame (call it
+        within ``thread_budget``, which also covers the torch work after it)."""
+        X_df = X
+        X = self._validate_X(X)
+        index = X_df.index if isinstance(X_df, pd.DataFrame) else None
+        module = self.net_.module_
+        rows = X.shape[0]
+        work = min(rows, eval_batch_size(module, self.device_)) * widest_layer(module)
+        with thread_budget(work, self.n_threads, predict=True):
+            return self.net_.predict_raw(as_tensor(X, self.device_)), index
+
+    def predict(self, X):
+        """Predict every target, in its original labels and units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray or DataFrame of shape (n_samples, n_targets)
+            A DataFrame with the fitted columns and dtypes when y was one; a
+            1-D array when y was 1-D; else an array (object dtype when the
+            targets' types differ).
+        """
+        with thread_budget():
+            raw, index = self._raw(X)
+            columns = self._decisions(raw)
+        return self._encoder.decode(columns, index=index)
+
+    def _decisions(self, raw):
+        """Per target: a standardised number or a class code per row."""
+        columns = []
+        for j, (sl, kind) in enumerate(self._heads()):
+            if kind == "regression":
+                columns.append(raw[:, sl.start])
+            elif kind == "binary" and len(self.target_classes_[j]) == 2:
+                columns.append((raw[:, sl.start] > 0).view(np.uint8))
+            elif kind == "binary":  # one class seen in fit
+                columns.append(np.zeros(len(raw), dtype=np.uint8))
+            else:  # torch's argmax uses the threads numpy's would not
+                columns.append(torch.from_numpy(raw[:, sl]).argmax(dim=1).numpy())
+        return columns
+
+    @available_if(has_classification_target)
+    def predict_proba(self, X):
+        """Class probabilities of every classification target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : list of ndarray of shape (n_samples, n_classes_j)
+            One array per classification target, in target order, columns in
+            ``classes_[j]`` order. When y was 1-D (one target), the array
+            itself, as scikit-learn's forests do.
+        """
+        with thread_budget():  # sigmoid and softmax run on torch's threads too
+            raw, _ = self._raw(X)
+            out = []
+            for j, (sl, kind) in enumerate(self._heads()):
+                logits = torch.from_numpy(
+                    np.ascontiguousarray(raw[:, sl], dtype=np.float64)
+                )
+                if kind == "binary":
+                    p = torch.sigmoid(logits[:, 0]).numpy()
+                    if len(self.target_classes_[j]) == 2:
+                        out.append(np.column_stack([1.0 - p, p]))
+                    else:
+                        out.append(np.ones((len(p), 1)))
+                elif kind == "multiclass":
+                    out.append(torch.softmax(logits, dim=1).numpy())
+        return out[0] if self._encoder.kind_ == "1d" else out
+
+    @available_if(is_single_classifier)
+    def decision_function(self, X):
+        """The network's logits (one classification target only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of the second class, as scikit-learn's
+            binary classifiers give; else one logit per class.
+        """
+        with thread_budget():
+            raw, _ = self._raw(X)
+        ((sl, kind),) = self._heads()
+        if kind == "binary":
+            if len(self.target_classes_[0]) < 2:  # one class seen in fit
+                return np.zeros(len(raw))
+            return raw[:, sl.start].astype(np.float64)
+        return raw[:, sl].astype(np.float64)
+
+    def _heads(self):
+        kinds = [
+            self._head_kind(t, c)
+            for t, c in zip(self.target_types_, self.target_classes_)
+        ]
+        return list(zip(self.net_.module_.head_slices, kinds))
