@@ -398,6 +398,13 @@ class TargetEncoder:
             cache[j] = _restore_dtype(self.classes_[j], self.dtypes_[j])
         return cache[j]
 
+    def __getstate__(self):
+        # the decode cache holds pandas objects (an Index, extension arrays)
+        # that serialisers such as skops cannot rebuild; it is remade on use
+        state = dict(self.__dict__)
+        state.pop("_decode_cache", None)
+        return state
+
     #: fitted attributes that describe the encoder completely (for safe files)
     _STATE = ("names_", "kind_", "types_", "dtypes_", "classes_", "means_", "scales_")
 

@@ -343,3 +343,27 @@ def test_encode_decode_is_the_identity(value):
 def test_decode_refuses_unknown_tags(bad):
     with pytest.raises(ModelFileError):
         decode(bad)
+
+
+def test_skops_round_trip_of_the_forest_before_and_after_predict():
+    import skops.io as sio
+
+    from sklearn_multihead import RandomForestRegressorClassifier
+    from sklearn_multihead.datasets import make_joint_dataset
+
+    X, Y = make_joint_dataset(n_samples=100, random_state=0)
+    rf = RandomForestRegressorClassifier(n_estimators=3, random_state=0).fit(X, Y)
+    for _ in range(2):  # before predict, then after (the decode cache is built)
+        blob = sio.dumps(rf)
+        types = sio.get_untrusted_types(data=blob)
+        assert set(types) == {
+            "numpy.dtype",
+            "pandas.StringDtype",
+            "sklearn.tree._tree.Tree",
+            "sklearn_multihead._baseline.RandomForestRegressorClassifier",
+            "sklearn_multihead._targets.TargetEncoder",
+        }
+        expected = rf.predict(X)
+        pd.testing.assert_frame_equal(
+            sio.loads(blob, trusted=types).predict(X), expected
+        )
