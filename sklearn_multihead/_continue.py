@@ -70,6 +70,9 @@ class ContinuedTrainingMixin:
             seed = int(np.random.RandomState(len(net.history)).randint(2**31 - 1))
             data, valid = self._split(data, seed)
             net.train_split = self._predefined_split(valid)
+            scorer = dict(net.callbacks_).get("valid_score")
+            if scorer is not None:
+                scorer.valid = valid
         work = net.batch_size * self._widest()
         stopper = dict(net.callbacks_)["stopper"]
         with thread_budget(work, self.n_threads):
@@ -91,6 +94,22 @@ class ContinuedTrainingMixin:
             )
         return self._encoder.transform(y)
 
+    def _set_curves(self):
+        """scikit-learn's MLP attributes from ``history_``: ``loss_curve_``,
+        ``best_loss_`` (None with early stopping, as there), and with early
+        stopping ``validation_scores_`` / ``best_validation_score_`` (the mean
+        over targets of R^2 and accuracy on the held-out rows, per epoch; None
+        without)."""
+        history = self.history_
+        self.loss_curve_ = history["train_loss"].astype(float).tolist()
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        scores = history["valid_score"] if "valid_score" in history else None
+        if scores is None or not self.early_stopping:
+            self.validation_scores_ = self.best_validation_score_ = None
+        else:
+            self.validation_scores_ = scores.astype(float).tolist()
+            self.best_validation_score_ = max(self.validation_scores_)
+
     def _record_history(self, stopper, n_train, warn=True):
         from sklearn_multihead._health import training_warnings
 
@@ -99,8 +118,7 @@ class ContinuedTrainingMixin:
         ]
         self.history_ = pd.DataFrame(rows).set_index("epoch")
         self.n_iter_ = len(self.history_)
-        self.loss_curve_ = self.history_["train_loss"].astype(float).tolist()
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        self._set_curves()
         if warn:
             for message in training_warnings(self, stopper, n_train):
                 warnings.warn(

@@ -40,6 +40,7 @@ from sklearn_multihead._net import (
     JointNet,
     StopOnPlateau,
     TensorData,
+    ValidationScore,
     as_tensor,
     resolve_device,
     thread_budget,
@@ -173,6 +174,20 @@ class JointRegressorClassifier(
         early stopping, ``valid_loss`` and ``valid_loss_<target>``.
     n_iter_ : int
         Number of epochs run.
+    loss_curve_ : list of float
+        Training loss per epoch (``history_["train_loss"]``).
+    best_loss_ : float or None
+        The lowest training loss; None with early stopping.
+    validation_scores_ : list of float or None
+        With early stopping, the mean over targets of R^2 (regression) and
+        accuracy (classification) on the held-out rows after each epoch;
+        else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``.
+    target_classes_ : list
+        Per target, its class labels or None (``classes_`` is this list with
+        several targets, the one array for a 1-D classification y, and absent
+        for a 1-D regression y).
 
     Examples
     --------
@@ -400,6 +415,10 @@ class JointRegressorClassifier(
             callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
             if self.verbose:
                 callbacks.append(("print_log", PrintLog()))
+            if train_split:
+                one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
+                scorer = ValidationScore(train_split.valid, head_kinds, one_class)
+                callbacks.append(("valid_score", scorer))
             callbacks += _named_callbacks(self.callbacks)
             self.net_ = self._build_net(
                 module,

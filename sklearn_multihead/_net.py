@@ -32,7 +32,7 @@ import weakref
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from tqdm.auto import tqdm
 
 from sklearn_multihead._threads import thread_budget
@@ -193,6 +193,41 @@ class BatchIterator:
                 sl = slice(start, stop)
                 w = None if d.sample_weight is None else d.sample_weight[sl]
                 yield d.X[sl], (None if d.Y is None else d.Y[sl], w)
+
+
+class ValidationScore(Callback):
+    """Records ``valid_score`` after every epoch: the mean over targets of R^2
+    (regression) and accuracy (classification) on the held-out rows, from the
+    encoded targets (R^2 does not change with the standardisation), as
+    scikit-learn's MLP records ``validation_scores_``."""
+
+    def __init__(self, valid, head_kinds, one_class):
+        self.valid, self.head_kinds, self.one_class = valid, head_kinds, one_class
+
+    def on_epoch_end(self, net, **kwargs):
+        raw = net.predict_raw(self.valid.X)
+        Y = self.valid.Y.cpu().numpy()
+        scores = []
+        for j, (sl, kind) in enumerate(zip(net.module_.head_slices, self.head_kinds)):
+            y = Y[:, j]
+            known = ~np.isnan(y)
+            if not known.any():
+                continue
+            y = y[known]
+            if kind == "regression":
+                pred = raw[known, sl.start]
+                spread = ((y - y.mean()) ** 2).sum()
+                if spread > 0:
+                    scores.append(1.0 - ((y - pred) ** 2).sum() / spread)
+                continue
+            if self.one_class[j]:  # one class seen in fit: always predicted
+                pred = np.zeros_like(y)
+            elif kind == "binary":
+                pred = (raw[known, sl.start] > 0).astype(np.float32)
+            else:
+                pred = raw[known, sl].argmax(axis=1)
+            scores.append(float((pred == y).mean()))
+        net.history.record("valid_score", float(np.mean(scores)) if scores else np.nan)
 
 
 #: a monitored loss that ends above this many times its best has diverged

@@ -105,8 +105,7 @@ class NetworkFileMixin:
             index=pd.Index(hist["index"], name="epoch"),
         )
         self.n_iter_ = int(training["n_iter_"])
-        self.loss_curve_ = self.history_["train_loss"].astype(float).tolist()
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        self._set_curves()
         self._module_config, self._loss_config = parts["module"], parts["loss"]
         kinds = [
             self._head_kind(t, c)

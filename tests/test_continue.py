@@ -71,3 +71,17 @@ def test_a_loaded_model_cannot_continue(data, tmp_path):
     assert loaded.loss_curve_ == est.loss_curve_
     with pytest.raises(ValueError, match="no optimiser state to continue from"):
         loaded.partial_fit(X, Y)
+
+
+def test_validation_scores_in_scikit_learns_meaning(data, tmp_path):
+    X, Y = data
+    est = JointRegressorClassifier(early_stopping=True, random_state=0).fit(X, Y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ and est.best_loss_ is None
+    assert est.best_validation_score_ == max(scores)
+    assert np.mean(scores[-5:]) > scores[0] + 0.1  # the held-out score improves
+    assert all(s <= 1.0 for s in scores)
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    assert loaded.validation_scores_ == scores
+    plain = JointRegressorClassifier(max_iter=5).fit(X, Y)
+    assert plain.validation_scores_ is None and plain.best_validation_score_ is None
