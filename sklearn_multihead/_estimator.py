@@ -158,9 +158,11 @@ class JointRegressorClassifier(
     ----------
     target_types_ : list of str
         Type of each target.
-    classes_ : list
+    classes_ : list or ndarray
         For each target, the array of its class labels, or None for a
-        regression target.
+        regression target. Fitted on a 1-D classification y: that target's
+        label array, as a scikit-learn classifier has; on a 1-D regression
+        y: absent.
     n_outputs_ : int
         Number of targets.
     n_features_in_ : int
