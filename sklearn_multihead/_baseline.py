@@ -82,8 +82,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     >>> from sklearn_multihead.datasets import make_joint_dataset
     >>> X, Y = make_joint_dataset(n_samples=100, random_state=0)
     >>> rf = RandomForestRegressorClassifier(n_estimators=10, random_state=0)
-    >>> rf.fit(X, Y).predict(X[:2]).dtypes.tolist()
-    [dtype('float64'), dtype('bool'), <StringDtype(na_value=nan)>]
+    >>> [str(dtype) for dtype in rf.fit(X, Y).predict(X[:2]).dtypes]
+    ['float64', 'bool', 'str']
     """
 
     _parameter_constraints = {
