@@ -69,7 +69,7 @@ def has_classification_target(est):
 
 def is_single_classifier(est):
     """``available_if`` check: classifier-only methods need one class target."""
-    if est.single_target_type() != CLASSIFICATION:
+    if est._single_target_type() != CLASSIFICATION:
         raise AttributeError(
             "This method is only available on a model of one classification "
             "target (fitted on a 1-D y, or with target_types=['classification']), "
@@ -93,7 +93,7 @@ class JointTargetsMixin(MultiOutputMixin):
     list (``target_classes_`` is that list in every case).
     """
 
-    def single_target_type(self):
+    def _single_target_type(self):
         """ "classification" or "regression" for one target, else None."""
         encoder = getattr(self, "_encoder", None)
         if encoder is not None:
@@ -112,7 +112,7 @@ class JointTargetsMixin(MultiOutputMixin):
         # either kind of target may come: both sets of tags, whatever the type
         tags.classifier_tags = ClassifierTags()
         tags.regressor_tags = RegressorTags()
-        kind = self.single_target_type()
+        kind = self._single_target_type()
         if kind == CLASSIFICATION:
             tags.estimator_type = "classifier"
         elif kind == REGRESSION:

@@ -246,9 +246,26 @@ class StopOnPlateau(EarlyStopping):
     whose weights were restored, or None.
     """
 
-    def __init__(self, *args, restore="best", **kwargs):
-        kwargs["load_best"] = True
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        monitor="valid_loss",
+        patience=5,
+        threshold=1e-4,
+        threshold_mode="rel",
+        lower_is_better=True,
+        sink=print,
+        load_best=True,
+        restore="best",
+    ):
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            threshold=threshold,
+            threshold_mode=threshold_mode,
+            lower_is_better=lower_is_better,
+            sink=sink,
+            load_best=True,  # the best weights are always kept; restore decides
+        )
         self.restore = restore
 
     def on_train_begin(self, net, **kwargs):
