@@ -7,14 +7,16 @@ Inside:
   ``load``, and the network's part of the file: its history, module and
   loss configurations in the JSON document, its tensors in the safetensors
   body (``_file_state``), rebuilt and checked against the targets and
-  features on load (``_restore_file_state``), on the CPU when the saved
-  device is not there.
+  features on load (``_restore_file_state``; the shapes are checked on
+  torch's "meta" device before any memory is allocated), on the CPU when the
+  saved device is not there.
 """
 
 import numpy as np
 import pandas as pd
 import torch
 
+from sklearn_multihead._module import MultiHeadMLP
 from sklearn_multihead._net import resolve_device
 
 
@@ -119,6 +121,21 @@ class NetworkFileMixin:
             saved = training["device_"]
             device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
         self.device_ = resolve_device(device)
+        # the shapes the document describes, built on torch's "meta" device
+        # (no memory), must be the file's tensors before anything is allocated:
+        # a forged hidden_layer_sizes of [30000, 30000] cost 3.8 GB to refuse
+        with torch.device("meta"):
+            meta = MultiHeadMLP(**self._module_config)
+
+        def shape(t):  # scalars (batch norm's counter) are stored as (1,)
+            return tuple(np.shape(t)) or (1,)
+
+        shapes = {f"module.{k}": shape(t) for k, t in meta.state_dict().items()}
+        found = {k: shape(v) for k, v in tensors.items() if k.startswith("module.")}
+        if shapes != found:
+            raise ValueError(
+                "the network the file describes does not have the file's tensors"
+            )
         module, criterion = self._build_module_and_loss()
         expected = 0
         for part, obj in [("module", module), ("criterion", criterion)]:

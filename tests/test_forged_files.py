@@ -168,3 +168,41 @@ def test_an_infinite_epoch_count_is_a_model_file_error(tmp_path):
     path = _forged_joint(tmp_path, change)
     with pytest.raises(ModelFileError, match="OverflowError"):
         JointRegressorClassifier.load(path)
+
+
+def test_forged_layer_sizes_are_refused_before_any_memory_is_taken(tmp_path):
+    """A file whose document says hidden_layer_sizes=[30000, 30000] (3.6 GB of
+    weights) but holds small tensors is refused from the shapes alone, in a
+    fresh process whose peak memory stays within 200 MB of its start."""
+
+    def change(doc):
+        doc["module"] = {
+            "__dict__": [
+                [k, [30000, 30000] if k == "hidden_layer_sizes" else v]
+                for k, v in doc["module"]["__dict__"]
+            ]
+        }
+
+    path = _forged_joint(tmp_path, change)
+    code = textwrap.dedent(
+        f"""
+        import resource
+        from sklearn_multihead import JointRegressorClassifier
+        from sklearn_multihead._persist import ModelFileError
+        import torch, sklearn, skorch  # the imports are the baseline
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            JointRegressorClassifier.load({str(path)!r})
+        except ModelFileError as exc:
+            print("refused:", exc)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print("grew_mb", (after - before) / 1024)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("refused:") and "does not have the file's" in lines[0]
+    assert float(lines[-1].split()[1]) < 200
