@@ -61,6 +61,14 @@ def check_output_folder(folder, option, names, inputs=(), force=False):
         _writable_folder(folder.absolute().parent, what)
 
 
+def _default_mode(folder=False):
+    """The permissions a plain ``open`` / ``mkdir`` would give (temporary
+    files and folders are created private: 0600 / 0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
+
 def _could_not_write(path, exc):
     return UsageError(
         f"Could not write {str(path)!r} ({exc.strerror or exc}); nothing there was "
@@ -80,6 +88,7 @@ def write_file(path, write):
         raise _could_not_write(path, exc) from None
     try:
         write(Path(tmp))
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -104,6 +113,7 @@ def replace_folder(folder, write):
     old = None
     try:
         write(tmp)
+        os.chmod(tmp, _default_mode(folder=True))
         if folder.is_symlink() or folder.exists():
             old = tmp.with_suffix(".old")  # unique, as the temporary name is
             os.rename(folder, old)

@@ -208,3 +208,12 @@ def test_a_preprocessor_with_arrays_of_the_wrong_size_is_refused(
     sio.dump(prep, model / "preprocessor.skops")
     assert main(["predict", str(model), str(table_csv)]) == 2
     assert "is not the preprocessing" in _error(capsys)
+
+
+def test_outputs_get_the_usual_permissions(model, table_csv, tmp_path):
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(table_csv), "--out", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert model.stat().st_mode & 0o777 == 0o777 & ~umask
