@@ -28,9 +28,9 @@ EPILOG = """\
 examples:
   sklearn-multihead compare
       the side-by-side table on the package's own synthetic data (seconds)
-  sklearn-multihead compare abalone.csv -t rings:regression -t sex --out results
-      rings as a number and sex as a class; writes results/report.md,
-      results/results.json and PNG plots
+  sklearn-multihead compare abalone.csv -t rings:regression -t sex --out abalone-results
+      rings as a number and sex as a class; writes abalone-results/report.md,
+      abalone-results/results.json and PNG plots
   sklearn-multihead fit abalone.csv -t rings:regression -t sex --model model/
   sklearn-multihead predict model/ new_rows.csv --out predictions.csv --proba
   sklearn-multihead score model/ labelled_rows.csv
