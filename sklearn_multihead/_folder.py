@@ -37,6 +37,8 @@ MODEL_FILE, PREPROCESSOR_FILE, SPEC_FILE = (
 #: types outside skops' defaults that the saved preprocessor holds (the
 #: encoder's output dtype); loading refuses any other
 TRUSTED_TYPES = ("numpy.dtype",)
+#: columns.json holds names and a plan: far below this for any real table
+MAX_SPEC_BYTES = 16 * 2**20
 
 
 def check_model_folder(folder, force=False):
@@ -132,6 +134,11 @@ def load_saved(folder):
         raise UsageError(
             f"{str(folder)!r} is not a model folder written by 'sklearn-multihead fit' "
             f"(missing {missing})."
+        )
+    if (folder / SPEC_FILE).stat().st_size > MAX_SPEC_BYTES:
+        raise UsageError(
+            f"{str(folder / SPEC_FILE)!r} is larger than a model's column list "
+            f"can be ({MAX_SPEC_BYTES:,} bytes); it is not read. Fit the model again."
         )
     try:
         spec = json.loads((folder / SPEC_FILE).read_text())

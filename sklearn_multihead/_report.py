@@ -43,7 +43,6 @@ from sklearn_multihead._threads import idle_cores
 REGRESSION_SHOWN = ("mae", "rmse", "r2")
 CLASSIFICATION_SHOWN = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
 LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
-MODELS = ("joint", "forest", "separate")
 #: what ``write_outputs`` may write into ``--out``
 REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")
 

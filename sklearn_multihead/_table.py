@@ -260,7 +260,14 @@ def plan_features(X):
         if len(known) == 0:
             plan["dropped"][name] = "all missing"
             continue
-        if col.nunique(dropna=False) <= 1:
+        try:
+            distinct = col.nunique(dropna=False)
+        except TypeError:  # lists or dicts in cells (Parquet nested columns)
+            raise UsageError(
+                f"Column {name!r} holds values that are neither numbers nor labels "
+                "(lists or records). Drop it, or list the features with --features."
+            ) from None
+        if distinct <= 1:
             plan["dropped"][name] = "constant"
             continue
         if pd.api.types.is_datetime64_any_dtype(col.dtype):

@@ -105,10 +105,10 @@ def omp_budget(current):
 def choose_threads(work, budget, n_threads=None, predict=False):
     """Threads for a step of ``work`` (rows x widest layer) within ``budget``.
 
-    ``predict``: a forward pass only, which gains from a second thread even
-    on small calls (a 100-row call: 0.27 against 0.31 ms on an idle machine),
-    so it takes the idle cores whatever its size, from one read of the
-    machine's load that serving loops share (``IDLE_MAX_AGE_S``).
+    ``predict``: a forward pass only, whose matrix products gain from a
+    second thread even on small calls, so it takes the idle cores whatever
+    its size, from one read of the machine's load that serving loops share
+    (``IDLE_MAX_AGE_S``).
     """
     if n_threads is not None:
         return budget if n_threads == -1 else max(1, int(n_threads))

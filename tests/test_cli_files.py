@@ -217,3 +217,45 @@ def test_outputs_get_the_usual_permissions(model, table_csv, tmp_path):
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert model.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("{tmp}/table.csv", "--model '{tmp}/table.csv' is a file; give a folder."),
+        ("{tmp}/no/such/model", "--model: the folder '{tmp}/no/such' does not exist."),
+    ],
+)
+def test_bad_model_folders_are_refused_before_fitting(
+    table_csv, tmp_path, capsys, where, message
+):
+    where = where.format(tmp=tmp_path)
+    argv = ["fit", str(table_csv), "-t", "reg_0", "--model", where, *FAST]
+    assert main(argv) == 2
+    assert message.format(tmp=tmp_path) in _error(capsys)
+
+
+def test_an_oversized_columns_json_is_not_read(model, table_csv, capsys):
+    with open(model / "columns.json", "r+b") as f:
+        f.truncate(17 * 2**20)  # sparse on disk: no 17 MB written
+    assert main(["predict", str(model), str(table_csv)]) == 2
+    assert "is larger than a model's column list can be" in _error(capsys)
+
+
+def test_a_table_with_no_usable_feature_says_why(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"id": [f"u{i}" for i in range(60)], "y": np.arange(60.0)}).to_csv(
+        path, index=False
+    )
+    assert main(["compare", str(path), "-t", "y", *FAST]) == 2
+    assert "No usable feature column: every one was set aside (id: ID-like" in (
+        _error(capsys)
+    )
+
+
+def test_nested_cells_are_one_line():
+    from sklearn_multihead._table import UsageError, plan_features
+
+    X = pd.DataFrame({"tags": [["a"], ["b", "c"]] * 10, "x": np.arange(20.0)})
+    with pytest.raises(UsageError, match="Column 'tags' holds values that are"):
+        plan_features(X)

@@ -146,3 +146,16 @@ def test_classifier_chain_predict_proba(classification, make):
     proba = chain.predict_proba(X_test)
     assert proba.shape == (len(X_test), 3)
     assert ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_classifier_methods_say_when_they_do_not_apply(regression):
+    X_train, _, y_train, _ = regression
+    est = joint("regression").fit(X_train, y_train)
+    with pytest.raises(
+        AttributeError, match="has no attribute 'decision_function'"
+    ) as e:
+        est.decision_function(X_train)
+    # scikit-learn's available_if keeps the reason as the cause
+    assert "only available on a model of one classification target" in str(
+        e.value.__cause__
+    )
