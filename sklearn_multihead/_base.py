@@ -238,7 +238,7 @@ class JointTargetsMixin(MultiOutputMixin):
             return X if np.isfinite(X.sum()) else None
 
     #: private attributes set by fit (besides the public ones ending in "_")
-    _FIT_STATE = ("_encoder", "_module_config", "_loss_config")
+    _FIT_STATE = ("_encoder", "_features", "_module_config", "_loss_config")
 
     def _fit_keeping_state_on_error(self, *args):
         """Run ``self._fit(*args)``; if it raises, put back the fitted state from

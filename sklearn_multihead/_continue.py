@@ -66,7 +66,7 @@ class ContinuedTrainingMixin:
         )
         net = self.net_
         net.train_split = False
-        if self.early_stopping and not chunk:
+        if self.early_stopping_ and not chunk:
             seed = int(np.random.RandomState(len(net.history)).randint(2**31 - 1))
             data, valid = self._split(data, seed)
             net.train_split = self._predefined_split(valid)
@@ -102,9 +102,9 @@ class ContinuedTrainingMixin:
         without)."""
         history = self.history_
         self.loss_curve_ = history["train_loss"].astype(float).tolist()
-        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
+        self.best_loss_ = None if self.early_stopping_ else min(self.loss_curve_)
         scores = history["valid_score"] if "valid_score" in history else None
-        if scores is None or not self.early_stopping:
+        if scores is None or not self.early_stopping_:
             self.validation_scores_ = self.best_validation_score_ = None
         else:
             self.validation_scores_ = scores.astype(float).tolist()

@@ -34,6 +34,7 @@ from sklearn_multihead._base import (
     JointTargetsMixin,
 )
 from sklearn_multihead._continue import ContinuedTrainingMixin
+from sklearn_multihead._inputs import NUMERIC_TRANSFORMS
 from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
 from sklearn_multihead._net import (
@@ -51,14 +52,18 @@ from sklearn_multihead._predict import NetworkPredictMixin
 from sklearn_multihead._summary import network_summary
 from sklearn_multihead._targets import REGRESSION, TargetEncoder
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
+from sklearn_multihead._xcheck import FeatureCheckMixin, numeric_statistics
 
 __all__ = ["JointRegressorClassifier"]
 
 #: default mini-batch size when ``batch_size="auto"``
 AUTO_BATCH_SIZE = 256
+#: ``early_stopping="auto"`` holds out a validation split from this many rows
+AUTO_EARLY_STOPPING_ROWS = 200
 
 
 class JointRegressorClassifier(
+    FeatureCheckMixin,
     NetworkPredictMixin,
     NetworkFileMixin,
     ContinuedTrainingMixin,
@@ -88,6 +93,31 @@ class JointRegressorClassifier(
     head_hidden_layer_sizes : tuple of int, default=()
         Hidden layers private to each head. Empty: all heads share one fused
         output layer (fastest).
+    categorical_features : "from_dtype", None, or list, default="from_dtype"
+        Which columns of X are categories. ``"from_dtype"``: the columns of a
+        DataFrame X with a category, string, object or bool dtype. A list:
+        column names, integer indices, or one boolean per column. None: all
+        columns are numeric. Each categorical column gets a small learned
+        embedding; categories seen fewer than 2 times in fit, and those unseen
+        in fit, share one "unknown" embedding, a missing cell has its own, and
+        at most the 1,000 most frequent categories of a column get their own
+        (a column of IDs costs no memory).
+    numeric_transform : {"robust", "none"}, default="robust"
+        ``"robust"``: numeric features are centred on their median, divided by
+        their interquartile range / 1.349, and smoothly clipped to about +-3
+        (``z / sqrt(1 + (z / 3)^2)``, as RealMLP does), so outliers and
+        data-entry errors cannot push the network far outside its training
+        range. ``"none"``: the numbers go in as they are. Missing numbers are
+        filled with the median either way, and every column that had a
+        missing value in fit gets a 0 / 1 missing indicator.
+    numeric_embedding : {None, "periodic"}, default=None
+        ``"periodic"``: each numeric feature becomes 8 learned periodic
+        features (``rtdl_num_embeddings.PeriodicEmbeddings``, lite) before the
+        trunk.
+    n_ensemble : int, default=1
+        k > 1: a TabM ensemble of k trunks sharing their weights up to
+        rank-one adapters, each trained on its own loss, their predictions
+        averaged (probabilities for classes). About k times the compute.
     target_types : "auto", list or dict, default="auto"
         Type of each target column, ``"regression"`` or ``"classification"``.
         ``"auto"`` decides by dtype: floating -> regression; integer, bool,
@@ -113,13 +143,14 @@ class JointRegressorClassifier(
         Adam's learning rate.
     max_iter : int, default=200
         Maximum number of epochs.
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows, stop when their loss has
         not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         best weights. When False, training stops when the training loss stalls
-        in the same way.
+        in the same way (and a network trained to the end of a long run
+        overfits). ``"auto"``: on from 200 training rows.
     validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping=True``.
+        Share of rows held out when early stopping is on.
     n_iter_no_change : int, default=10
         Epochs without improvement before training stops.
     tol : float, default=1e-4
@@ -176,6 +207,8 @@ class JointRegressorClassifier(
         early stopping, ``valid_loss`` and ``valid_loss_<target>``.
     n_iter_ : int
         Number of epochs run.
+    early_stopping_ : bool
+        Whether this fit held out a validation split and stopped on it.
     loss_curve_ : list of float
         Training loss per epoch (``history_["train_loss"]``).
     best_loss_ : float or None
@@ -214,6 +247,10 @@ class JointRegressorClassifier(
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "head_hidden_layer_sizes": ["array-like"],
+        "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
+        "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
+        "numeric_embedding": [None, StrOptions({"periodic"})],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "target_types": [StrOptions({"auto"}), list, tuple, dict],
         "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
         "loss_weights": [
@@ -232,7 +269,7 @@ class JointRegressorClassifier(
         ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -255,6 +292,10 @@ class JointRegressorClassifier(
         dropout=0.0,
         batch_norm=False,
         head_hidden_layer_sizes=(),
+        categorical_features="from_dtype",
+        numeric_transform="robust",
+        numeric_embedding=None,
+        n_ensemble=1,
         target_types="auto",
         regression_loss="squared_error",
         loss_weights=None,
@@ -263,7 +304,7 @@ class JointRegressorClassifier(
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
@@ -279,6 +320,10 @@ class JointRegressorClassifier(
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.head_hidden_layer_sizes = head_hidden_layer_sizes
+        self.categorical_features = categorical_features
+        self.numeric_transform = numeric_transform
+        self.numeric_embedding = numeric_embedding
+        self.n_ensemble = n_ensemble
         self.target_types = target_types
         self.regression_loss = regression_loss
         self.loss_weights = loss_weights
@@ -300,7 +345,7 @@ class JointRegressorClassifier(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     # -- fit ----------------------------------------------------------------------
@@ -368,7 +413,12 @@ class JointRegressorClassifier(
             None if sample_weight is None else as_tensor(sample_weight, self.device_),
         )
         train_split = False
-        if self.early_stopping and not first_chunk:
+        self.early_stopping_ = (
+            len(data) >= AUTO_EARLY_STOPPING_ROWS
+            if self.early_stopping == "auto"
+            else bool(self.early_stopping)
+        ) and not first_chunk
+        if self.early_stopping_:
             data, valid = self._split(data, seed)
             train_split = _PredefinedSplit(valid)
         n_train = len(data)
@@ -378,8 +428,21 @@ class JointRegressorClassifier(
             else self.batch_size
         )
 
+        plan = self._features
+        center, scale, missing = numeric_statistics(
+            X, len(plan.numeric_), sample_weight
+        )
         self._module_config = {
             "n_features": int(X.shape[1]),
+            "inputs": {
+                "n_numeric": len(plan.numeric_),
+                "cardinalities": plan.cardinalities_,
+                "missing_columns": missing,
+                "numeric_transform": self.numeric_transform,
+                "numeric_embedding": self.numeric_embedding,
+            },
+            "n_ensemble": int(self.n_ensemble),
+            "head_kinds": head_kinds,
             "head_sizes": head_sizes,
             "hidden_layer_sizes": list(_sizes(self.hidden_layer_sizes)),
             "head_hidden_layer_sizes": list(_sizes(self.head_hidden_layer_sizes)),
@@ -406,21 +469,23 @@ class JointRegressorClassifier(
                 with torch.cuda.device(index):
                     torch.cuda.manual_seed(seed)
             module, criterion = self._build_module_and_loss()
-            monitor = "valid_loss" if self.early_stopping else "train_loss"
+            module.inputs.set_numeric_scaling(center, scale)
+            monitor = "valid_loss" if self.early_stopping_ else "train_loss"
             stopper = StopOnPlateau(
                 monitor=monitor,
                 patience=self.n_iter_no_change,
                 threshold=self.tol,
                 threshold_mode="abs",
-                restore="best" if self.early_stopping else "diverged",
+                restore="best" if self.early_stopping_ else "diverged",
             )
-            callbacks = [("epoch_timer", EpochTimer()), ("stopper", stopper)]
-            if self.verbose:
-                callbacks.append(("print_log", PrintLog()))
-            if train_split:
+            callbacks = [("epoch_timer", EpochTimer())]
+            if train_split:  # scored before the stopper may end the last epoch
                 one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
                 scorer = ValidationScore(train_split.valid, head_kinds, one_class)
                 callbacks.append(("valid_score", scorer))
+            callbacks.append(("stopper", stopper))
+            if self.verbose:
+                callbacks.append(("print_log", PrintLog()))
             callbacks += _named_callbacks(self.callbacks)
             self.net_ = self._build_net(
                 module,

@@ -28,7 +28,7 @@ def training_warnings(est, stopper, n_train):
     messages = []
     history = est.history_
     train = history["train_loss"].to_numpy()
-    if stopper.restored_epoch_ is not None and not est.early_stopping:
+    if stopper.restored_epoch_ is not None and not est.early_stopping_:
         best = history.loc[stopper.restored_epoch_, "train_loss"]
         messages.append(
             f"the training loss diverged: it ended at {train[-1]:.4g}, "
@@ -43,7 +43,7 @@ def training_warnings(est, stopper, n_train):
             f"Check learning_rate_init (now {est.learning_rate_init}) and dropout "
             f"(now {est.dropout})."
         )
-    if est.early_stopping and n_train < FEW_TRAINING_ROWS:
+    if est.early_stopping_ and n_train < FEW_TRAINING_ROWS:
         messages.append(
             f"validation_fraction={est.validation_fraction} leaves {n_train} rows "
             "to train on. Lower validation_fraction, or set early_stopping=False."

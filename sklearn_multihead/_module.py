@@ -14,8 +14,12 @@ No training code lives here (the rtdl convention): the module is a plain
 ``nn.Module`` with keyword-only, checked arguments.
 """
 
+import math
+
 import torch
 from torch import nn
+
+from sklearn_multihead._inputs import FeatureInput
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -34,12 +38,29 @@ def _check_sizes(name, sizes):
     return tuple(int(s) for s in sizes)
 
 
-def _mlp_blocks(n_in, sizes, *, activation, dropout, batch_norm):
+class _BatchNormLastDim(nn.BatchNorm1d):
+    """Batch normalisation of ``(n, k, d)`` ensemble activations over d."""
+
+    def forward(self, x):
+        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+def _linear(n_in, n_out, k, first):
+    if k == 1:
+        return nn.Linear(n_in, n_out)
+    from tabm import LinearBatchEnsemble
+
+    # TabM's initialisation: random signs for the very first adapter, ones after
+    init = ("random-signs", "ones") if first else "ones"
+    return LinearBatchEnsemble(n_in, n_out, k=k, scaling_init=init)
+
+
+def _mlp_blocks(n_in, sizes, *, activation, dropout, batch_norm, k=1):
     layers = []
     for n_out in sizes:
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(_linear(n_in, n_out, k, first=not layers))
         if batch_norm:
-            layers.append(nn.BatchNorm1d(n_out))
+            layers.append(_BatchNormLastDim(n_out) if k > 1 else nn.BatchNorm1d(n_out))
         # ReLU overwrites the pre-activation it reads (nothing else needs it):
         # one buffer less per layer, in training and in predict
         layers.append(
@@ -75,6 +96,21 @@ class MultiHeadMLP(nn.Module):
     init : {"he", "default"}, default="he"
         ``"he"``: He-normal weights and zero biases in hidden layers (suited to
         ReLU); ``"default"``: torch's own initialisation.
+    inputs : dict or None, default=None
+        Keyword arguments of an input layer (``_inputs.FeatureInput``: numeric
+        transform, missing indicators, embeddings) placed before the trunk,
+        which takes its output. None: X goes to the trunk as it is.
+    n_ensemble : int, default=1
+        k > 1: TabM's parameter-efficient ensemble (Gorishniy et al. 2025): k
+        trunks that share their weights up to rank-one adapters
+        (``tabm.LinearBatchEnsemble``), each with its own output layer. In
+        training ``forward`` returns ``(n_samples, k, n_outputs)``, one
+        prediction per member (each member is trained on its own loss); in
+        eval mode the members' predictions are averaged (means of regression
+        outputs, of probabilities for classes, returned as logits).
+    head_kinds : sequence of str or None, default=None
+        ``"regression"``, ``"binary"`` or ``"multiclass"`` per head: how the
+        ensemble's members are averaged (needed with ``n_ensemble > 1``).
     """
 
     def __init__(
@@ -88,6 +124,9 @@ class MultiHeadMLP(nn.Module):
         dropout=0.0,
         batch_norm=False,
         init="he",
+        inputs=None,
+        n_ensemble=1,
+        head_kinds=None,
     ):
         super().__init__()
         if int(n_features) != n_features or n_features < 1:
@@ -107,8 +146,37 @@ class MultiHeadMLP(nn.Module):
         if init not in ("he", "default"):
             raise ValueError(f"init must be 'he' or 'default'. Got {init!r} instead.")
 
+        k = int(n_ensemble)
+        if k != n_ensemble or k < 1:
+            raise ValueError(f"n_ensemble must be >= 1. Got {n_ensemble} instead.")
+        if k > 1 and head_hidden:
+            raise ValueError(
+                "n_ensemble > 1 needs heads without hidden layers "
+                "(head_hidden_layer_sizes=())."
+            )
+        if k > 1 and not hidden:
+            raise ValueError("n_ensemble > 1 needs at least one hidden layer.")
+        if k > 1 and (
+            head_kinds is None
+            or len(head_kinds) != len(head_sizes)
+            or any(
+                kind not in ("regression", "binary", "multiclass")
+                or (kind != "multiclass") != (size == 1)
+                for kind, size in zip(head_kinds, head_sizes)
+            )
+        ):
+            raise ValueError("n_ensemble > 1 needs one valid head kind per head.")
+        self.n_ensemble = k
+        self.head_kinds = None if head_kinds is None else list(head_kinds)
+        self.inputs = None
+        n_in = int(n_features)
+        if inputs is not None:
+            self.inputs = FeatureInput(**inputs)
+            if self.inputs.n_numeric + self.inputs.n_categorical != n_in:
+                raise ValueError("the input layer does not take n_features columns.")
+            n_in = self.inputs.out_features
         blocks = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
-        layers, width = _mlp_blocks(int(n_features), hidden, **blocks)
+        layers, width = _mlp_blocks(n_in, hidden, k=k, **blocks)
         self.trunk = nn.Sequential(*layers)
         self.head_sizes = head_sizes
         starts = [sum(head_sizes[:j]) for j in range(len(head_sizes))]
@@ -119,6 +187,11 @@ class MultiHeadMLP(nn.Module):
                 layers, w = _mlp_blocks(width, head_hidden, **blocks)
                 self.heads.append(nn.Sequential(*layers, nn.Linear(w, k)))
             self.output = None
+        elif k > 1:
+            from tabm import LinearEnsemble
+
+            self.heads = None
+            self.output = LinearEnsemble(width, sum(head_sizes), k=k)
         else:
             self.heads = None
             self.output = nn.Linear(width, sum(head_sizes))
@@ -138,7 +211,30 @@ class MultiHeadMLP(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, X):
-        h = self.trunk(X)
+        h = X if self.inputs is None else self.inputs(X)
+        if self.n_ensemble > 1:
+            h = h.unsqueeze(1).expand(-1, self.n_ensemble, -1)
+            out = self.output(self.trunk(h))
+            return out if self.training else self._average_members(out)
+        h = self.trunk(h)
         if self.output is not None:
             return self.output(h)
         return torch.cat([head(h) for head in self.heads], dim=1)
+
+    def _average_members(self, out):
+        """``(n, k, outputs)`` -> ``(n, outputs)``: the mean of the members'
+        numbers, or logits of the mean of their probabilities."""
+        parts = []
+        log_k = math.log(self.n_ensemble)
+        for kind, cols in zip(self.head_kinds, self.head_slices):
+            z = out[:, :, cols]
+            if kind == "regression":
+                parts.append(z.mean(dim=1))
+            elif kind == "binary":  # log(mean p) - log(mean (1 - p))
+                pos = torch.logsumexp(nn.functional.logsigmoid(z), dim=1)
+                neg = torch.logsumexp(nn.functional.logsigmoid(-z), dim=1)
+                parts.append(pos - neg)
+            else:
+                log_p = torch.log_softmax(z, dim=2)
+                parts.append(torch.logsumexp(log_p, dim=1) - log_k)
+        return torch.cat(parts, dim=1)

@@ -62,15 +62,29 @@ def eval_batch_size(module, device):
     return int(min(max(CPU_EVAL_FLOATS // widest_layer(module), 512), GPU_EVAL_ROWS))
 
 
+def members_as_rows(y_pred, Y, w):
+    """An ensemble's ``(n, k, outputs)`` predictions in training as ``n * k``
+    rows, each with its row's targets and weight: every member is trained on
+    its own loss (TabM's recipe). 2-D predictions pass through."""
+    if y_pred.ndim != 3:
+        return y_pred, Y, w
+    k = y_pred.shape[1]
+    y_pred = y_pred.reshape(-1, y_pred.shape[2])
+    Y = Y.repeat_interleave(k, dim=0)
+    return y_pred, Y, None if w is None else w.repeat_interleave(k, dim=0)
+
+
 def widest_layer(module):
-    """The widest in- or output of the module's Linear layers (cached)."""
+    """The widest in- or output of the module's linear layers (cached), times
+    the members of an ensemble (each row goes through all of them)."""
     widest = _WIDEST.get(module)
     if widest is None:
         widest = _WIDEST[module] = max(
             (
-                max(m.in_features, m.out_features)
+                max(m.in_features, m.out_features) * getattr(m, "k", 1)
                 for m in module.modules()
-                if isinstance(m, torch.nn.Linear)
+                if isinstance(getattr(m, "in_features", None), int)
+                and isinstance(getattr(m, "out_features", None), int)
             ),
             default=1,
         )
@@ -348,8 +362,7 @@ class JointNet(NeuralNet):
         return BatchIterator(dataset, eval_batch_size(self.module_, self.device))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        Y, w = y_true
-        return self.criterion_(y_pred, Y, w)
+        return self.criterion_(*members_as_rows(y_pred, *y_true))
 
     # -- optimisation ---------------------------------------------------------
     def initialize_optimizer(self, triggered_directly=None):
@@ -387,7 +400,9 @@ class JointNet(NeuralNet):
             )
         with torch.set_grad_enabled(training):
             for Xb, (Yb, wb) in iterator:
-                losses, weights = criterion.kind_losses(module(Xb), Yb, wb)
+                losses, weights = criterion.kind_losses(
+                    *members_as_rows(module(Xb), Yb, wb)
+                )
                 if training:
                     opt.zero_grad(set_to_none=True)
                     criterion.combine_kinds(losses).backward()

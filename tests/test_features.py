@@ -1,0 +1,234 @@
+"""Raw tables in: the feature plan (``_features``), the input layer
+(``_inputs``) and the joint network on DataFrames as users have them."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead._features import (
+    MAX_CATEGORIES,
+    FeaturePlan,
+    resolve_categorical,
+    robust_scaling,
+)
+from sklearn_multihead._inputs import FeatureInput
+
+
+def _table(n=400, seed=0):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "cat": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
+            "text": rng.choice(["a", "b"], n).astype(object),
+            "flag": rng.rand(n) > 0.5,
+            "count": pd.array(rng.randint(0, 5, n), dtype="Int64"),
+            "id": [f"row{i}" for i in range(n)],
+        }
+    )
+    X.loc[X.index[::9], "num"] = np.nan
+    X.loc[X.index[::11], "count"] = pd.NA
+    X.loc[X.index[::13], "text"] = None
+    effect = X["cat"].map({"red": 2.0, "green": 0.0, "blue": -2.0}).astype(float)
+    Y = pd.DataFrame(
+        {
+            "value": effect + X["num"].fillna(0.0) + 0.1 * rng.normal(size=n),
+            "colour": X["cat"].astype(str),
+        }
+    )
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, Y = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = JointRegressorClassifier(max_iter=60, random_state=0).fit(X, Y)
+    return est, X, Y
+
+
+# -- the plan ---------------------------------------------------------------------
+def test_from_dtype_takes_category_string_object_and_bool_columns():
+    X, _ = _table(20)
+    mask = resolve_categorical(X, "from_dtype")
+    assert X.columns[mask].tolist() == ["cat", "text", "flag", "id"]
+
+
+@pytest.mark.parametrize(
+    "spec", [["cat", "text"], [1, 2], [False, True, True, False, False, False]]
+)
+def test_categorical_features_by_name_index_or_mask(spec):
+    X, _ = _table(20)
+    assert resolve_categorical(X, spec).nonzero()[0].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        (["nope"], "names the column 'nope', but X has no such column"),
+        ([9], "holds the index 9, but X has 6 columns"),
+        ([True, False], "boolean mask of 2 entries, but X has 6 columns"),
+        ("all", "must be 'from_dtype', None, or a list"),
+    ],
+)
+def test_categorical_features_errors_say_what_is_wrong(spec, match):
+    X, _ = _table(20)
+    with pytest.raises(ValueError, match=match):
+        resolve_categorical(X, spec)
+
+
+def test_codes_keep_unknown_rare_and_missing_apart():
+    X = pd.DataFrame({"c": ["a", "a", "b", "b", "b", "rare", None]})
+    plan = FeaturePlan().fit(X)
+    assert plan.vocabularies_[0].tolist() == ["b", "a"]  # most frequent first
+    new = pd.DataFrame({"c": ["a", "b", "rare", "unseen", None]})
+    assert plan.transform(new)[:, 0].tolist() == [3, 2, 0, 0, 1]
+
+
+def test_an_id_column_costs_one_code_and_many_categories_are_capped():
+    n = 3 * MAX_CATEGORIES
+    ids = pd.DataFrame({"id": [f"x{i}" for i in range(n)]})
+    assert FeaturePlan().fit(ids).cardinalities_ == [2]
+    many = pd.DataFrame({"c": [f"x{i % (2 * MAX_CATEGORIES)}" for i in range(2 * n)]})
+    assert FeaturePlan().fit(many).cardinalities_ == [2 + MAX_CATEGORIES]
+
+
+def test_robust_scaling_ignores_outliers_and_handles_constant_columns():
+    rng = np.random.RandomState(0)
+    col = rng.normal(size=1000)
+    col[:5] = 1e6
+    center, scale = robust_scaling(np.c_[col, np.ones(1000), np.full(1000, np.nan)])
+    assert abs(center[0]) < 0.1 and 0.8 < scale[0] < 1.2
+    assert scale[1] == 1.0 and (center[2], scale[2]) == (0.0, 1.0)
+
+
+def test_plan_state_round_trip_and_forged_states_are_refused():
+    X, _ = _table(50)
+    plan = FeaturePlan().fit(X)
+    again = FeaturePlan.from_state(plan.get_state(), X.shape[1])
+    np.testing.assert_array_equal(again.transform(X), plan.transform(X))
+    state = plan.get_state()
+    with pytest.raises(ValueError, match="does not cover the features"):
+        FeaturePlan.from_state(state, X.shape[1] + 1)
+    state["vocabularies"][0] = [["nested"]]
+    with pytest.raises(ValueError, match="plain values"):
+        FeaturePlan.from_state(state, X.shape[1])
+
+
+def test_input_layer_clips_outliers_softly_and_marks_missing_cells():
+    layer = FeatureInput(n_numeric=2, missing_columns=[1])
+    layer.set_numeric_scaling([0.0, 0.0], [1.0, 1.0])
+    out = layer(torch.tensor([[1e6, float("nan")], [1.0, 2.0]]))
+    assert out.shape == (2, 3)
+    assert 2.99 < out[0, 0] <= 3.0  # 1e6 spreads reach the trunk as 3
+    assert out[0, 1] == 0.0 and out[0, 2] == 1.0 and out[1, 2] == 0.0
+
+
+# -- the estimator on raw tables -------------------------------------------------
+def test_raw_dataframe_with_every_feature_kind_learns(fitted):
+    est, X, Y = fitted
+    assert est.n_features_in_ == 6
+    assert est.feature_names_in_.tolist() == X.columns.tolist()
+    assert est.score(X, Y) > 0.9
+    assert est._features.cardinalities_[-1] == 2  # the ID column: unknown/missing
+
+
+def test_unseen_categories_and_missing_values_in_predict(fitted):
+    est, X, _ = fitted
+    new = X.iloc[:4].copy()
+    new["cat"] = pd.Categorical(["purple", None, "red", "green"])
+    new["text"] = ["zzz", None, "a", "b"]
+    new.loc[new.index[0], "num"] = np.nan
+    pred = est.predict(new)
+    assert pred.shape == (4, 2) and np.isfinite(pred["value"]).all()
+    assert set(pred["colour"]) <= {"red", "green", "blue"}
+
+
+def test_columns_may_arrive_as_strings_where_fit_saw_categories(fitted):
+    est, X, _ = fitted
+    as_text = X.assign(cat=X["cat"].astype(str))
+    pd.testing.assert_frame_equal(est.predict(as_text), est.predict(X))
+
+
+def test_text_in_a_numeric_column_and_dates_are_named():
+    X, Y = _table(40)
+    est = JointRegressorClassifier(max_iter=2, categorical_features=["cat"])
+    with pytest.raises(ValueError, match="column 'text' is treated as numeric"):
+        est.fit(X, Y)
+    dated = X.assign(when=pd.Timestamp("2024-01-01"))
+    with pytest.raises(ValueError, match="column 'when' holds dates"):
+        JointRegressorClassifier(max_iter=2).fit(dated, Y)
+    with pytest.raises(ValueError, match="infinity in column 'num'"):
+        JointRegressorClassifier(max_iter=2).fit(X.assign(num=np.inf), Y)
+
+
+def test_categorical_indices_on_a_numeric_array():
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 4, 300)
+    X = np.c_[rng.normal(size=300), codes * 1000.0]
+    y = np.array([3.0, -1.0, 0.5, 2.0])[codes] + X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = JointRegressorClassifier(
+            categorical_features=[1], max_iter=80, random_state=0
+        ).fit(X, y)
+    assert est.score(X, y) > 0.9
+    with pytest.raises(ValueError, match="needs a dense X"):
+        JointRegressorClassifier(categorical_features=[1]).fit(sp.csr_matrix(X), y)
+
+
+def test_outliers_in_a_few_rows_barely_move_the_other_rows():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(500, 4))
+    y = X[:, 0] + np.sin(X[:, 1])
+    bad = X.copy()
+    bad[:5, 2] = 1e4  # data-entry errors in a feature that does not matter
+    kw = dict(max_iter=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clean = JointRegressorClassifier(**kw).fit(X, y).predict(X[5:])
+        dirty = JointRegressorClassifier(**kw).fit(bad, y).predict(X[5:])
+    assert np.abs(clean - dirty).mean() < 0.1 * y.std()
+
+
+def test_save_and_load_keep_the_feature_plan(fitted, tmp_path):
+    est, X, _ = fitted
+    path = est.save(tmp_path / "model.safetensors")
+    loaded = JointRegressorClassifier.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(X), est.predict(X))
+    assert loaded._features.get_state() == est._features.get_state()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_ensemble": 4},
+        {"numeric_embedding": "periodic"},
+        {"numeric_transform": "none"},
+    ],
+)
+def test_network_options_learn_and_round_trip(params, tmp_path):
+    X, Y = _table(300, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = JointRegressorClassifier(max_iter=60, random_state=0, **params)
+        est.fit(X, Y)
+    assert est.score(X, Y) > 0.8
+    proba = est.predict_proba(X)[0]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    np.testing.assert_allclose(loaded.predict_proba(X)[0], proba, rtol=1e-5)
+
+
+def test_ensemble_needs_fused_heads():
+    X, Y = _table(50)
+    est = JointRegressorClassifier(n_ensemble=2, head_hidden_layer_sizes=(8,))
+    with pytest.raises(ValueError, match="needs heads without hidden layers"):
+        est.fit(X, Y)
