@@ -51,6 +51,10 @@ REFERENCE = dict(
     batch_size=32,
     alpha=0.0,
     n_iter_no_change=150,  # never stop early: 150 epochs, as the tutorial
+    early_stopping=False,
+    # the hand loop's network: the numbers as they are, no embeddings
+    numeric_transform="none",
+    numeric_embedding=None,
 )
 
 

@@ -219,12 +219,40 @@ def per_target(make):
     return fit
 
 
+class _TopCategories:
+    """HistGradientBoosting takes at most 255 levels per categorical column:
+    the rest of a column's levels become missing (as its users must do)."""
+
+    def __init__(self, model, limit=250):
+        self.model, self.limit = model, limit
+
+    def _frame(self, X):
+        X = X.copy()
+        for c, keep in self.keep_.items():
+            X[c] = pd.Categorical(X[c].where(X[c].isin(keep)), categories=keep)
+        return X
+
+    def fit(self, X, y):
+        self.keep_ = {
+            c: X[c].value_counts().index[: self.limit].tolist() for c in _categorical(X)
+        }
+        self.model.fit(self._frame(X), y)
+        self.classes_ = getattr(self.model, "classes_", None)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(self._frame(X))
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._frame(X))
+
+
 def _hgb(X, y, kind):
     from sklearn.ensemble import HistGradientBoostingClassifier as C
     from sklearn.ensemble import HistGradientBoostingRegressor as R
 
     m = (R if kind == REG else C)(categorical_features="from_dtype", random_state=0)
-    return m.fit(_as_category(X), y)
+    return _TopCategories(m).fit(X, y)
 
 
 def _lightgbm(X, y, kind):
@@ -271,7 +299,7 @@ def _predict_per_target(models, X, name, kind):
     m = models[name]
     if type(m).__module__.startswith("catboost"):
         X = _catboost_frame(X, m._bench_cats)
-    elif not hasattr(m, "steps"):
+    elif not hasattr(m, "steps") and not isinstance(m, _TopCategories):
         X = _as_category(X)
     if kind == REG:
         return m.predict(X).ravel(), None, None
@@ -430,7 +458,10 @@ def main():
     params = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        params[key] = json.loads(value) if value[:1] in "0123456789[{tfn-" else value
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
     tables = load_tables(args.flight_rows)
     if args.tables:
         tables = {k: v for k, v in tables.items() if k in args.tables}

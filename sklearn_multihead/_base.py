@@ -51,9 +51,10 @@ def check_numeric_frame(X):
     bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
     if bad:
         raise ValueError(
-            f"X has non-numeric columns {bad}. The network needs numbers: encode "
+            f"X has non-numeric columns {bad}. The forest needs numbers: encode "
             "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
-            "OneHotEncoder(), columns)]) and this estimator."
+            "OneHotEncoder(), columns)]) and this estimator "
+            "(JointRegressorClassifier takes them as they are)."
         )
 
 

@@ -110,10 +110,10 @@ class JointRegressorClassifier(
         range. ``"none"``: the numbers go in as they are. Missing numbers are
         filled with the median either way, and every column that had a
         missing value in fit gets a 0 / 1 missing indicator.
-    numeric_embedding : {None, "periodic"}, default=None
+    numeric_embedding : {"periodic", None}, default="periodic"
         ``"periodic"``: each numeric feature becomes 8 learned periodic
-        features (``rtdl_num_embeddings.PeriodicEmbeddings``, lite) before the
-        trunk.
+        features (``rtdl_num_embeddings.PeriodicEmbeddings``, lite; Gorishniy
+        et al. 2022) before the trunk. None: the numbers go to the trunk.
     n_ensemble : int, default=1
         k > 1: a TabM ensemble of k trunks sharing their weights up to
         rank-one adapters, each trained on its own loss, their predictions
@@ -138,7 +138,9 @@ class JointRegressorClassifier(
     alpha : float, default=1e-4
         L2 penalty, as Adam's ``weight_decay``, on the network's parameters.
     batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``min(256, n_samples)``.
+        Mini-batch size; "auto" is a power of 2 between 16 and 256 that gives
+        at least 16 batches per epoch where the rows allow (256 from 4,096
+        training rows; never more than the rows).
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
     max_iter : int, default=200
@@ -294,7 +296,7 @@ class JointRegressorClassifier(
         head_hidden_layer_sizes=(),
         categorical_features="from_dtype",
         numeric_transform="robust",
-        numeric_embedding=None,
+        numeric_embedding="periodic",
         n_ensemble=1,
         target_types="auto",
         regression_loss="squared_error",
@@ -423,9 +425,7 @@ class JointRegressorClassifier(
             train_split = _PredefinedSplit(valid)
         n_train = len(data)
         batch_size = (
-            min(AUTO_BATCH_SIZE, n_train)
-            if self.batch_size == "auto"
-            else self.batch_size
+            auto_batch_size(n_train) if self.batch_size == "auto" else self.batch_size
         )
 
         plan = self._features
@@ -621,3 +621,11 @@ def _sizes(sizes):
     if isinstance(sizes, Integral):
         return (int(sizes),)
     return tuple(sizes)
+
+
+def auto_batch_size(n_train):
+    """``batch_size="auto"``: a power of 2 that gives 16 steps per epoch or
+    more, from 16 up to 256 rows (and never more than the rows): small tables
+    get enough steps per epoch for early stopping to judge."""
+    size = 2 ** int(np.floor(np.log2(max(n_train, 1) / 16)))
+    return int(min(AUTO_BATCH_SIZE, max(16, size), n_train))

@@ -261,30 +261,43 @@ class FeaturePlan:
 
 
 def robust_scaling(X, sample_weight=None):
-    """Per column of a float array (NaN for missing): the median and a robust
-    spread (the interquartile range / 1.349, which is the standard deviation
-    of normal data; half the range when the quartiles meet; 1 for a constant
-    or empty column). Quantiles are weighted inverse-CDF quantiles, so a row
-    of weight 2 counts exactly as a repeated row, and rows of weight 0 do not
-    count."""
-    X = np.asarray(X, dtype=np.float64)
-    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
-    X, w = X[w > 0], w[w > 0]
-    center, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-    for j in range(X.shape[1]):
-        known = ~np.isnan(X[:, j])
-        if not known.any():
-            continue
-        order = np.argsort(X[known, j], kind="stable")
-        values, cum = X[known, j][order], np.cumsum(w[known][order])
-        at = np.searchsorted(cum, np.array([0.25, 0.5, 0.75]) * cum[-1], "left")
-        q25, q50, q75 = values[np.minimum(at, len(values) - 1)]
-        spread = (q75 - q25) / 1.349
-        if not spread > 0:
-            spread = (values[-1] - values[0]) / 2.0
-        center[j] = q50
-        scale[j] = spread if np.isfinite(spread) and spread > 0 else 1.0
+    """Per column of a float array (NaN for missing; dense, or scipy sparse
+    with its implicit zeros counted): the median and a robust spread (the
+    interquartile range / 1.349, which is the standard deviation of normal
+    data; half the range when the quartiles meet; 1 for a constant or empty
+    column). Quantiles are weighted inverse-CDF quantiles, so a row of weight
+    2 counts exactly as a repeated row, and rows of weight 0 do not count."""
+    n, d = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    center, scale = np.zeros(d), np.ones(d)
+    if hasattr(X, "tocsc"):
+        X = X.tocsc()
+        for j in range(d):
+            rows = X.indices[X.indptr[j] : X.indptr[j + 1]]
+            values = X.data[X.indptr[j] : X.indptr[j + 1]].astype(np.float64)
+            zeros = w.sum() - w[rows].sum()  # the implicit zeros' weight
+            values, weights = np.append(values, 0.0), np.append(w[rows], zeros)
+            center[j], scale[j] = _column_scaling(values, weights)
+    else:
+        X = np.asarray(X)
+        for j in range(d):
+            center[j], scale[j] = _column_scaling(X[:, j].astype(np.float64), w)
     return center, scale
+
+
+def _column_scaling(values, weights):
+    keep = ~np.isnan(values) & (weights > 0)
+    if not keep.any():
+        return 0.0, 1.0
+    values, weights = values[keep], weights[keep]
+    order = np.argsort(values, kind="stable")
+    values, cum = values[order], np.cumsum(weights[order])
+    at = np.searchsorted(cum, np.array([0.25, 0.5, 0.75]) * cum[-1], "left")
+    q25, q50, q75 = values[np.minimum(at, len(values) - 1)]
+    spread = (q75 - q25) / 1.349
+    if not spread > 0:
+        spread = (values[-1] - values[0]) / 2.0
+    return q50, spread if np.isfinite(spread) and spread > 0 else 1.0
 
 
 def _plain(spec):

@@ -112,19 +112,14 @@ def numeric_statistics(X, n_numeric, sample_weight=None):
     weight."""
     if n_numeric == 0:
         return np.zeros(0), np.ones(0), []
-    if hasattr(X, "tocsc"):  # sparse: centre 0 and the largest magnitude, as
-        # MaxAbsScaler does (a median would densify the matrix)
-        X = X.tocsc()[:, :n_numeric]
-        data = X.data
-        nan = np.isnan(data)
-        cols = np.repeat(np.arange(n_numeric), np.diff(X.indptr))
-        missing = sorted(set(cols[nan].tolist()))
-        biggest = np.zeros(n_numeric)
-        np.maximum.at(biggest, cols[~nan], np.abs(data[~nan]))
-        scale = np.where(biggest > 0, biggest, 1.0)
-        return np.zeros(n_numeric), scale, missing
     block = X[:, :n_numeric]
     center, scale = robust_scaling(block, sample_weight)
-    counted = block if sample_weight is None else block[np.asarray(sample_weight) > 0]
-    missing = np.flatnonzero(np.isnan(counted).any(axis=0)).tolist()
+    if sample_weight is not None:
+        block = block[np.asarray(sample_weight) > 0]
+    if hasattr(block, "tocsc"):  # only stored cells can be NaN
+        block = block.tocsc()
+        cols = np.repeat(np.arange(n_numeric), np.diff(block.indptr))
+        missing = sorted(set(cols[np.isnan(block.data)].tolist()))
+    else:
+        missing = np.flatnonzero(np.isnan(block).any(axis=0)).tolist()
     return center, scale, missing

@@ -24,9 +24,11 @@ FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
 FLOAT32_ROUNDING = {
     "check_sample_weight_equivalence_on_dense_data": (
         "A weight of 2 and a repeated row give the same loss in exact arithmetic "
-        "(with the default batch size the check's 15-60 rows are one batch), but "
-        "float32 sums them in another order: predictions differ by 1e-8 to 1e-6, "
-        "around the check's 1e-7 tolerance. Asserted at float32 precision in "
+        "only when all rows share a batch (at the default batch size the check's "
+        "15-60 rows are 1-3 batches, and repeated rows shift which rows share "
+        "one); in one batch, float32 sums them in another order: predictions "
+        "differ by 1e-8 to 1e-6, around the check's 1e-7 tolerance. Asserted in "
+        "one batch at float32 precision in "
         "test_sample_weight_equals_repeated_rows_to_float32_precision."
     ),
     "check_sample_weight_equivalence_on_sparse_data": (
@@ -82,7 +84,8 @@ def test_sample_weight_equals_repeated_rows_to_float32_precision(params):
     X = rng.rand(15, 30)
     y = rng.randint(0, 3, size=15)
     sw = rng.randint(0, 5, size=15)
-    est = JointRegressorClassifier(**{**params, "random_state": 0})
+    # one batch per epoch, whatever the rows (see FLOAT32_ROUNDING)
+    est = JointRegressorClassifier(**{**params, "random_state": 0, "batch_size": 256})
     weighted = clone(est).fit(X, y, sample_weight=sw)
     repeated = clone(est).fit(X.repeat(sw, axis=0), y.repeat(sw))
     np.testing.assert_allclose(
