@@ -110,7 +110,7 @@ class ContinuedTrainingMixin:
             self.validation_scores_ = scores.astype(float).tolist()
             self.best_validation_score_ = max(self.validation_scores_)
 
-    def _record_history(self, stopper, n_train, warn=True):
+    def _record_history(self, stopper, n_train, warn=True, baseline=None):
         from sklearn_multihead._health import training_warnings
 
         rows = [
@@ -120,7 +120,7 @@ class ContinuedTrainingMixin:
         self.n_iter_ = len(self.history_)
         self._set_curves()
         if warn:
-            for message in training_warnings(self, stopper, n_train):
+            for message in training_warnings(self, stopper, n_train, baseline):
                 warnings.warn(
                     f"{type(self).__name__}: {message}", UserWarning, stacklevel=3
                 )

@@ -8,11 +8,12 @@ Inside:
   (``_losses.JointLoss``) and trains them through a skorch net
   (``_net.JointNet``) owned as ``net_``; ``predict`` / ``predict_proba`` /
   ``score`` decode the outputs back to the original labels and units.
-- helpers that name the user's callbacks and fix the validation split.
 
-Beside it: ``_predict`` (``predict``, ``predict_proba``,
-``decision_function``), ``_continue`` (``warm_start``, ``partial_fit``), ``_netfile``
-(``save`` / ``load``), ``_summary`` (``summary``), ``_health`` (warnings
+Beside it: ``_training`` (the module / loss configurations, the skorch net,
+the validation split), ``_xcheck`` (X checked and turned into the feature
+plan's matrix), ``_predict`` (``predict``, ``predict_proba``,
+``decision_function``), ``_continue`` (``warm_start``, ``partial_fit``),
+``_netfile`` (``save`` / ``load``), ``_summary`` (``summary``), ``_health`` (warnings
 about the training), ``_threads`` (the thread policy).
 """
 
@@ -35,10 +36,9 @@ from sklearn_multihead._base import (
 )
 from sklearn_multihead._continue import ContinuedTrainingMixin
 from sklearn_multihead._inputs import NUMERIC_TRANSFORMS
-from sklearn_multihead._losses import REGRESSION_LOSSES, JointLoss
-from sklearn_multihead._module import ACTIVATIONS, MultiHeadMLP
+from sklearn_multihead._losses import REGRESSION_LOSSES
+from sklearn_multihead._module import ACTIVATIONS
 from sklearn_multihead._net import (
-    JointNet,
     StopOnPlateau,
     TensorData,
     ValidationScore,
@@ -50,19 +50,21 @@ from sklearn_multihead._net import (
 from sklearn_multihead._netfile import NetworkFileMixin
 from sklearn_multihead._predict import NetworkPredictMixin
 from sklearn_multihead._summary import network_summary
-from sklearn_multihead._targets import REGRESSION, TargetEncoder
-from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
-from sklearn_multihead._xcheck import FeatureCheckMixin, numeric_statistics
+from sklearn_multihead._targets import TargetEncoder
+from sklearn_multihead._training import (
+    AUTO_EARLY_STOPPING_ROWS,
+    TrainingSetupMixin,
+    _named_callbacks,
+    _PredefinedSplit,
+    auto_batch_size,
+)
+from sklearn_multihead._xcheck import FeatureCheckMixin
 
 __all__ = ["JointRegressorClassifier"]
 
-#: default mini-batch size when ``batch_size="auto"``
-AUTO_BATCH_SIZE = 256
-#: ``early_stopping="auto"`` holds out a validation split from this many rows
-AUTO_EARLY_STOPPING_ROWS = 200
-
 
 class JointRegressorClassifier(
+    TrainingSetupMixin,
     FeatureCheckMixin,
     NetworkPredictMixin,
     NetworkFileMixin,
@@ -401,10 +403,6 @@ class JointRegressorClassifier(
             self._head_kind(t, c)
             for t, c in zip(self.target_types_, self.target_classes_)
         ]
-        head_sizes = [
-            len(c) if k == "multiclass" else 1
-            for k, c in zip(head_kinds, self.target_classes_)
-        ]
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -428,39 +426,7 @@ class JointRegressorClassifier(
             auto_batch_size(n_train) if self.batch_size == "auto" else self.batch_size
         )
 
-        plan = self._features
-        center, scale, missing = numeric_statistics(
-            X, len(plan.numeric_), sample_weight
-        )
-        self._module_config = {
-            "n_features": int(X.shape[1]),
-            "inputs": {
-                "n_numeric": len(plan.numeric_),
-                "cardinalities": plan.cardinalities_,
-                "missing_columns": missing,
-                "numeric_transform": self.numeric_transform,
-                "numeric_embedding": self.numeric_embedding,
-            },
-            "n_ensemble": int(self.n_ensemble),
-            "head_kinds": head_kinds,
-            "head_sizes": head_sizes,
-            "hidden_layer_sizes": list(_sizes(self.hidden_layer_sizes)),
-            "head_hidden_layer_sizes": list(_sizes(self.head_hidden_layer_sizes)),
-            "activation": self.activation,
-            "dropout": float(self.dropout),
-            "batch_norm": bool(self.batch_norm),
-        }
-        weights = resolve_loss_weights(self.loss_weights, encoder.names_)
-        self._loss_config = {
-            "head_kinds": head_kinds,
-            "loss_weights": weights if isinstance(weights, str) else list(weights),
-            "class_weights": [
-                None if cw is None else [float(w) for w in cw]
-                for cw in resolve_class_weights(self.class_weight, encoder, Y)
-            ],
-            "regression_loss": self.regression_loss,
-            "masked": bool(np.isnan(Y).any()),
-        }
+        center, scale = self._network_configs(X, Y, sample_weight, head_kinds)
         with torch.random.fork_rng(devices=self._cuda_devices()):
             # seed only the generators this fit uses (torch.manual_seed also
             # queues every accelerator backend's seeding, ~0.1 ms a fit)
@@ -500,7 +466,8 @@ class JointRegressorClassifier(
             with thread_budget(work, self.n_threads):
                 self.net_.fit(data, None)
 
-        self._record_history(stopper, n_train, warn=not first_chunk)
+        baseline = None if first_chunk else self._constant_loss(data)
+        self._record_history(stopper, n_train, warn=not first_chunk, baseline=baseline)
         if not (first_chunk or stopper.stopped_ or stopper.restored_epoch_):
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
@@ -510,73 +477,6 @@ class JointRegressorClassifier(
                 stacklevel=2,
             )
         return self
-
-    def _build_module_and_loss(self):
-        """The module and the loss described by ``_module_config`` / ``_loss_config``
-        (fresh weights from torch's current random state)."""
-        module = MultiHeadMLP(**self._module_config)
-        criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
-        return module, criterion
-
-    def _predefined_split(self, valid):
-        return _PredefinedSplit(valid)
-
-    def _widest(self):
-        return widest_layer(self.net_.module_)
-
-    def _build_net(
-        self,
-        module,
-        criterion,
-        *,
-        batch_size,
-        train_split,
-        callbacks,
-        seed,
-        max_epochs=None,
-    ):
-        return JointNet(
-            module=module,
-            criterion=criterion,
-            optimizer=torch.optim.Adam,
-            optimizer__fused=self.device_ == "cpu" or self.device_.startswith("cuda"),
-            lr=self.learning_rate_init,
-            alpha=self.alpha,
-            max_epochs=max_epochs or self.max_iter,
-            batch_size=batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            device=self.device_,
-            verbose=self.verbose,
-            target_names=[str(n) for n in self._encoder.names_],
-            seed=seed,
-        )
-
-    @staticmethod
-    def _head_kind(target_type, classes):
-        if target_type == REGRESSION:
-            return "regression"
-        return "binary" if len(classes) <= 2 else "multiclass"
-
-    def _cuda_devices(self):
-        if self.device_.startswith("cuda"):
-            return [torch.device(self.device_).index or 0]
-        return []
-
-    def _split(self, data, seed):
-        n = len(data)
-        n_valid = int(np.ceil(self.validation_fraction * n))
-        if n < 2 or n_valid >= n:
-            raise ValueError(
-                f"early_stopping=True holds out validation_fraction="
-                f"{self.validation_fraction} of the rows, which leaves no rows to "
-                f"train on ({n} samples). Lower validation_fraction, give more "
-                "samples, or set early_stopping=False."
-            )
-        perm = np.random.RandomState(seed).permutation(n)
-        return data.subset(torch.from_numpy(perm[n_valid:])), data.subset(
-            torch.from_numpy(perm[:n_valid])
-        )
 
     def summary(self):
         """A text table of the fitted network, like Keras' ``model.summary()``.
@@ -592,40 +492,3 @@ class JointRegressorClassifier(
         """
         check_is_fitted(self)
         return network_summary(self)
-
-
-def _named_callbacks(callbacks):
-    """The user's callbacks as skorch's (name, callback) pairs, named apart
-    from the package's own."""
-    named = []
-    for i, cb in enumerate(callbacks or ()):
-        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
-            name, cb = cb
-        else:
-            name = f"{type(cb).__name__}_{i}"
-        named.append((f"user_{name}", cb))
-    return named
-
-
-class _PredefinedSplit:
-    """``train_split`` that returns a validation set fixed in advance."""
-
-    def __init__(self, valid):
-        self.valid = valid
-
-    def __call__(self, dataset, y=None, **kwargs):
-        return dataset, self.valid
-
-
-def _sizes(sizes):
-    if isinstance(sizes, Integral):
-        return (int(sizes),)
-    return tuple(sizes)
-
-
-def auto_batch_size(n_train):
-    """``batch_size="auto"``: a power of 2 that gives 16 steps per epoch or
-    more, from 16 up to 256 rows (and never more than the rows): small tables
-    get enough steps per epoch for early stopping to judge."""
-    size = 2 ** int(np.floor(np.log2(max(n_train, 1) / 16)))
-    return int(min(AUTO_BATCH_SIZE, max(16, size), n_train))

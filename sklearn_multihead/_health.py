@@ -8,9 +8,13 @@ Inside:
   - the training loss diverged (ended more than ``_net.DIVERGED`` times
     above its best): the best epoch's weights were restored, and the fix is
     a lower ``learning_rate_init``;
-  - the training loss did not move (best within 0.1% of the first epoch's
-    over 3 epochs or more): the network learnt nothing (a learning rate or
-    dropout that leaves no signal);
+  - the training loss did not move (best within 0.1% of the first epoch's,
+    or of a constant prediction's loss, over 3 epochs or more): the network
+    learnt nothing (a learning rate or dropout that leaves no signal);
+  - with early stopping, the best validation score (mean over targets of R^2
+    and accuracy) is below 0: every epoch predicted the held-out rows worse
+    than a constant would (a learning rate so high the loss exploded from
+    the first epoch on, where neither check above can see it);
   - ``validation_fraction`` left fewer than 20 training rows.
 
 Errors for settings that cannot work at all (all loss weights zero, negative
@@ -23,8 +27,9 @@ NO_PROGRESS = 0.999
 FEW_TRAINING_ROWS = 20
 
 
-def training_warnings(est, stopper, n_train):
-    """Messages (str) about a finished fit; empty when training went well."""
+def training_warnings(est, stopper, n_train, baseline=None):
+    """Messages (str) about a finished fit; empty when training went well.
+    ``baseline``: the training loss of the best constant prediction."""
     messages = []
     history = est.history_
     train = history["train_loss"].to_numpy()
@@ -36,12 +41,24 @@ def training_warnings(est, stopper, n_train):
             f"{stopper.restored_epoch_}), so the weights of that epoch were "
             f"restored. Lower learning_rate_init (now {est.learning_rate_init})."
         )
-    elif len(train) >= 3 and min(train) > NO_PROGRESS * train[0]:
+    elif len(train) >= 3 and min(train) > NO_PROGRESS * min(
+        train[0], train[0] if baseline is None else baseline
+    ):
+        constant = "" if baseline is None else f", a constant's {baseline:.6g}"
         messages.append(
             f"the training loss did not improve over {len(train)} epochs (first "
-            f"{train[0]:.6g}, best {min(train):.6g}): the network learnt nothing. "
+            f"{train[0]:.6g}, best {min(train):.6g}{constant}): the network "
+            "learnt nothing. "
             f"Check learning_rate_init (now {est.learning_rate_init}) and dropout "
             f"(now {est.dropout})."
+        )
+    scores = history["valid_score"] if "valid_score" in history else None
+    if scores is not None and scores.notna().any() and scores.max() < 0:
+        messages.append(
+            f"the best validation score is {scores.max():.4g} (the mean over "
+            "targets of R^2 and accuracy): the network predicts the held-out "
+            "rows worse than a constant would. Lower learning_rate_init (now "
+            f"{est.learning_rate_init})."
         )
     if est.early_stopping_ and n_train < FEW_TRAINING_ROWS:
         messages.append(

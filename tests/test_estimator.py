@@ -239,14 +239,15 @@ def test_sample_weight_zero_rows_are_ignored():
 
 def test_class_weight_balanced_raises_minority_recall():
     X, Y = make_joint_dataset(n_samples=600, n_regression=0, n_multiclass=0)
-    s = X["x0"] + 0.5 * X["x1"]
+    # noisy: no model finds every rare row, so the weights have room to help
+    s = X["x0"] + 0.5 * X["x1"] + np.random.RandomState(0).normal(size=600)
     y = pd.DataFrame({"rare": s > s.quantile(0.9)})
     plain = JointRegressorClassifier(**FAST).fit(X, y).predict(X)
     weighted = (
         JointRegressorClassifier(class_weight="balanced", **FAST).fit(X, y).predict(X)
     )
     recall = [np.mean(p["rare"][y["rare"]]) for p in (plain, weighted)]
-    assert recall[1] > recall[0]
+    assert recall[1] > recall[0] + 0.2
 
 
 @pytest.mark.parametrize("loss_weights", [[1.0, 0.0, 1.0], {"bin_0": 0.0}])

@@ -21,7 +21,7 @@ def data():
 def _fit(X, y, **params):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        params = {"max_iter": 100, "random_state": 0, **params}
+        params = {"max_iter": 100, "random_state": 0, "early_stopping": False, **params}
         est = JointRegressorClassifier(**params)
         est.fit(X, y)
     return est, [str(w.message) for w in caught if w.category is UserWarning]
@@ -29,7 +29,10 @@ def _fit(X, y, **params):
 
 def test_a_diverging_loss_restores_the_best_weights_and_says_so(data):
     X, y = data
-    est, messages = _fit(X, y, learning_rate_init=10)
+    # a loss that first falls and then climbs (in this configuration)
+    est, messages = _fit(
+        X, y, learning_rate_init=10, numeric_embedding=None, batch_size=256
+    )
     assert len(messages) == 1
     assert "the training loss diverged" in messages[0]
     assert "Lower learning_rate_init (now 10)" in messages[0]
@@ -38,6 +41,15 @@ def test_a_diverging_loss_restores_the_best_weights_and_says_so(data):
     # the last epoch's weights scored about -4e5 on this data; the restored
     # ones are bad, as the learning rate is, but orders of magnitude better
     assert est.score(X, y) > -1e3
+
+
+def test_an_exploded_loss_with_early_stopping_says_so(data):
+    X, y = data
+    est, messages = _fit(X, y, learning_rate_init=10, early_stopping=True)
+    assert any(
+        "predicts the held-out rows worse than a constant" in m for m in messages
+    ), messages
+    assert any("Lower learning_rate_init (now 10)" in m for m in messages)
 
 
 def test_no_progress_is_a_warning(data):

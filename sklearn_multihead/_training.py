@@ -1,0 +1,208 @@
+"""How the joint network is set up for training (skorch, torch, numpy): the
+estimator's plumbing between its parameters and ``_net`` / ``_module``.
+
+Inside:
+
+- ``TrainingSetupMixin`` (for ``JointRegressorClassifier``): the module and
+  loss configurations from the fitted targets and feature plan
+  (``_network_configs``; plain data, saved in the model file), the module and
+  loss built from them, the skorch net, the validation split of early
+  stopping, and the head kind of a target.
+- ``auto_batch_size`` (``batch_size="auto"``), ``AUTO_EARLY_STOPPING_ROWS``
+  (``early_stopping="auto"``), and the small helpers that name the user's
+  callbacks and fix the validation split.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+
+from sklearn_multihead._losses import JointLoss
+from sklearn_multihead._module import MultiHeadMLP
+from sklearn_multihead._net import JointNet, widest_layer
+from sklearn_multihead._targets import REGRESSION
+from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
+from sklearn_multihead._xcheck import numeric_statistics
+
+#: the largest mini-batch of ``batch_size="auto"``
+AUTO_BATCH_SIZE = 256
+#: ``early_stopping="auto"`` holds out a validation split from this many rows
+AUTO_EARLY_STOPPING_ROWS = 200
+
+
+class TrainingSetupMixin:
+    """Module, loss, net and validation split of the joint network."""
+
+    def _network_configs(self, X, Y, sample_weight, head_kinds):
+        """Set ``_module_config`` / ``_loss_config`` from the fitted targets and
+        plan; return the numeric block's medians and spreads."""
+        head_sizes = [
+            len(c) if k == "multiclass" else 1
+            for k, c in zip(head_kinds, self.target_classes_)
+        ]
+        plan, encoder = self._features, self._encoder
+        center, scale, missing = numeric_statistics(
+            X, len(plan.numeric_), sample_weight
+        )
+        self._module_config = {
+            "n_features": int(X.shape[1]),
+            "inputs": {
+                "n_numeric": len(plan.numeric_),
+                "cardinalities": plan.cardinalities_,
+                "missing_columns": missing,
+                "numeric_transform": self.numeric_transform,
+                "numeric_embedding": self.numeric_embedding,
+            },
+            "n_ensemble": int(self.n_ensemble),
+            "head_kinds": head_kinds,
+            "head_sizes": head_sizes,
+            "hidden_layer_sizes": list(_sizes(self.hidden_layer_sizes)),
+            "head_hidden_layer_sizes": list(_sizes(self.head_hidden_layer_sizes)),
+            "activation": self.activation,
+            "dropout": float(self.dropout),
+            "batch_norm": bool(self.batch_norm),
+        }
+        weights = resolve_loss_weights(self.loss_weights, encoder.names_)
+        self._loss_config = {
+            "head_kinds": head_kinds,
+            "loss_weights": weights if isinstance(weights, str) else list(weights),
+            "class_weights": [
+                None if cw is None else [float(w) for w in cw]
+                for cw in resolve_class_weights(self.class_weight, encoder, Y)
+            ],
+            "regression_loss": self.regression_loss,
+            "masked": bool(np.isnan(Y).any()),
+        }
+        return center, scale
+
+    def _constant_loss(self, data):
+        """The training loss of the best constant prediction on ``data`` (the
+        weighted mean of each standardised regression target, the weighted
+        class shares as probabilities): the loss of a network that learnt
+        nothing. None with learned loss weights, whose scale moves."""
+        if self._loss_config["loss_weights"] == "uncertainty":
+            return None
+        module, criterion = self.net_.module_, self.net_.criterion_
+        Y, w = data.Y, data.sample_weight
+        weights = torch.ones(len(Y), device=Y.device) if w is None else w
+        pred = torch.zeros((len(Y), sum(module.head_sizes)), device=Y.device)
+        kinds = self._loss_config["head_kinds"]
+        for j, (kind, cols) in enumerate(zip(kinds, module.head_slices)):
+            known = ~torch.isnan(Y[:, j])
+            y, wk = Y[known, j], weights[known]
+            if kind == "multiclass":
+                shares = torch.zeros(cols.stop - cols.start, device=Y.device)
+                shares.index_add_(0, y.long(), wk)
+                pred[:, cols] = torch.log(shares / shares.sum()).clamp_min(-30.0)
+                continue
+            mean = (wk * y).sum() / wk.sum().clamp_min(1e-12)
+            if kind == "binary":
+                mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
+            pred[:, cols] = mean
+        with torch.no_grad():
+            return float(criterion(pred, Y, w))
+
+    def _build_module_and_loss(self):
+        """The module and the loss described by ``_module_config`` / ``_loss_config``
+        (fresh weights from torch's current random state)."""
+        module = MultiHeadMLP(**self._module_config)
+        criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
+        return module, criterion
+
+    def _predefined_split(self, valid):
+        return _PredefinedSplit(valid)
+
+    def _widest(self):
+        return widest_layer(self.net_.module_)
+
+    def _build_net(
+        self,
+        module,
+        criterion,
+        *,
+        batch_size,
+        train_split,
+        callbacks,
+        seed,
+        max_epochs=None,
+    ):
+        return JointNet(
+            module=module,
+            criterion=criterion,
+            optimizer=torch.optim.Adam,
+            optimizer__fused=self.device_ == "cpu" or self.device_.startswith("cuda"),
+            lr=self.learning_rate_init,
+            alpha=self.alpha,
+            max_epochs=max_epochs or self.max_iter,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=self.device_,
+            verbose=self.verbose,
+            target_names=[str(n) for n in self._encoder.names_],
+            seed=seed,
+        )
+
+    @staticmethod
+    def _head_kind(target_type, classes):
+        if target_type == REGRESSION:
+            return "regression"
+        return "binary" if len(classes) <= 2 else "multiclass"
+
+    def _cuda_devices(self):
+        if self.device_.startswith("cuda"):
+            return [torch.device(self.device_).index or 0]
+        return []
+
+    def _split(self, data, seed):
+        n = len(data)
+        n_valid = int(np.ceil(self.validation_fraction * n))
+        if n < 2 or n_valid >= n:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the rows, which leaves no rows to "
+                f"train on ({n} samples). Lower validation_fraction, give more "
+                "samples, or set early_stopping=False."
+            )
+        perm = np.random.RandomState(seed).permutation(n)
+        return data.subset(torch.from_numpy(perm[n_valid:])), data.subset(
+            torch.from_numpy(perm[:n_valid])
+        )
+
+
+def _named_callbacks(callbacks):
+    """The user's callbacks as skorch's (name, callback) pairs, named apart
+    from the package's own."""
+    named = []
+    for i, cb in enumerate(callbacks or ()):
+        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+            name, cb = cb
+        else:
+            name = f"{type(cb).__name__}_{i}"
+        named.append((f"user_{name}", cb))
+    return named
+
+
+class _PredefinedSplit:
+    """``train_split`` that returns a validation set fixed in advance."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
+
+
+def _sizes(sizes):
+    if isinstance(sizes, Integral):
+        return (int(sizes),)
+    return tuple(sizes)
+
+
+def auto_batch_size(n_train):
+    """``batch_size="auto"``: a power of 2 that gives 16 steps per epoch or
+    more, from 16 up to 256 rows (and never more than the rows): small tables
+    get enough steps per epoch for early stopping to judge."""
+    size = 2 ** int(np.floor(np.log2(max(n_train, 1) / 16)))
+    return int(min(AUTO_BATCH_SIZE, max(16, size), n_train))
