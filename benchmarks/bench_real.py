@@ -50,6 +50,7 @@ joint model and merges it into an existing results file (the ablation).
 """
 
 import argparse
+import functools
 import json
 import time
 import warnings
@@ -196,6 +197,35 @@ def joint_ct(X, Y, types):
     return model.fit(X, Y)
 
 
+def joint_onehot(X, Y, types):
+    """The default joint model with its categorical embeddings replaced by
+    one-hot columns (the ablation of the embeddings)."""
+    from sklearn_multihead import JointRegressorClassifier
+
+    cats = _categorical(X)
+    encode = ColumnTransformer(
+        [
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"),
+                    OneHotEncoder(handle_unknown="ignore", max_categories=50),
+                ),
+                cats,
+            )
+        ],
+        remainder="passthrough",
+        sparse_threshold=0,
+    )
+    model = make_pipeline(
+        encode,
+        JointRegressorClassifier(
+            target_types=types, categorical_features=None, random_state=0, n_threads=1
+        ),
+    )
+    return model.fit(X, Y)
+
+
 def forest(X, Y, types):
     from sklearn_multihead import RandomForestRegressorClassifier
 
@@ -329,6 +359,8 @@ PEERS = {
     "catboost": per_target(_catboost),
     "mlp": per_target(_mlp),
 }
+#: variants of the joint model that are not a parameter (the ablation)
+VARIANTS = {"joint_onehot": joint_onehot}
 
 
 # -- evaluation ---------------------------------------------------------------
@@ -350,7 +382,7 @@ def evaluate(pred, proba, classes, y, kind):
     return out
 
 
-def run_model(name, fit, tables, splits, records):
+def run_model(name, fit, tables, splits, records, save=lambda: None):
     for table, (X, Y, types) in tables.items():
         for split in range(splits):
             tr, te = train_test_split(
@@ -386,6 +418,7 @@ def run_model(name, fit, tables, splits, records):
                         }
                     )
             print(f"{name:>12} {table:>10} split {split}: fit {fit_cpu:6.1f} s CPU")
+            save()  # a long run keeps what it has measured
 
 
 def summarise(records, models=None):
@@ -442,6 +475,67 @@ def summarise(records, models=None):
     return summary.sort_values("relative", ascending=False), per
 
 
+def markdown(summary, per):
+    """The summary and the per-target relative scores as markdown tables."""
+    lines = [
+        "| model | mean relative score | mean rank | relative RMSE (regression) "
+        "| worst RMSE / forest's | fit CPU s (suite, per split) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for model, r in summary.iterrows():
+        lines.append(
+            f"| {model} | {r['relative']:.3f} | {r['rank']:.2f} | "
+            f"{r['relative_rmse']:.3f} | {r['worst_rmse_vs_forest']:.3f} | "
+            f"{r['fit_cpu_s']:.1f} |"
+        )
+    table = per.pivot_table(
+        index=["table", "target"], columns="model", values="relative"
+    )
+    table = table[list(summary.index)]
+    lines += ["", "| table | target | " + " | ".join(table.columns) + " |"]
+    lines.append("|---|---|" + "---:|" * len(table.columns))
+    for (tab, target), row in table.iterrows():
+        cells = " | ".join(f"{v:.3f}" for v in row)
+        lines.append(f"| {tab} | {target} | {cells} |")
+    return "\n".join(lines)
+
+
+def _save(out, records):
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary, _ = summarise(records)
+    out.write_text(
+        json.dumps(
+            {"records": records, "summary": summary.reset_index().to_dict("records")},
+            indent=1,
+        )
+    )
+
+
+#: the models of the headline table; other names are variants of the joint one
+HEADLINE = ["joint", *PEERS]
+
+
+def ablation(records):
+    """Each joint variant scored against the headline's other models (the
+    best per target is taken over them and the variant only)."""
+    names = sorted({r["model"] for r in records} - set(HEADLINE))
+    rows = []
+    for name in ["joint", *names]:
+        others = [m for m in HEADLINE if m != "joint"] + [name]
+        summary, _ = summarise(records, others)
+        r = summary.loc[name]
+        rows.append(
+            f"| {name} | {r['relative']:.3f} | {r['relative_rmse']:.3f} | "
+            f"{r['worst_rmse_vs_forest']:.3f} | {r['fit_cpu_s']:.1f} |"
+        )
+    head = [
+        "| variant | mean relative score | relative RMSE | worst RMSE / forest's "
+        "| fit CPU s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    return "\n".join(head + rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--splits", type=int, default=3)
@@ -453,6 +547,9 @@ def main():
     )
     ap.add_argument("--flight-rows", type=int, default=50_000)
     ap.add_argument("--out", default="benchmarks/results/real.json")
+    ap.add_argument(
+        "--report", action="store_true", help="only print the tables of --out"
+    )
     args = ap.parse_args()
 
     params = {}
@@ -462,10 +559,18 @@ def main():
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
+    out = Path(args.out)
+    if args.report:
+        records = json.loads(out.read_text())["records"]
+        present = {r["model"] for r in records}
+        summary, per = summarise(records, [m for m in HEADLINE if m in present])
+        print(markdown(summary, per))
+        print()
+        print(ablation(records))
+        return
     tables = load_tables(args.flight_rows)
     if args.tables:
         tables = {k: v for k, v in tables.items() if k in args.tables}
-    out = Path(args.out)
     records = json.loads(out.read_text())["records"] if out.exists() else []
     wanted = args.models or ["joint", *PEERS]
     for model in wanted:
@@ -473,20 +578,11 @@ def main():
         records = [
             r for r in records if not (r["model"] == name and r["table"] in tables)
         ]
-        fit = joint_models(params) if model == "joint" else PEERS[model]
-        run_model(name, fit, tables, args.splits, records)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        summary, _ = summarise(records)
-        out.write_text(
-            json.dumps(
-                {
-                    "records": records,
-                    "summary": summary.reset_index().to_dict("records"),
-                },
-                indent=1,
-            )
-        )
+        fit = joint_models(params) if model == "joint" else {**PEERS, **VARIANTS}[model]
+        save = functools.partial(_save, out, records)
+        run_model(name, fit, tables, args.splits, records, save)
     summary, per = summarise(records)
+    print(markdown(summary, per))
     with pd.option_context("display.width", 150, "display.max_columns", 20):
         print(
             per.pivot_table(

@@ -434,3 +434,12 @@ def test_callbacks_run_every_epoch_and_are_not_saved(tmp_path):
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
     assert loaded.callbacks is None
     np.testing.assert_allclose(loaded.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize(
+    "n_train, size", [(1, 1), (10, 10), (240, 16), (600, 32), (2200, 128), (50000, 256)]
+)
+def test_auto_batch_size_gives_small_tables_steps_to_learn_from(n_train, size):
+    from sklearn_multihead._training import auto_batch_size
+
+    assert auto_batch_size(n_train) == size
