@@ -304,7 +304,13 @@ def _catboost(X, y, kind):
 
     cats = _categorical(X)
     cls = catboost.CatBoostRegressor if kind == REG else catboost.CatBoostClassifier
-    m = cls(thread_count=1, verbose=0, random_seed=0, cat_features=cats)
+    m = cls(
+        thread_count=1,
+        verbose=0,
+        random_seed=0,
+        cat_features=cats,
+        allow_writing_files=False,
+    )
     m._bench_cats = cats
     if kind == CLS:
         y = y.astype(str)

@@ -208,7 +208,7 @@ class TargetEncoder:
         self.types_, inferred = resolve_target_types(columns, names, self.target_types)
         self.dtypes_ = [getattr(c, "dtype", None) for c in columns]
         self.classes_, self.means_, self.scales_ = [], [], []
-        out = np.empty((len(columns[0]), len(columns)), np.float32) if encode else None
+        out = np.empty((len(columns[0]), len(columns)), self._dtype) if encode else None
         for j, (col, name, t, auto) in enumerate(
             zip(columns, names, self.types_, inferred)
         ):
@@ -226,8 +226,11 @@ class TargetEncoder:
                 w = None if sample_weight is None else sample_weight[known]
                 if w is not None and not w.sum() > 0:
                     w = None
-                mean = np.average(v, weights=w)
-                scale = np.sqrt(np.average((v - mean) ** 2, weights=w))
+                # in units of the largest magnitude: 1e300 has a finite spread
+                unit = float(np.max(np.abs(v))) or 1.0
+                mean = np.average(v / unit, weights=w)
+                scale = np.sqrt(np.average((v / unit - mean) ** 2, weights=w)) * unit
+                mean *= unit
                 if not self.scale_regression:
                     mean, scale = 0.0, 1.0
                 self.means_.append(float(mean))
@@ -298,11 +301,17 @@ class TargetEncoder:
                 f"y has {len(columns)} target columns, but the encoder was fitted "
                 f"with {len(self.names_)}."
             )
-        out = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
+        out = np.empty((len(columns[0]), len(columns)), dtype=self._dtype)
         for j, col in enumerate(columns):
             values = _values(col)
             out[:, j] = self._encode(j, values, _missing(values, col))
         return out
+
+    @property
+    def _dtype(self):
+        """float32 for standardised targets (the network's); float64 for raw
+        ones (the forest's: 1e300 has no float32)."""
+        return np.float32 if self.scale_regression else np.float64
 
     def _encode(self, j, values, missing, floats=None):
         """Column j encoded: a standardised number or a class code per cell, NaN

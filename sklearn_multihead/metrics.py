@@ -76,12 +76,28 @@ def joint_score(y_true, y_pred, target_types, sample_weight=None):
         if len(true) == 0:
             continue
         if t == REGRESSION:
-            scores.append(r2_score(true, pred, sample_weight=w))
+            scores.append(_r2(true, pred, w))
         else:
             scores.append(_accuracy(true, pred, w))
     if not scores:
         raise ValueError("y_true has no known cell in any target: nothing to score.")
     return float(np.mean(scores))
+
+
+def _unit(true, pred):
+    """The largest magnitude of two float arrays (1 when 0 or not finite):
+    squares of values near 1e300 overflow; squares in this unit do not."""
+    with np.errstate(all="ignore"):
+        unit = float(max(np.max(np.abs(true)), np.max(np.abs(pred))))
+    return unit if np.isfinite(unit) and unit > 0 else 1.0
+
+
+def _r2(true, pred, w):
+    """R^2, which does not change with the unit, in the unit of ``_unit``."""
+    true = np.asarray(true, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    unit = _unit(true, pred)
+    return float(r2_score(true / unit, pred / unit, sample_weight=w))
 
 
 REGRESSION_METRICS = ("mae", "rmse", "r2")
@@ -97,9 +113,11 @@ def _metric(name, true, pred, w, proba=None, classes=None):
     if name == "mae":
         return float(np.average(np.abs(true - pred), weights=w))
     if name == "rmse":
-        return float(np.sqrt(np.average((true - pred) ** 2, weights=w)))
+        unit = _unit(true, pred)
+        diff = (true - pred) / unit
+        return float(np.sqrt(np.average(diff**2, weights=w)) * unit)
     if name == "r2":
-        return float(r2_score(true, pred, sample_weight=w)) if len(true) > 1 else np.nan
+        return _r2(true, pred, w) if len(true) > 1 else np.nan
     if name == "accuracy":
         return _accuracy(true, pred, w)
     labels = classes if classes is not None else np.unique(np.concatenate([true, pred]))

@@ -323,3 +323,16 @@ def test_inputs_are_not_modified(est):
     pd.testing.assert_frame_equal(X, X_copy)
     pd.testing.assert_frame_equal(Y, Y_copy)
     np.testing.assert_array_equal(w, w_copy)
+
+
+@pytest.mark.parametrize("magnitude", [1e300, 1e-300])
+def test_regression_targets_of_any_magnitude_fit_and_score(est, magnitude):
+    y = Y_OK.assign(size=Y_OK["size"] * magnitude)
+    est.fit(X_OK, y)
+    pred = est.predict(X_OK)
+    assert np.isfinite(pred["size"]).all()
+    assert np.isfinite(est.score(X_OK, y))
+    from sklearn_multihead.metrics import target_report
+
+    report = target_report(y, pred, est.target_types_).set_index("target")
+    assert np.isfinite(report.loc["size", ["mae", "rmse", "r2"]].astype(float)).all()
