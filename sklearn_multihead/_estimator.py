@@ -143,7 +143,7 @@ class JointRegressorClassifier(
         Mini-batch size; "auto" is a power of 2 between 16 and 256 that gives
         at least 16 batches per epoch where the rows allow (256 from 4,096
         training rows; never more than the rows).
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=2e-3
         Adam's learning rate.
     max_iter : int, default=200
         Maximum number of epochs.
@@ -306,7 +306,7 @@ class JointRegressorClassifier(
         class_weight=None,
         alpha=1e-4,
         batch_size="auto",
-        learning_rate_init=1e-3,
+        learning_rate_init=2e-3,
         max_iter=200,
         early_stopping="auto",
         validation_fraction=0.1,

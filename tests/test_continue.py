@@ -83,7 +83,8 @@ def test_validation_scores_in_scikit_learns_meaning(data, tmp_path):
     scores = est.validation_scores_
     assert len(scores) == est.n_iter_ and est.best_loss_ is None
     assert est.best_validation_score_ == max(scores)
-    assert np.mean(scores[-5:]) > scores[0] + 0.1  # the held-out score improves
+    # the held-out score improves: its shortfall from 1 at least halves
+    assert 1 - np.mean(scores[-5:]) < 0.5 * (1 - scores[0])
     assert all(s <= 1.0 for s in scores)
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
     assert loaded.validation_scores_ == scores
