@@ -123,10 +123,13 @@ def _numeric_values(column, name):
             "are not numbers. Name it in categorical_features (or give it a "
             "category / string dtype with categorical_features='from_dtype')."
         ) from None
-    if np.isinf(values).any():
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(values) > np.finfo(np.float32).max
+    if too_large.any():
         raise ValueError(
-            f"Input X contains infinity in column {name!r}. Replace it with a "
-            "finite value or a missing value (NaN), which the model handles."
+            f"Input X contains infinity or a value too large for float32 in column "
+            f"{name!r}. Replace it with a finite value or a missing value (NaN), "
+            "which the model handles."
         )
     return values
 

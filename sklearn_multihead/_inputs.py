@@ -125,7 +125,9 @@ class FeatureInput(nn.Module):
             x = X[:, : self.n_numeric] if self.n_categorical else X
             z = x
             if self.robust:
-                z = (x - self.center) / self.scale
+                # bounded first: (z / 3)^2 of a value near the float32 limit
+                # overflows, and inf * 0 would turn an outlier into a NaN
+                z = ((x - self.center) / self.scale).clamp(-1e18, 1e18)
                 z = z * torch.rsqrt(1.0 + (z * (1.0 / CLIP)) ** 2)
             z = torch.nan_to_num(z, nan=0.0)
             if self.periodic is not None:

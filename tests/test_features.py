@@ -129,6 +129,9 @@ def test_input_layer_clips_outliers_softly_and_marks_missing_cells():
     assert out.shape == (2, 3)
     assert 2.99 < out[0, 0] <= 3.0  # 1e6 spreads reach the trunk as 3
     assert out[0, 1] == 0.0 and out[0, 2] == 1.0 and out[1, 2] == 0.0
+    layer.set_numeric_scaling([0.0, 0.0], [1e-3, 1.0])  # overflows float32 first
+    edge = layer(torch.tensor([[3e38, 0.0], [-3e38, 0.0]]))
+    assert torch.allclose(edge[:, 0], torch.tensor([3.0, -3.0]), atol=1e-3)
 
 
 # -- the estimator on raw tables -------------------------------------------------
@@ -165,8 +168,9 @@ def test_text_in_a_numeric_column_and_dates_are_named():
     dated = X.assign(when=pd.Timestamp("2024-01-01"))
     with pytest.raises(ValueError, match="column 'when' holds dates"):
         JointRegressorClassifier(max_iter=2).fit(dated, Y)
-    with pytest.raises(ValueError, match="infinity in column 'num'"):
-        JointRegressorClassifier(max_iter=2).fit(X.assign(num=np.inf), Y)
+    for value in (np.inf, 1e39):
+        with pytest.raises(ValueError, match="infinity or a value too large for "):
+            JointRegressorClassifier(max_iter=2).fit(X.assign(num=value), Y)
 
 
 def test_categorical_indices_on_a_numeric_array():
