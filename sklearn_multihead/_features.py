@@ -180,11 +180,14 @@ class FeaturePlan:
     def _vocabulary(column, sample_weight=None):
         if sample_weight is None:
             counts = column.value_counts(dropna=True, sort=True)
-        else:
-            weights = pd.Series(np.asarray(sample_weight, dtype=float), column.index)
+        else:  # in rows of the mean positive weight: weights of 0.1 each are
+            # as many rows as weights of 1, not a tenth of them
+            w = np.asarray(sample_weight, dtype=float)
+            w = w / w[w > 0].mean() if (w > 0).any() else w
+            weights = pd.Series(w, column.index)
             counts = weights.groupby(column, observed=True, dropna=True).sum()
             counts = counts.sort_values(ascending=False, kind="stable")
-        counts = counts[counts >= MIN_FREQUENCY].iloc[:MAX_CATEGORIES]
+        counts = counts[counts >= MIN_FREQUENCY - 1e-9].iloc[:MAX_CATEGORIES]
         vocab = np.empty(len(counts), dtype=object)
         vocab[:] = counts.index.tolist()
         return vocab
@@ -204,13 +207,9 @@ class FeaturePlan:
         """The float32 matrix ``[numeric columns | categorical codes]``."""
         n = X.shape[0]
         out = np.empty((n, len(self.numeric_) + len(self.categorical_)), np.float32)
-        frame = isinstance(X, pd.DataFrame)
+        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         for i, j in enumerate(self.numeric_):
-            if frame:
-                name = X.columns[j]
-                out[:, i] = _numeric_values(X.iloc[:, j], name)
-            else:
-                out[:, i] = X[:, j]
+            out[:, i] = _numeric_values(X.iloc[:, j], X.columns[j])
         base = len(self.numeric_)
         for i, (j, vocab) in enumerate(zip(self.categorical_, self.vocabularies_)):
             out[:, base + i] = self._codes(_as_series(X, j), vocab)

@@ -92,6 +92,13 @@ def test_codes_keep_unknown_rare_and_missing_apart():
     assert plan.transform(new)[:, 0].tolist() == [3, 2, 0, 0, 1]
 
 
+def test_rare_categories_count_rows_whatever_the_scale_of_the_weights():
+    X = pd.DataFrame({"c": ["a", "a", "b"]})
+    for scale in (0.1, 1.0, 100.0):
+        plan = FeaturePlan().fit(X, sample_weight=np.full(3, scale))
+        assert plan.vocabularies_[0].tolist() == ["a"], scale
+
+
 def test_an_id_column_costs_one_code_and_many_categories_are_capped():
     n = 3 * MAX_CATEGORIES
     ids = pd.DataFrame({"id": [f"x{i}" for i in range(n)]})
