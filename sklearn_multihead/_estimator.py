@@ -110,8 +110,8 @@ class JointRegressorClassifier(
         (``z / sqrt(1 + (z / 3)^2)``, as RealMLP does), so outliers and
         data-entry errors cannot push the network far outside its training
         range. ``"none"``: the numbers go in as they are. Missing numbers are
-        filled with the median either way, and every column that had a
-        missing value in fit gets a 0 / 1 missing indicator.
+        filled with the median (``"robust"``) or with 0 (``"none"``), and every
+        column that had a missing value in fit gets a 0 / 1 missing indicator.
     numeric_embedding : {"periodic", None}, default="periodic"
         ``"periodic"``: each numeric feature becomes 8 learned periodic
         features (``rtdl_num_embeddings.PeriodicEmbeddings``, lite; Gorishniy
