@@ -134,12 +134,6 @@ def _numeric_values(column, name):
     return values
 
 
-def _as_series(X, j):
-    if isinstance(X, pd.DataFrame):
-        return X.iloc[:, j]
-    return pd.Series(np.asarray(X[:, j]))
-
-
 class FeaturePlan:
     """Which columns are numeric or categorical, and the categories' codes.
 
@@ -157,13 +151,12 @@ class FeaturePlan:
         """Learn the plan from the training X (DataFrame or 2-D array); a
         category's frequency is its rows' total weight."""
         mask = resolve_categorical(X, self.categorical_features)
+        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         self.numeric_ = np.flatnonzero(~mask)
         self.categorical_ = np.flatnonzero(mask)
         self.vocabularies_ = [
-            self._vocabulary(_as_series(X, j), sample_weight) for j in self.categorical_
+            self._vocabulary(X.iloc[:, j], sample_weight) for j in self.categorical_
         ]
-        names = list(X.columns) if isinstance(X, pd.DataFrame) else None
-        self.names_ = names
         return self
 
     @classmethod
@@ -173,7 +166,6 @@ class FeaturePlan:
         plan.numeric_ = np.arange(n_features)
         plan.categorical_ = np.arange(0)
         plan.vocabularies_ = []
-        plan.names_ = None
         return plan
 
     @staticmethod
@@ -212,7 +204,7 @@ class FeaturePlan:
             out[:, i] = _numeric_values(X.iloc[:, j], X.columns[j])
         base = len(self.numeric_)
         for i, (j, vocab) in enumerate(zip(self.categorical_, self.vocabularies_)):
-            out[:, base + i] = self._codes(_as_series(X, j), vocab)
+            out[:, base + i] = self._codes(X.iloc[:, j], vocab)
         return out
 
     @staticmethod
@@ -258,7 +250,6 @@ class FeaturePlan:
             arr = np.empty(len(v), dtype=object)
             arr[:] = v
             plan.vocabularies_.append(arr)
-        plan.names_ = None
         return plan
 
 
