@@ -127,6 +127,12 @@ def test_plan_state_round_trip_and_forged_states_are_refused():
     state["vocabularies"][0] = [["nested"]]
     with pytest.raises(ValueError, match="plain values"):
         FeaturePlan.from_state(state, X.shape[1])
+    state["vocabularies"][0] = ["a", "a"]
+    with pytest.raises(ValueError, match="repeats a category"):
+        FeaturePlan.from_state(state, X.shape[1])
+    state["vocabularies"] = state["vocabularies"][:1]
+    with pytest.raises(ValueError, match="vocabularies are malformed"):
+        FeaturePlan.from_state(state, X.shape[1])
 
 
 def test_input_layer_clips_outliers_softly_and_marks_missing_cells():
@@ -242,4 +248,7 @@ def test_ensemble_needs_fused_heads():
     X, Y = _table(50)
     est = JointRegressorClassifier(n_ensemble=2, head_hidden_layer_sizes=(8,))
     with pytest.raises(ValueError, match="needs heads without hidden layers"):
+        est.fit(X, Y)
+    est = JointRegressorClassifier(n_ensemble=2, hidden_layer_sizes=())
+    with pytest.raises(ValueError, match="needs at least one hidden layer"):
         est.fit(X, Y)
