@@ -22,7 +22,6 @@ from sklearn.base import MultiOutputMixin
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_consistent_length,
     check_is_fitted,
     validate_data,
@@ -41,6 +40,7 @@ from sklearn_multihead._targets import (
     TARGET_TYPES,
     TargetEncoder,
 )
+from sklearn_multihead._weights import check_sample_weight
 from sklearn_multihead.metrics import joint_score
 
 
@@ -181,8 +181,8 @@ class JointTargetsMixin(MultiOutputMixin):
             )
         check_consistent_length(X, y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=sample_weight_dtype, ensure_non_negative=True
+            sample_weight = check_sample_weight(
+                sample_weight, X.shape[0], dtype=sample_weight_dtype
             )
         return X, sample_weight
 

@@ -112,10 +112,14 @@ class JointRegressorClassifier(
         range. ``"none"``: the numbers go in as they are. Missing numbers are
         filled with the median (``"robust"``) or with 0 (``"none"``), and every
         column that had a missing value in fit gets a 0 / 1 missing indicator.
-    numeric_embedding : {"periodic", None}, default="periodic"
-        ``"periodic"``: each numeric feature becomes 8 learned periodic
-        features (``rtdl_num_embeddings.PeriodicEmbeddings``, lite; Gorishniy
-        et al. 2022) before the trunk. None: the numbers go to the trunk.
+    numeric_embedding : {"piecewise", "periodic", None}, default="piecewise"
+        How each numeric feature enters the trunk (Gorishniy et al. 2022;
+        ``rtdl_num_embeddings``). ``"piecewise"``: a learned vector of 8,
+        linear between the edges of up to 48 quantile bins of the feature
+        (fitted on the training rows; linear at the start, TabM's version
+        "B"), so a step in a few-valued feature is easy to learn.
+        ``"periodic"``: 8 learned periodic features (lite). None: the
+        transformed number itself.
     n_ensemble : int, default=1
         k > 1: a TabM ensemble of k trunks sharing their weights up to
         rank-one adapters, each trained on its own loss, their predictions
@@ -253,7 +257,7 @@ class JointRegressorClassifier(
         "head_hidden_layer_sizes": ["array-like"],
         "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
         "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
-        "numeric_embedding": [None, StrOptions({"periodic"})],
+        "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "target_types": [StrOptions({"auto"}), list, tuple, dict],
         "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
@@ -298,7 +302,7 @@ class JointRegressorClassifier(
         head_hidden_layer_sizes=(),
         categorical_features="from_dtype",
         numeric_transform="robust",
-        numeric_embedding="periodic",
+        numeric_embedding="piecewise",
         n_ensemble=1,
         target_types="auto",
         regression_loss="squared_error",
@@ -426,7 +430,7 @@ class JointRegressorClassifier(
             auto_batch_size(n_train) if self.batch_size == "auto" else self.batch_size
         )
 
-        center, scale = self._network_configs(X, Y, sample_weight, head_kinds)
+        center, scale, edges = self._network_configs(X, Y, sample_weight, head_kinds)
         with torch.random.fork_rng(devices=self._cuda_devices()):
             # seed only the generators this fit uses (torch.manual_seed also
             # queues every accelerator backend's seeding, ~0.1 ms a fit)
@@ -436,6 +440,8 @@ class JointRegressorClassifier(
                     torch.cuda.manual_seed(seed)
             module, criterion = self._build_module_and_loss()
             module.inputs.set_numeric_scaling(center, scale)
+            if edges is not None:
+                module.inputs.set_numeric_bins(edges)
             monitor = "valid_loss" if self.early_stopping_ else "train_loss"
             stopper = StopOnPlateau(
                 monitor=monitor,

@@ -260,37 +260,61 @@ def robust_scaling(X, sample_weight=None):
     data; half the range when the quartiles meet; 1 for a constant or empty
     column). Quantiles are weighted inverse-CDF quantiles, so a row of weight
     2 counts exactly as a repeated row, and rows of weight 0 do not count."""
+    d = X.shape[1]
+    center, scale = np.zeros(d), np.ones(d)
+    for j, (values, weights) in enumerate(_columns(X, sample_weight)):
+        q = _quantiles(values, weights, [0.0, 0.25, 0.5, 0.75, 1.0])
+        if q is None:
+            continue
+        spread = (q[3] - q[1]) / 1.349
+        if not spread > 0:
+            spread = (q[4] - q[0]) / 2.0
+        center[j] = q[2]
+        scale[j] = spread if np.isfinite(spread) and spread > 0 else 1.0
+    return center, scale
+
+
+def quantile_edges(X, n_bins, sample_weight=None):
+    """Per column (as in ``robust_scaling``): the distinct weighted quantiles
+    at ``0, 1 / n_bins, ..., 1``, the bin edges of a piecewise-linear
+    encoding (Gorishniy et al. 2022). An empty column gets ``[0.0]``."""
+    levels = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    edges = []
+    for values, weights in _columns(X, sample_weight):
+        q = _quantiles(values, weights, levels)
+        edges.append(np.zeros(1) if q is None else np.unique(q))
+    return edges
+
+
+def _columns(X, sample_weight):
+    """``(values, weights)`` of each column, float64; a sparse column's
+    implicit zeros are one more value with their total weight."""
     n, d = X.shape
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
-    center, scale = np.zeros(d), np.ones(d)
     if hasattr(X, "tocsc"):
         X = X.tocsc()
         for j in range(d):
             rows = X.indices[X.indptr[j] : X.indptr[j + 1]]
             values = X.data[X.indptr[j] : X.indptr[j + 1]].astype(np.float64)
             zeros = w.sum() - w[rows].sum()  # the implicit zeros' weight
-            values, weights = np.append(values, 0.0), np.append(w[rows], zeros)
-            center[j], scale[j] = _column_scaling(values, weights)
+            yield np.append(values, 0.0), np.append(w[rows], zeros)
     else:
         X = np.asarray(X)
         for j in range(d):
-            center[j], scale[j] = _column_scaling(X[:, j].astype(np.float64), w)
-    return center, scale
+            yield X[:, j].astype(np.float64), w
 
 
-def _column_scaling(values, weights):
+def _quantiles(values, weights, levels):
+    """Weighted inverse-CDF quantiles of the known values of positive weight
+    (None when there are none)."""
     keep = ~np.isnan(values) & (weights > 0)
     if not keep.any():
-        return 0.0, 1.0
+        return None
     values, weights = values[keep], weights[keep]
     order = np.argsort(values, kind="stable")
     values, cum = values[order], np.cumsum(weights[order])
-    at = np.searchsorted(cum, np.array([0.25, 0.5, 0.75]) * cum[-1], "left")
-    q25, q50, q75 = values[np.minimum(at, len(values) - 1)]
-    spread = (q75 - q25) / 1.349
-    if not spread > 0:
-        spread = (values[-1] - values[0]) / 2.0
-    return q50, spread if np.isfinite(spread) and spread > 0 else 1.0
+    at = np.searchsorted(cum, np.asarray(levels) * cum[-1], "left")
+    return values[np.minimum(at, len(values) - 1)]
 
 
 def _plain(spec):

@@ -15,22 +15,30 @@ Inside:
     100. Missing cells become 0 (the median), and every column that had a
     missing cell in fit adds a 0 / 1 indicator. The medians and spreads are
     buffers (``set_numeric_scaling``), saved with the weights;
-  * with ``numeric_embedding="periodic"``, each transformed number becomes a
-    vector of learned periodic features (``rtdl_num_embeddings``, Gorishniy
-    et al. 2022);
+  * with ``numeric_embedding="piecewise"``, each transformed number becomes
+    a learned vector that is linear between the edges of its quantile bins
+    (piecewise-linear embeddings, version "B" of TabM: linear at the start,
+    the per-bin part learnt; ``rtdl_num_embeddings``, Gorishniy et al. 2022
+    and 2025). The edges come from fit (``bin_edges``, then
+    ``set_numeric_bins``); the layer is built with their counts
+    (``bin_counts``) and the edges travel in its buffers. With
+    ``numeric_embedding="periodic"``, a vector of learned periodic features;
   * categorical codes look up one embedding table shared by all columns
     (each column has its own rows in it, so one lookup serves them all).
 
 No training code lives here; the module is checked in its constructor.
 """
 
+import numpy as np
 import torch
 from torch import nn
 
 NUMERIC_TRANSFORMS = ("robust", "none")
-NUMERIC_EMBEDDINGS = (None, "periodic")
+NUMERIC_EMBEDDINGS = (None, "periodic", "piecewise")
 #: the soft bound of the robust transform, in robust spreads
 CLIP = 3.0
+#: quantile bins per numeric column of ``numeric_embedding="piecewise"``
+N_BINS = 48
 
 
 class FeatureInput(nn.Module):
@@ -45,9 +53,12 @@ class FeatureInput(nn.Module):
     missing_columns : sequence of int, default=()
         Numeric columns that get a missing indicator.
     numeric_transform : {"robust", "none"}, default="robust"
-    numeric_embedding : {None, "periodic"}, default=None
+    numeric_embedding : {None, "periodic", "piecewise"}, default=None
+    bin_counts : sequence of int, default=None
+        Bins of each numeric column (from 2 to ``N_BINS``), needed with
+        ``numeric_embedding="piecewise"``.
     d_numeric_embedding : int, default=8
-        Width of each number's periodic embedding.
+        Width of each number's embedding.
     d_categorical_embedding : int, default=8
         Width of each category's embedding.
     """
@@ -60,6 +71,7 @@ class FeatureInput(nn.Module):
         missing_columns=(),
         numeric_transform="robust",
         numeric_embedding=None,
+        bin_counts=None,
         d_numeric_embedding=8,
         d_categorical_embedding=8,
     ):
@@ -93,15 +105,31 @@ class FeatureInput(nn.Module):
             "missing_columns", torch.tensor(missing_columns, dtype=torch.long)
         )
         self.n_missing = len(missing_columns)
-        self.periodic = None
+        self.periodic = self.piecewise = None
+        self.d_numeric = int(d_numeric_embedding)
         width_numeric = self.n_numeric
         if numeric_embedding == "periodic" and self.n_numeric:
             from rtdl_num_embeddings import PeriodicEmbeddings
 
             self.periodic = PeriodicEmbeddings(
-                self.n_numeric, int(d_numeric_embedding), lite=True
+                self.n_numeric, self.d_numeric, lite=True
             )
-            width_numeric = self.n_numeric * int(d_numeric_embedding)
+            width_numeric = self.n_numeric * self.d_numeric
+        if numeric_embedding == "piecewise" and self.n_numeric:
+            counts = [] if bin_counts is None else [int(c) for c in bin_counts]
+            if len(counts) != self.n_numeric or not all(
+                2 <= c <= N_BINS for c in counts
+            ):
+                raise ValueError(
+                    "bin_counts must give 2 to N_BINS bins for each numeric column."
+                )
+            # placeholder edges of the right counts: a loaded model gets its
+            # edges from its buffers, a new one from set_numeric_bins. Built
+            # on the CPU even on torch's "meta" device, which cannot check
+            # edges (a model file's counts are bounded by its tensors first)
+            with torch.device("cpu"):
+                self.set_numeric_bins([torch.arange(c + 1.0) for c in counts])
+            width_numeric = self.n_numeric * self.d_numeric
         self.embedding = None
         if cardinalities:
             offsets = torch.tensor([0] + cardinalities[:-1]).cumsum(0)
@@ -119,19 +147,26 @@ class FeatureInput(nn.Module):
             self.center.copy_(torch.as_tensor(center, dtype=torch.float32))
             self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
 
+    def set_numeric_bins(self, edges):
+        """The bin edges of each numeric column, in the transformed scale
+        (``bin_edges``); fresh piecewise-linear weights."""
+        from rtdl_num_embeddings import PiecewiseLinearEmbeddings
+
+        edges = [torch.as_tensor(e, dtype=torch.float32) for e in edges]
+        self.piecewise = PiecewiseLinearEmbeddings(
+            edges, self.d_numeric, activation=False, version="B"
+        )
+
     def forward(self, X):
         parts = []
         if self.n_numeric:
             x = X[:, : self.n_numeric] if self.n_categorical else X
-            z = x
-            if self.robust:
-                # bounded first: (z / 3)^2 of a value near the float32 limit
-                # overflows, and inf * 0 would turn an outlier into a NaN
-                z = ((x - self.center) / self.scale).clamp(-1e18, 1e18)
-                z = z * torch.rsqrt(1.0 + (z * (1.0 / CLIP)) ** 2)
+            z = transform_numbers(x, self.center, self.scale, self.robust)
             z = torch.nan_to_num(z, nan=0.0)
             if self.periodic is not None:
                 z = self.periodic(z).flatten(1)
+            elif self.piecewise is not None:
+                z = self.piecewise(z).flatten(1)
             parts.append(z)
             if self.n_missing:
                 parts.append(torch.isnan(x[:, self.missing_columns]).to(z.dtype))
@@ -139,3 +174,32 @@ class FeatureInput(nn.Module):
             codes = X[:, self.n_numeric :].long() + self.offsets
             parts.append(self.embedding(codes).flatten(1))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def transform_numbers(x, center, scale, robust=True):
+    """The numeric transform of ``FeatureInput`` (missing cells stay NaN)."""
+    if not robust:
+        return x
+    # bounded first: (z / 3)^2 of a value near the float32 limit overflows,
+    # and inf * 0 would turn an outlier into a NaN
+    z = ((x - center) / scale).clamp(-1e18, 1e18)
+    return z * torch.rsqrt(1.0 + (z * (1.0 / CLIP)) ** 2)
+
+
+def bin_edges(raw_edges, center, scale, robust=True):
+    """Quantile edges of the numeric columns (``_features.quantile_edges``)
+    in the scale the embedding sees: through the numeric transform, as
+    float32, distinct, and at least 3 of them (2 bins: a binary column gets
+    its midpoint, a constant one a unit bin on each side)."""
+    out = []
+    for e, c, s in zip(raw_edges, center, scale):
+        x = torch.as_tensor(np.asarray(e, dtype=np.float32))
+        c = torch.tensor(float(c), dtype=torch.float32)
+        s = torch.tensor(float(s), dtype=torch.float32)
+        z = torch.unique(transform_numbers(x, c, s, robust))
+        if len(z) == 1:
+            z = torch.cat([z - 1.0, z, z + 1.0])
+        elif len(z) == 2:
+            z = torch.cat([z[:1], z.mean().reshape(1), z[1:]])
+        out.append(z)
+    return out

@@ -139,6 +139,19 @@ class NetworkFileMixin:
             saved = training["device_"]
             device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
         self.device_ = resolve_device(device)
+        counts = (inputs or {}).get("bin_counts")
+        if counts is not None:
+            # the piecewise embedding is built on the CPU (its edges cannot be
+            # checked on "meta"): its size must be the file's tensor first
+            counts = _bounded_counts(counts)
+            found = tensors.get("module.inputs.piecewise.impl.weight")
+            if found is None or tuple(np.shape(found)) != (
+                len(counts),
+                max(counts, default=0),
+            ):
+                raise ValueError(
+                    "the network's bin counts do not match the file's tensors"
+                )
         # the shapes the document describes, built on torch's "meta" device
         # (no memory), must be the file's tensors before anything is allocated:
         # a forged hidden_layer_sizes of [30000, 30000] cost 3.8 GB to refuse
@@ -171,3 +184,13 @@ class NetworkFileMixin:
             module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
         )
         self.net_.initialize()
+
+
+def _bounded_counts(counts):
+    """A list of small positive ints, or ValueError (checked before any
+    memory is sized by them)."""
+    if not isinstance(counts, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) and 0 < c <= 1024 for c in counts
+    ):
+        raise ValueError("the network's bin counts are not small positive integers")
+    return counts

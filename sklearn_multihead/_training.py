@@ -18,6 +18,8 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from sklearn_multihead._features import quantile_edges
+from sklearn_multihead._inputs import N_BINS, bin_edges
 from sklearn_multihead._losses import JointLoss
 from sklearn_multihead._module import MultiHeadMLP
 from sklearn_multihead._net import JointNet, widest_layer
@@ -36,15 +38,20 @@ class TrainingSetupMixin:
 
     def _network_configs(self, X, Y, sample_weight, head_kinds):
         """Set ``_module_config`` / ``_loss_config`` from the fitted targets and
-        plan; return the numeric block's medians and spreads."""
+        plan; return the numeric block's medians and spreads, and the bin
+        edges of ``numeric_embedding="piecewise"`` (else None)."""
         head_sizes = [
             len(c) if k == "multiclass" else 1
             for k, c in zip(head_kinds, self.target_classes_)
         ]
         plan, encoder = self._features, self._encoder
-        center, scale, missing = numeric_statistics(
-            X, len(plan.numeric_), sample_weight
-        )
+        n_numeric = len(plan.numeric_)
+        center, scale, missing = numeric_statistics(X, n_numeric, sample_weight)
+        edges = bin_counts = None
+        if self.numeric_embedding == "piecewise" and n_numeric:
+            raw = quantile_edges(X[:, :n_numeric], N_BINS, sample_weight)
+            edges = bin_edges(raw, center, scale, self.numeric_transform == "robust")
+            bin_counts = [len(e) - 1 for e in edges]
         self._module_config = {
             "n_features": int(X.shape[1]),
             "inputs": {
@@ -53,6 +60,7 @@ class TrainingSetupMixin:
                 "missing_columns": missing,
                 "numeric_transform": self.numeric_transform,
                 "numeric_embedding": self.numeric_embedding,
+                **({} if bin_counts is None else {"bin_counts": bin_counts}),
             },
             "n_ensemble": int(self.n_ensemble),
             "head_kinds": head_kinds,
@@ -74,7 +82,7 @@ class TrainingSetupMixin:
             "regression_loss": self.regression_loss,
             "masked": bool(np.isnan(Y).any()),
         }
-        return center, scale
+        return center, scale, edges
 
     def _constant_loss(self, data):
         """The training loss of the best constant prediction on ``data`` (the

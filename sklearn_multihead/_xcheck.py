@@ -19,13 +19,13 @@ Inside:
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
 from sklearn_multihead._features import FeaturePlan, needs_plan, robust_scaling
+from sklearn_multihead._weights import check_sample_weight
 
 
 class FeatureCheckMixin:
@@ -42,8 +42,8 @@ class FeatureCheckMixin:
         X = self._checked_frame_or_array(X, reset)
         check_consistent_length(X, y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=sample_weight_dtype, ensure_non_negative=True
+            sample_weight = check_sample_weight(
+                sample_weight, X.shape[0], dtype=sample_weight_dtype
             )
         return self._planned(X, reset, sample_weight), sample_weight
 

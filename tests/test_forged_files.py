@@ -113,7 +113,7 @@ def test_a_changed_document_is_refused_before_it_is_parsed(tmp_path):
         RandomForestRegressorClassifier.load(path)
 
 
-def _forged_joint(tmp_path, change):
+def _forged_joint(tmp_path, change, **params):
     """A fitted network's file with its document changed by ``change(doc)``
     and the digest recomputed."""
     import pandas as pd
@@ -123,7 +123,7 @@ def _forged_joint(tmp_path, change):
 
     X = np.random.RandomState(0).normal(size=(60, 3))
     Y = pd.DataFrame({"n": pd.array(np.arange(60), dtype="Int64")})
-    est = JointRegressorClassifier(max_iter=2, target_types=["regression"])
+    est = JointRegressorClassifier(max_iter=2, target_types=["regression"], **params)
     path = tmp_path / "joint.safetensors"
     est.fit(X, Y).save(path)
     doc, tensors = read_model(path)
@@ -206,3 +206,39 @@ def test_forged_layer_sizes_are_refused_before_any_memory_is_taken(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("refused:") and "does not have the file's" in lines[0]
     assert float(lines[-1].split()[1]) < 200
+
+
+def _set_bin_counts(node, counts):
+    """Replace ``bin_counts`` wherever the document holds it."""
+    if isinstance(node, dict):
+        for v in node.values():
+            _set_bin_counts(v, counts)
+    elif isinstance(node, list):
+        if len(node) == 2 and node[0] == "bin_counts":
+            node[1] = counts
+        for v in node:
+            _set_bin_counts(v, counts)
+
+
+@pytest.mark.parametrize(
+    "counts, match",
+    [
+        ([10**9, 10**9, 10**9], "not small positive integers"),
+        ([3, 3], "do not match the file's tensors"),
+        ([2, 2, 2], "do not match the file's tensors"),
+        ("48", "not small positive integers"),
+    ],
+)
+def test_forged_bin_counts_are_refused_before_the_embedding_is_built(
+    tmp_path, counts, match
+):
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import ModelFileError
+
+    path = _forged_joint(
+        tmp_path,
+        lambda doc: _set_bin_counts(doc, counts),
+        numeric_embedding="piecewise",
+    )
+    with pytest.raises(ModelFileError, match=match):
+        JointRegressorClassifier.load(path)
