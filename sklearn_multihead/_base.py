@@ -27,6 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from sklearn_multihead._params import check_params
 from sklearn_multihead._persist import (
     ModelFileError,
     decode,
@@ -301,7 +302,7 @@ class JointTargetsMixin(MultiOutputMixin):
                 if k not in ("estimator", "library_version", "format", "format_version")
             }
             est = cls(**parts.pop("params"))
-            est._validate_params()
+            check_params(est)
             est._encoder = TargetEncoder.from_state(
                 parts.pop("targets"), est.target_types
             )

@@ -24,16 +24,16 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
 )
+from sklearn_multihead._params import Interval, StrOptions, validated_fit
 from sklearn_multihead._persist import ModelFileError
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
 
@@ -86,7 +86,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     ['float64', 'bool', 'str']
     """
 
-    _parameter_constraints = {
+    _parameter_rules = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "max_depth": [Interval(Integral, 1, None, closed="left"), None],
         "min_samples_leaf": [
@@ -148,7 +148,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             return RandomForestRegressor(**params)
         return RandomForestClassifier(class_weight=class_weight, **params)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @validated_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the forests.
 

@@ -22,15 +22,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import _fit_context
 
 from sklearn_multihead._net import TensorData, as_tensor, thread_budget
+from sklearn_multihead._params import validated_fit
 
 
 class ContinuedTrainingMixin:
     """``partial_fit`` and ``warm_start`` for the joint network."""
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @validated_fit
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over the rows of (X, y): the first call builds the model,
         later ones train it further.

@@ -22,10 +22,9 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
 )
@@ -48,6 +47,7 @@ from sklearn_multihead._net import (
     widest_layer,
 )
 from sklearn_multihead._netfile import NetworkFileMixin
+from sklearn_multihead._params import Interval, Options, StrOptions, validated_fit
 from sklearn_multihead._predict import NetworkPredictMixin
 from sklearn_multihead._summary import network_summary
 from sklearn_multihead._targets import TargetEncoder
@@ -246,7 +246,7 @@ class JointRegressorClassifier(
     [dtype('float64'), dtype('bool')]
     """
 
-    _parameter_constraints = {
+    _parameter_rules = {
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -357,7 +357,7 @@ class JointRegressorClassifier(
         return tags
 
     # -- fit ----------------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
+    @validated_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the network to X and the targets y.
 
