@@ -75,8 +75,14 @@ class ContinuedTrainingMixin:
                 scorer.valid = valid
         work = net.batch_size * self._widest()
         stopper = dict(net.callbacks_)["stopper"]
-        with thread_budget(work, self.n_threads):
-            net.partial_fit(data, None, epochs=epochs)
+        monitor = stopper.monitor
+        if net.train_split is False:  # a chunk after an early-stopped fit
+            stopper.monitor = "train_loss"  # there is no valid_loss to watch
+        try:
+            with thread_budget(work, self.n_threads):
+                net.partial_fit(data, None, epochs=epochs)
+        finally:
+            stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
         return self
 

@@ -21,14 +21,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
     check_is_fitted,
 )
-from skorch.callbacks import EpochTimer, PrintLog
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
@@ -36,15 +34,12 @@ from sklearn_multihead._base import (
 from sklearn_multihead._continue import ContinuedTrainingMixin
 from sklearn_multihead._inputs import NUMERIC_TRANSFORMS
 from sklearn_multihead._losses import REGRESSION_LOSSES
-from sklearn_multihead._module import ACTIVATIONS
+from sklearn_multihead._module import ACTIVATIONS, AveragedMLPs
 from sklearn_multihead._net import (
-    StopOnPlateau,
     TensorData,
-    ValidationScore,
     as_tensor,
     resolve_device,
     thread_budget,
-    widest_layer,
 )
 from sklearn_multihead._netfile import NetworkFileMixin
 from sklearn_multihead._params import Interval, Options, StrOptions, validated_fit
@@ -54,9 +49,6 @@ from sklearn_multihead._targets import TargetEncoder
 from sklearn_multihead._training import (
     AUTO_EARLY_STOPPING_ROWS,
     TrainingSetupMixin,
-    _named_callbacks,
-    _PredefinedSplit,
-    auto_batch_size,
 )
 from sklearn_multihead._xcheck import FeatureCheckMixin
 
@@ -124,6 +116,16 @@ class JointRegressorClassifier(
         k > 1: a TabM ensemble of k trunks sharing their weights up to
         rank-one adapters, each trained on its own loss, their predictions
         averaged (probabilities for classes). About k times the compute.
+    n_models : int, default=3
+        Networks fitted one after the other, each with its own initial
+        weights, validation split (early stopping) and stopping epoch; their
+        predictions are averaged (probabilities for classes). n_models times
+        the fit and predict time, for predictions that vary less with the
+        seed, use every row, and are better calibrated (on the benchmark's
+        tables: a mean relative score of 0.958 with 3 against 0.932 with 1).
+        1 for the fastest fit.
+        ``history_`` and the curves describe the last one; ``warm_start`` and
+        ``partial_fit`` train them further together.
     target_types : "auto", list or dict, default="auto"
         Type of each target column, ``"regression"`` or ``"classification"``.
         ``"auto"`` decides by dtype: floating -> regression; integer, bool,
@@ -259,6 +261,7 @@ class JointRegressorClassifier(
         "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
         "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "n_models": [Interval(Integral, 1, None, closed="left")],
         "target_types": [StrOptions({"auto"}), list, tuple, dict],
         "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
         "loss_weights": [
@@ -304,6 +307,7 @@ class JointRegressorClassifier(
         numeric_transform="robust",
         numeric_embedding="piecewise",
         n_ensemble=1,
+        n_models=3,
         target_types="auto",
         regression_loss="squared_error",
         loss_weights=None,
@@ -332,6 +336,7 @@ class JointRegressorClassifier(
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding
         self.n_ensemble = n_ensemble
+        self.n_models = n_models
         self.target_types = target_types
         self.regression_loss = regression_loss
         self.loss_weights = loss_weights
@@ -409,72 +414,30 @@ class JointRegressorClassifier(
         ]
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
+        seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_models)]
         data = TensorData(
             as_tensor(X, self.device_),
             as_tensor(Y, self.device_),
             None if sample_weight is None else as_tensor(sample_weight, self.device_),
         )
-        train_split = False
         self.early_stopping_ = (
             len(data) >= AUTO_EARLY_STOPPING_ROWS
             if self.early_stopping == "auto"
             else bool(self.early_stopping)
         ) and not first_chunk
-        if self.early_stopping_:
-            data, valid = self._split(data, seed)
-            train_split = _PredefinedSplit(valid)
-        n_train = len(data)
-        batch_size = (
-            auto_batch_size(n_train) if self.batch_size == "auto" else self.batch_size
-        )
-
-        center, scale, edges = self._network_configs(X, Y, sample_weight, head_kinds)
-        with torch.random.fork_rng(devices=self._cuda_devices()):
-            # seed only the generators this fit uses (torch.manual_seed also
-            # queues every accelerator backend's seeding, ~0.1 ms a fit)
-            torch.default_generator.manual_seed(seed)
-            for index in self._cuda_devices():
-                with torch.cuda.device(index):
-                    torch.cuda.manual_seed(seed)
-            module, criterion = self._build_module_and_loss()
-            module.inputs.set_numeric_scaling(center, scale)
-            if edges is not None:
-                module.inputs.set_numeric_bins(edges)
-            monitor = "valid_loss" if self.early_stopping_ else "train_loss"
-            stopper = StopOnPlateau(
-                monitor=monitor,
-                patience=self.n_iter_no_change,
-                threshold=self.tol,
-                threshold_mode="abs",
-                restore="best" if self.early_stopping_ else "diverged",
-            )
-            callbacks = [("epoch_timer", EpochTimer())]
-            if train_split:  # scored before the stopper may end the last epoch
-                one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
-                scorer = ValidationScore(train_split.valid, head_kinds, one_class)
-                callbacks.append(("valid_score", scorer))
-            callbacks.append(("stopper", stopper))
-            if self.verbose:
-                callbacks.append(("print_log", PrintLog()))
-            callbacks += _named_callbacks(self.callbacks)
-            self.net_ = self._build_net(
-                module,
-                criterion,
-                batch_size=batch_size,
-                train_split=train_split,
-                callbacks=callbacks,
-                seed=seed,
-                max_epochs=epochs,
-            )
-            work = batch_size * widest_layer(module)
-            with thread_budget(work, self.n_threads):
-                self.net_.fit(data, None)
-
-        baseline = None if first_chunk else self._constant_loss(data)
-        self._record_history(stopper, n_train, warn=not first_chunk, baseline=baseline)
-        if not (first_chunk or stopper.stopped_ or stopper.restored_epoch_):
+        numbers = self._network_configs(X, Y, sample_weight, head_kinds)
+        nets, reached_max_iter = [], False
+        for seed in seeds:
+            # each network: its own initial weights and validation split
+            stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
+            nets.append(self.net_)
+            baseline = None if first_chunk else self._constant_loss(train)
+            self._record_history(stopper, len(train), not first_chunk, baseline)
+            reached_max_iter |= not (stopper.stopped_ or stopper.restored_epoch_)
+        if len(nets) > 1:  # the last net carries them all, averaged
+            self.net_.module_ = AveragedMLPs([net.module_ for net in nets])
+            self.net_.initialize_optimizer()
+        if reached_max_iter and not first_chunk:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
                 "before the loss stopped improving. Raise max_iter, or set tol / "

@@ -3,6 +3,11 @@
 Inside:
 
 - ``ACTIVATIONS``: the activation names the estimator accepts.
+- ``build_module``: the network a configuration describes (one
+  ``MultiHeadMLP``, or ``AveragedMLPs`` of ``n_models`` of them).
+- ``AveragedMLPs``: networks fitted apart (each with its own initial weights
+  and validation split) whose predictions are averaged; trained further
+  together, each on its own loss.
 - ``MultiHeadMLP``: trunk of ``Linear -> [BatchNorm] -> activation -> [Dropout]``
   blocks, then the heads. Heads without hidden layers share one fused output
   layer (one matrix product for all of them); with ``head_hidden_layer_sizes``
@@ -211,30 +216,72 @@ class MultiHeadMLP(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, X):
-        h = X if self.inputs is None else self.inputs(X)
         if self.n_ensemble > 1:
-            h = h.unsqueeze(1).expand(-1, self.n_ensemble, -1)
-            out = self.output(self.trunk(h))
-            return out if self.training else self._average_members(out)
-        h = self.trunk(h)
+            out = self.member_outputs(X)
+            return out if self.training else average_members(out, self)
+        h = self.trunk(X if self.inputs is None else self.inputs(X))
         if self.output is not None:
             return self.output(h)
         return torch.cat([head(h) for head in self.heads], dim=1)
 
-    def _average_members(self, out):
-        """``(n, k, outputs)`` -> ``(n, outputs)``: the mean of the members'
-        numbers, or logits of the mean of their probabilities."""
-        parts = []
-        log_k = math.log(self.n_ensemble)
-        for kind, cols in zip(self.head_kinds, self.head_slices):
-            z = out[:, :, cols]
-            if kind == "regression":
-                parts.append(z.mean(dim=1))
-            elif kind == "binary":  # log(mean p) - log(mean (1 - p))
-                pos = torch.logsumexp(nn.functional.logsigmoid(z), dim=1)
-                neg = torch.logsumexp(nn.functional.logsigmoid(-z), dim=1)
-                parts.append(pos - neg)
-            else:
-                log_p = torch.log_softmax(z, dim=2)
-                parts.append(torch.logsumexp(log_p, dim=1) - log_k)
-        return torch.cat(parts, dim=1)
+    def member_outputs(self, X):
+        """``(n, k, outputs)``: each ensemble member's outputs, not averaged."""
+        if self.n_ensemble == 1:
+            return self.forward(X).unsqueeze(1)
+        h = X if self.inputs is None else self.inputs(X)
+        h = h.unsqueeze(1).expand(-1, self.n_ensemble, -1)
+        return self.output(self.trunk(h))
+
+
+class AveragedMLPs(nn.Module):
+    """``MultiHeadMLP`` networks side by side: in training, every member's
+    outputs as ``(n, members, outputs)`` (each trained on its own loss); in
+    eval, their average (``average_members``)."""
+
+    def __init__(self, members):
+        super().__init__()
+        if len(members) < 2 or any(m.head_kinds is None for m in members):
+            raise ValueError("AveragedMLPs needs 2 or more networks with head kinds.")
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.head_sizes, self.head_slices = first.head_sizes, first.head_slices
+        self.head_kinds = first.head_kinds
+        self.n_ensemble = sum(m.n_ensemble for m in members)
+
+    def forward(self, X):
+        out = self.member_outputs(X)
+        return out if self.training else average_members(out, self)
+
+    def member_outputs(self, X):
+        return torch.cat([m.member_outputs(X) for m in self.members], dim=1)
+
+
+def average_members(out, module):
+    """``(n, k, outputs)`` -> ``(n, outputs)``: the mean of the members'
+    numbers, or logits of the mean of their probabilities."""
+    parts = []
+    log_k = math.log(out.shape[1])
+    for kind, cols in zip(module.head_kinds, module.head_slices):
+        z = out[:, :, cols]
+        if kind == "regression":
+            parts.append(z.mean(dim=1))
+        elif kind == "binary":  # log(mean p) - log(mean (1 - p))
+            pos = torch.logsumexp(nn.functional.logsigmoid(z), dim=1)
+            neg = torch.logsumexp(nn.functional.logsigmoid(-z), dim=1)
+            parts.append(pos - neg)
+        else:
+            log_p = torch.log_softmax(z, dim=2)
+            parts.append(torch.logsumexp(log_p, dim=1) - log_k)
+    return torch.cat(parts, dim=1)
+
+
+def build_module(config):
+    """The network of a configuration: ``MultiHeadMLP(**config)``, or with
+    ``n_models`` > 1 that many of them in ``AveragedMLPs``."""
+    config = dict(config)
+    n_models = config.pop("n_models", 1)
+    if not isinstance(n_models, int) or isinstance(n_models, bool) or n_models < 1:
+        raise ValueError(f"n_models must be an int >= 1. Got {n_models!r} instead.")
+    if n_models == 1:
+        return MultiHeadMLP(**config)
+    return AveragedMLPs([MultiHeadMLP(**config) for _ in range(n_models)])

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from sklearn_multihead._features import FeaturePlan
-from sklearn_multihead._module import MultiHeadMLP
+from sklearn_multihead._module import build_module
 from sklearn_multihead._net import resolve_device
 
 
@@ -139,24 +139,37 @@ class NetworkFileMixin:
             saved = training["device_"]
             device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
         self.device_ = resolve_device(device)
+        # what is built outside "meta" must be sized by the file's tensors
+        # first: the networks of n_models, and the piecewise embeddings (built
+        # on the CPU: their edges cannot be checked on "meta")
+        n_models = self._module_config.get("n_models", 1)
+        prefixes = ["module."]
+        if n_models != 1:
+            found = {
+                k.split(".")[2] for k in tensors if k.startswith("module.members.")
+            }
+            if not isinstance(n_models, int) or found != {
+                str(b) for b in range(n_models)
+            }:
+                raise ValueError("the network's n_models does not match its tensors")
+            prefixes = [f"module.members.{b}." for b in range(n_models)]
         counts = (inputs or {}).get("bin_counts")
         if counts is not None:
-            # the piecewise embedding is built on the CPU (its edges cannot be
-            # checked on "meta"): its size must be the file's tensor first
             counts = _bounded_counts(counts)
-            found = tensors.get("module.inputs.piecewise.impl.weight")
-            if found is None or tuple(np.shape(found)) != (
-                len(counts),
-                max(counts, default=0),
-            ):
-                raise ValueError(
-                    "the network's bin counts do not match the file's tensors"
-                )
+            for prefix in prefixes:
+                found = tensors.get(prefix + "inputs.piecewise.impl.weight")
+                if found is None or tuple(np.shape(found)) != (
+                    len(counts),
+                    max(counts, default=0),
+                ):
+                    raise ValueError(
+                        "the network's bin counts do not match the file's tensors"
+                    )
         # the shapes the document describes, built on torch's "meta" device
         # (no memory), must be the file's tensors before anything is allocated:
         # a forged hidden_layer_sizes of [30000, 30000] cost 3.8 GB to refuse
         with torch.device("meta"):
-            meta = MultiHeadMLP(**self._module_config)
+            meta = build_module(self._module_config)
 
         def shape(t):  # scalars (batch norm's counter) are stored as (1,)
             return tuple(np.shape(t)) or (1,)
@@ -167,7 +180,7 @@ class NetworkFileMixin:
             raise ValueError(
                 "the network the file describes does not have the file's tensors"
             )
-        module, criterion = self._build_module_and_loss()
+        module, criterion = self._build_module_and_loss(every_model=True)
         expected = 0
         for part, obj in [("module", module), ("criterion", criterion)]:
             prefix = part + "."

@@ -17,12 +17,19 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from skorch.callbacks import EpochTimer, PrintLog
 
 from sklearn_multihead._features import quantile_edges
 from sklearn_multihead._inputs import N_BINS, bin_edges
 from sklearn_multihead._losses import JointLoss
-from sklearn_multihead._module import MultiHeadMLP
-from sklearn_multihead._net import JointNet, widest_layer
+from sklearn_multihead._module import build_module
+from sklearn_multihead._net import (
+    JointNet,
+    StopOnPlateau,
+    ValidationScore,
+    thread_budget,
+    widest_layer,
+)
 from sklearn_multihead._targets import REGRESSION
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 from sklearn_multihead._xcheck import numeric_statistics
@@ -63,6 +70,7 @@ class TrainingSetupMixin:
                 **({} if bin_counts is None else {"bin_counts": bin_counts}),
             },
             "n_ensemble": int(self.n_ensemble),
+            "n_models": int(self.n_models),
             "head_kinds": head_kinds,
             "head_sizes": head_sizes,
             "hidden_layer_sizes": list(_sizes(self.hidden_layer_sizes)),
@@ -111,12 +119,68 @@ class TrainingSetupMixin:
         with torch.no_grad():
             return float(criterion(pred, Y, w))
 
-    def _build_module_and_loss(self):
-        """The module and the loss described by ``_module_config`` / ``_loss_config``
-        (fresh weights from torch's current random state)."""
-        module = MultiHeadMLP(**self._module_config)
+    def _build_module_and_loss(self, every_model=False):
+        """One network of ``_module_config`` (with ``every_model``, all its
+        ``n_models``) and the loss of ``_loss_config`` (fresh weights from
+        torch's current random state)."""
+        config = {k: v for k, v in self._module_config.items() if k != "n_models"}
+        module = build_module(self._module_config if every_model else config)
         criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
         return module, criterion
+
+    def _train_one(self, data, seed, head_kinds, numbers, epochs):
+        """Fit one network of the model on ``data`` (``self.net_``), seeded by
+        ``seed`` (initial weights, validation split, batch order); ``numbers``:
+        what ``_network_configs`` returned. Returns its stopper and the rows
+        it trained on."""
+        center, scale, edges = numbers
+        train_split = False
+        if self.early_stopping_:
+            data, valid = self._split(data, seed)
+            train_split = _PredefinedSplit(valid)
+        batch_size = (
+            auto_batch_size(len(data)) if self.batch_size == "auto" else self.batch_size
+        )
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            # seed only the generators this fit uses (torch.manual_seed also
+            # queues every accelerator backend's seeding, ~0.1 ms a fit)
+            torch.default_generator.manual_seed(seed)
+            for index in self._cuda_devices():
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
+            module, criterion = self._build_module_and_loss()
+            module.inputs.set_numeric_scaling(center, scale)
+            if edges is not None:
+                module.inputs.set_numeric_bins(edges)
+            stopper = StopOnPlateau(
+                monitor="valid_loss" if self.early_stopping_ else "train_loss",
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="abs",
+                restore="best" if self.early_stopping_ else "diverged",
+            )
+            callbacks = [("epoch_timer", EpochTimer())]
+            if train_split:  # scored before the stopper may end the last epoch
+                one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
+                scorer = ValidationScore(train_split.valid, head_kinds, one_class)
+                callbacks.append(("valid_score", scorer))
+            callbacks.append(("stopper", stopper))
+            if self.verbose:
+                callbacks.append(("print_log", PrintLog()))
+            callbacks += _named_callbacks(self.callbacks)
+            self.net_ = self._build_net(
+                module,
+                criterion,
+                batch_size=batch_size,
+                train_split=train_split,
+                callbacks=callbacks,
+                seed=seed,
+                max_epochs=epochs,
+            )
+            work = batch_size * widest_layer(module)
+            with thread_budget(work, self.n_threads):
+                self.net_.fit(data, None)
+        return stopper, data
 
     def _predefined_split(self, valid):
         return _PredefinedSplit(valid)

@@ -102,12 +102,22 @@ def build_parser():
         p.add_argument(
             "--max-iter", type=int, default=200, help="epochs at most (default 200)"
         )
-        p.add_argument(
+        stopping = p.add_mutually_exclusive_group()
+        stopping.add_argument(
             "--early-stopping",
-            action="store_true",
+            action="store_const",
+            const=True,
+            default="auto",
             help="hold out 10%% of the training rows, stop when their loss stalls "
-            "and keep the best epoch (compare's history.png then shows validation "
-            "curves)",
+            "and keep the best epoch (the default from 200 rows on; compare's "
+            "history.png then shows validation curves)",
+        )
+        stopping.add_argument(
+            "--no-early-stopping",
+            dest="early_stopping",
+            action="store_const",
+            const=False,
+            help="train for --max-iter epochs on every training row",
         )
         p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -65,6 +65,7 @@ def _name(check):
 @parametrize_with_checks(
     [
         JointRegressorClassifier(**FAST),
+        JointRegressorClassifier(**FAST, n_models=2, n_ensemble=2),
         RandomForestRegressorClassifier(n_estimators=5, random_state=0),
         JointRegressorClassifier(),
         RandomForestRegressorClassifier(),

@@ -208,16 +208,16 @@ def test_forged_layer_sizes_are_refused_before_any_memory_is_taken(tmp_path):
     assert float(lines[-1].split()[1]) < 200
 
 
-def _set_bin_counts(node, counts):
-    """Replace ``bin_counts`` wherever the document holds it."""
+def _set_entry(node, key, value):
+    """Replace the entry ``key`` wherever the document holds it."""
     if isinstance(node, dict):
         for v in node.values():
-            _set_bin_counts(v, counts)
+            _set_entry(v, key, value)
     elif isinstance(node, list):
-        if len(node) == 2 and node[0] == "bin_counts":
-            node[1] = counts
+        if len(node) == 2 and node[0] == key:
+            node[1] = value
         for v in node:
-            _set_bin_counts(v, counts)
+            _set_entry(v, key, value)
 
 
 @pytest.mark.parametrize(
@@ -237,8 +237,22 @@ def test_forged_bin_counts_are_refused_before_the_embedding_is_built(
 
     path = _forged_joint(
         tmp_path,
-        lambda doc: _set_bin_counts(doc, counts),
+        lambda doc: _set_entry(doc, "bin_counts", counts),
         numeric_embedding="piecewise",
     )
     with pytest.raises(ModelFileError, match=match):
+        JointRegressorClassifier.load(path)
+
+
+@pytest.mark.parametrize("n_models", [10**6, 3, 1, "2"])
+def test_a_forged_number_of_networks_is_refused_before_they_are_built(
+    tmp_path, n_models
+):
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import ModelFileError
+
+    path = _forged_joint(
+        tmp_path, lambda doc: _set_entry(doc, "n_models", n_models), n_models=2
+    )
+    with pytest.raises(ModelFileError, match="n_models|tensors"):
         JointRegressorClassifier.load(path)
