@@ -116,7 +116,7 @@ class ContinuedTrainingMixin:
             self.validation_scores_ = scores.astype(float).tolist()
             self.best_validation_score_ = max(self.validation_scores_)
 
-    def _record_history(self, stopper, n_train, warn=True, baseline=None):
+    def _record_history(self, stopper, n_train, warn=True, baseline=None, label=""):
         from sklearn_multihead._health import training_warnings
 
         rows = [
@@ -128,5 +128,7 @@ class ContinuedTrainingMixin:
         if warn:
             for message in training_warnings(self, stopper, n_train, baseline):
                 warnings.warn(
-                    f"{type(self).__name__}: {message}", UserWarning, stacklevel=3
+                    f"{type(self).__name__}: {label}{message}",
+                    UserWarning,
+                    stacklevel=3,
                 )

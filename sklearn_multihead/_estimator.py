@@ -432,11 +432,18 @@ class JointRegressorClassifier(
             stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
             nets.append(self.net_)
             baseline = None if first_chunk else self._constant_loss(train)
-            self._record_history(stopper, len(train), not first_chunk, baseline)
+            label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
+            self._record_history(
+                stopper, len(train), not first_chunk, baseline, label=label
+            )
             reached_max_iter |= not (stopper.stopped_ or stopper.restored_epoch_)
         if len(nets) > 1:  # the last net carries them all, averaged
             self.net_.module_ = AveragedMLPs([net.module_ for net in nets])
             self.net_.initialize_optimizer()
+            state = self.net_.optimizer_.state  # each network's Adam moments
+            for net in nets:
+                for param, moments in net.optimizer_.state.items():
+                    state[param] = moments
         if reached_max_iter and not first_chunk:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "

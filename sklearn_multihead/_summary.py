@@ -6,7 +6,8 @@ Inside:
 - ``network_summary``: one line per layer (name, type, output shape,
   parameters, found by running two rows of zeros through the module with
   forward hooks), one line per head (its output columns, kind and what
-  ``predict`` returns for it), and the parameter counts.
+  ``predict`` returns for it), and the parameter counts. With ``n_models``
+  > 1, the layers of the first network, which the others repeat.
 """
 
 import torch
@@ -14,7 +15,9 @@ import torch
 
 def network_summary(est):
     """The summary text of a fitted ``JointRegressorClassifier``."""
-    module = est.net_.module_
+    whole = est.net_.module_
+    members = getattr(whole, "members", None)
+    module = whole if members is None else members[0]
     shapes = {}
     hooks = [
         m.register_forward_hook(
@@ -51,6 +54,11 @@ def network_summary(est):
         "-" * (sum(width) + 6),
     ]
     lines += [fmt.format(*r) for r in rows]
+    if members is not None:
+        lines.append(
+            f"(the first of {len(members)} networks of this shape, fitted apart; "
+            "predictions are their average)"
+        )
     lines += ["", "heads (columns of the output):"]
     for j, (sl, kind) in enumerate(est._heads()):
         name = est._encoder.names_[j]
@@ -60,8 +68,8 @@ def network_summary(est):
             what = f"one of {len(est.target_classes_[j])} classes"
         cols = f"{sl.start}" if sl.stop - sl.start == 1 else f"{sl.start}:{sl.stop}"
         lines.append(f"  {str(name)!s:<16} {kind:<11} column {cols:<7} -> {what}")
-    total = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in whole.parameters())
+    trainable = sum(p.numel() for p in whole.parameters() if p.requires_grad)
     learned = sum(p.numel() for p in est.net_.criterion_.parameters())
     lines += ["", f"parameters: {total:,} ({trainable:,} trainable)"]
     if learned:

@@ -23,6 +23,7 @@ def test_warm_start_continues_the_loss_curve(data):
         n_iter_no_change=100,
         warm_start=True,
         early_stopping=False,
+        n_models=1,
         random_state=0,
     )
     first = est.fit(X, Y).loss_curve_

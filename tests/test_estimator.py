@@ -197,7 +197,9 @@ def test_early_stopping_records_validation_losses_and_stops():
 
 def test_verbose_prints_per_target_columns(capsys):
     X, Y = make_joint_dataset(n_samples=100, random_state=0)
-    JointRegressorClassifier(max_iter=2, verbose=1, random_state=0).fit(X, Y)
+    JointRegressorClassifier(max_iter=2, verbose=1, n_models=1, random_state=0).fit(
+        X, Y
+    )
     out = capsys.readouterr().out
     assert "train_loss_reg_0" in out and "train_loss_cls_0" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
@@ -428,7 +430,9 @@ def test_callbacks_run_every_epoch_and_are_not_saved(tmp_path):
             seen.append(len(net.history))
 
     X = np.random.RandomState(0).normal(size=(60, 3))
-    est = JointRegressorClassifier(max_iter=4, callbacks=[Count(), ("again", Count())])
+    est = JointRegressorClassifier(
+        max_iter=4, n_models=1, callbacks=[Count(), ("again", Count())]
+    )
     est.fit(X, X[:, 0])
     assert seen == [1, 1, 2, 2, 3, 3, 4, 4]  # both callbacks, every epoch
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))

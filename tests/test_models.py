@@ -32,7 +32,7 @@ def fitted():
     X, Y = _data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        one = JointRegressorClassifier(random_state=0).fit(X, Y)
+        one = JointRegressorClassifier(n_models=1, random_state=0).fit(X, Y)
         three = JointRegressorClassifier(n_models=3, random_state=0).fit(X, Y)
     return one, three, X, Y
 
