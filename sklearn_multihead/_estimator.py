@@ -32,6 +32,7 @@ from sklearn_multihead._base import (
     JointTargetsMixin,
 )
 from sklearn_multihead._continue import ContinuedTrainingMixin
+from sklearn_multihead._health import many_class_warnings
 from sklearn_multihead._inputs import NUMERIC_TRANSFORMS
 from sklearn_multihead._losses import REGRESSION_LOSSES
 from sklearn_multihead._module import ACTIVATIONS, AveragedMLPs
@@ -405,6 +406,10 @@ class JointRegressorClassifier(
         X, sample_weight = self._validate_fit_data(X, y, sample_weight, np.float32)
         encoder = TargetEncoder(self.target_types)
         Y = encoder.fit_transform(y, sample_weight)
+        for message in many_class_warnings(encoder, Y):
+            warnings.warn(
+                f"{type(self).__name__}: {message}", UserWarning, stacklevel=5
+            )
         self._encoder = encoder
         self._set_target_attributes(encoder)
 
@@ -450,7 +455,7 @@ class JointRegressorClassifier(
                 "before the loss stopped improving. Raise max_iter, or set tol / "
                 "n_iter_no_change, if the model underfits.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=5,  # the user's call of fit or partial_fit
             )
         return self
 

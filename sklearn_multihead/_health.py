@@ -17,6 +17,11 @@ Inside:
     the first epoch on, where neither check above can see it);
   - ``validation_fraction`` left fewer than 20 training rows.
 
+- ``many_class_warnings``: a classification target with more than
+  ``MANY_CLASSES`` classes (each class is an output of the network and a
+  column of ``predict_proba``: an ID or a number stored as text, typed as
+  classes, costs rows x classes floats).
+
 Errors for settings that cannot work at all (all loss weights zero, negative
 or NaN class weights) are raised before training, in ``_weights``.
 """
@@ -26,6 +31,28 @@ or NaN class weights) are raised before training, in ``_weights``.
 NO_PROGRESS = 0.99
 #: a training split smaller than this is worth a warning
 FEW_TRAINING_ROWS = 20
+#: a classification target with more classes than this is worth a warning
+MANY_CLASSES = 1000
+
+
+def many_class_warnings(encoder, Y):
+    """Messages for the classification targets of a fitted ``TargetEncoder``
+    with more than ``MANY_CLASSES`` classes; ``Y``: its encoded targets."""
+    import numpy as np
+
+    out = []
+    for j, (name, classes) in enumerate(zip(encoder.names_, encoder.classes_)):
+        if classes is None or len(classes) <= MANY_CLASSES:
+            continue
+        labelled = int(np.sum(~np.isnan(np.asarray(Y[:, j], dtype=float))))
+        out.append(
+            f"target {name!r} has {len(classes):,} classes for {labelled:,} "
+            "labelled rows: each class is an output of the model, and "
+            f"predict_proba returns rows x {len(classes):,} probabilities. If it "
+            "is an ID, drop it; if it holds numbers, type it 'regression' in "
+            "target_types."
+        )
+    return out
 
 
 def training_warnings(est, stopper, n_train, baseline=None):

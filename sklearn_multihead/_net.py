@@ -53,6 +53,12 @@ GPU_EVAL_ROWS = 65536
 _WIDEST = weakref.WeakKeyDictionary()
 
 
+#: outputs (rows x the network's outputs) that ``predict`` and
+#: ``predict_proba`` compute at a time: 64 MB of float32 logits, so a target
+#: of 100,000 classes is predicted a few hundred rows at a time, not at once
+PREDICT_FLOATS = 2**24
+
+
 def eval_batch_size(module, device):
     """Rows per forward pass at predict / validation time for this module."""
     if not isinstance(device, torch.device):

@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if
 
 from sklearn_multihead._base import has_classification_target, is_single_classifier
 from sklearn_multihead._net import (
+    PREDICT_FLOATS,
     as_tensor,
     eval_batch_size,
     thread_budget,
@@ -30,14 +31,31 @@ class NetworkPredictMixin:
     def _raw(self, X):
         """Network outputs for X, and X's index when it is a DataFrame (call it
         within ``thread_budget``, which also covers the torch work after it)."""
+        chunks, index, _ = self._raw_chunks(X)
+        parts = [raw for _, raw in chunks]
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts)), index
+
+    def _raw_chunks(self, X):
+        """``(chunks, index, n)``: the network outputs for X as ``(rows, raw)``
+        pairs of at most ``PREDICT_FLOATS`` outputs each (one chunk unless
+        targets have thousands of classes), X's index when it is a
+        DataFrame, and its number of rows. X is checked first, once."""
         X_df = X
         X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         module = self.net_.module_
-        rows = X.shape[0]
-        work = min(rows, eval_batch_size(module, self.device_)) * widest_layer(module)
-        with thread_budget(work, self.n_threads, predict=True):
-            return self.net_.predict_raw(as_tensor(X, self.device_)), index
+        n = X.shape[0]
+        step = max(1, PREDICT_FLOATS // max(1, sum(module.head_sizes)))
+        work = min(n, eval_batch_size(module, self.device_)) * widest_layer(module)
+
+        def chunks():
+            for start in range(0, max(n, 1), step):
+                rows = slice(start, min(start + step, n))
+                x = X[rows] if step < n else X
+                with thread_budget(work, self.n_threads, predict=True):
+                    yield rows, self.net_.predict_raw(as_tensor(x, self.device_))
+
+        return chunks(), index, n
 
     def predict(self, X):
         """Predict every target, in its original labels and units.
@@ -54,8 +72,12 @@ class NetworkPredictMixin:
             targets' types differ).
         """
         with thread_budget():
-            raw, index = self._raw(X)
-            columns = self._decisions(raw)
+            chunks, index, _ = self._raw_chunks(X)
+            parts = [self._decisions(raw) for _, raw in chunks]
+        columns = [
+            parts[0][j] if len(parts) == 1 else np.concatenate([p[j] for p in parts])
+            for j in range(len(parts[0]))
+        ]
         return self._encoder.decode(columns, index=index)
 
     def _decisions(self, raw):
@@ -88,21 +110,35 @@ class NetworkPredictMixin:
             itself, as scikit-learn's forests do.
         """
         with thread_budget():  # sigmoid and softmax run on torch's threads too
-            raw, _ = self._raw(X)
-            out = []
-            for j, (sl, kind) in enumerate(self._heads()):
-                logits = torch.from_numpy(
-                    np.ascontiguousarray(raw[:, sl], dtype=np.float64)
-                )
-                if kind == "binary":
-                    p = torch.sigmoid(logits[:, 0]).numpy()
-                    if len(self.target_classes_[j]) == 2:
-                        out.append(np.column_stack([1.0 - p, p]))
-                    else:
-                        out.append(np.ones((len(p), 1)))
-                elif kind == "multiclass":
-                    out.append(torch.softmax(logits, dim=1).numpy())
+            chunks, _, n = self._raw_chunks(X)
+            out = None
+            for rows, raw in chunks:
+                parts = self._probabilities(raw)
+                if rows.start == 0 and rows.stop == n:  # one chunk: no copy
+                    out = parts
+                    continue  # (the generator must end: it holds threads)
+                if out is None:
+                    out = [np.empty((n, p.shape[1])) for p in parts]
+                for whole, part in zip(out, parts):
+                    whole[rows] = part
         return out[0] if self._encoder.kind_ == "1d" else out
+
+    def _probabilities(self, raw):
+        """Per classification target: float64 probabilities from the logits."""
+        out = []
+        for j, (sl, kind) in enumerate(self._heads()):
+            logits = torch.from_numpy(
+                np.ascontiguousarray(raw[:, sl], dtype=np.float64)
+            )
+            if kind == "binary":
+                p = torch.sigmoid(logits[:, 0]).numpy()
+                if len(self.target_classes_[j]) == 2:
+                    out.append(np.column_stack([1.0 - p, p]))
+                else:
+                    out.append(np.ones((len(p), 1)))
+            elif kind == "multiclass":
+                out.append(torch.softmax(logits, dim=1).numpy())
+        return out
 
     @available_if(is_single_classifier)
     def decision_function(self, X):

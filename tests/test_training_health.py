@@ -93,3 +93,31 @@ def test_batch_norm_with_a_one_row_last_batch(n):
     X = rng.normal(size=(n, 3))
     est = JointRegressorClassifier(batch_norm=True, max_iter=30, random_state=0)
     assert est.fit(X, X[:, 0]).score(X, X[:, 0]) > 0.5
+
+
+def test_a_target_with_thousands_of_classes_warns_and_predicts_in_chunks(monkeypatch):
+    """An ID typed as classes: a warning that names the fix, and predictions
+    computed a few rows at a time (rows x classes logits never at once)."""
+    from sklearn_multihead import _net
+
+    rng = np.random.RandomState(0)
+    n = 1500
+    X = rng.normal(size=(n, 3))
+    Y = pd.DataFrame({"v": X[:, 0], "id": [f"user{i}" for i in range(n)]})
+    est = JointRegressorClassifier(max_iter=2, n_models=1, early_stopping=False)
+    with pytest.warns(UserWarning, match="'id' has 1,500 classes for 1,500 labelled"):
+        est.fit(X, Y)
+    whole_pred, whole_proba = est.predict(X), est.predict_proba(X)[0]
+    sizes = []
+    real = _net.JointNet.predict_raw
+
+    def spy(self, X):
+        sizes.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(_net, "PREDICT_FLOATS", 1501 * 100)
+    monkeypatch.setattr("sklearn_multihead._predict.PREDICT_FLOATS", 1501 * 100)
+    monkeypatch.setattr(_net.JointNet, "predict_raw", spy)
+    pd.testing.assert_frame_equal(est.predict(X), whole_pred)
+    np.testing.assert_array_equal(est.predict_proba(X)[0], whole_proba)
+    assert max(sizes) == 100 and sum(sizes) == 2 * n
