@@ -55,6 +55,7 @@ REFERENCE = dict(
     # the hand loop's network: the numbers as they are, no embeddings
     numeric_transform="none",
     numeric_embedding=None,
+    n_models=1,  # one network, as the hand loop trains
 )
 
 

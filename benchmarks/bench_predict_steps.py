@@ -123,7 +123,11 @@ def main():
 
     X, Y = make_data(args.rows)
     est = JointRegressorClassifier(
-        hidden_layer_sizes=HIDDEN, batch_size=BATCH, max_iter=2, random_state=0
+        hidden_layer_sizes=HIDDEN,
+        batch_size=BATCH,
+        max_iter=2,
+        n_models=1,  # one network's forward pass
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

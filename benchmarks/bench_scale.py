@@ -205,6 +205,7 @@ def fit_model(model, X, Y, epochs, device):
         max_iter=epochs,
         n_iter_no_change=epochs + 1,
         alpha=0.0,
+        n_models=1,  # one network, as the hand loop trains
         random_state=0,
         device=device,
     )

@@ -75,6 +75,7 @@ def measure(size, repeats):
                 batch_size=batch,
                 max_iter=epochs,
                 n_threads=n_threads,
+                n_models=1,  # the thread policy of one network's steps
                 random_state=0,
             )
             t0 = time.perf_counter()
