@@ -462,12 +462,14 @@ def summarise(records, models=None):
                 }
             )
     per = pd.DataFrame(rows)
+    # per table the mean over its splits (a table may have fewer), summed
     cpu = (
         df.groupby(["model", "table", "split"])["fit_cpu_s"]
         .first()
+        .groupby(["model", "table"])
+        .mean()
         .groupby("model")
         .sum()
-        / df["split"].nunique()
     )
     summary = per.groupby("model").agg(
         relative=("relative", "mean"),

@@ -45,7 +45,9 @@ def test_no_full_dense_copy(data, monkeypatch):
         return out
 
     monkeypatch.setattr(SparseRows, "__getitem__", spy)
-    est = JointRegressorClassifier(max_iter=2, batch_size=128, early_stopping=True)
+    est = JointRegressorClassifier(
+        max_iter=2, batch_size=128, early_stopping=True, n_models=1
+    )
     est.fit(X, Y).predict(X)
     assert densified and max(densified) <= 512  # training and predict chunks
 
