@@ -53,6 +53,7 @@ def make_joint(types, args, callbacks=None):
         target_types=types or "auto",
         max_iter=args.max_iter,
         early_stopping=args.early_stopping,
+        n_models=args.n_models,
         random_state=args.random_state,
         callbacks=callbacks,
     )

@@ -336,3 +336,20 @@ def test_the_module_runs():
         check=True,
     ).stdout
     assert out.strip() == __import__("sklearn_multihead").__version__
+
+
+def test_n_models_sets_the_networks_averaged(table_csv, tmp_path):
+    from sklearn_multihead import JointRegressorClassifier
+
+    model = tmp_path / "model"
+    argv = ["fit", str(table_csv), "-t", "reg_0", "-t", "cls_0", "--model", str(model)]
+    assert main([*argv, *FIT_FAST, "--n-models", "2", "--no-progress"]) == 0
+    loaded = JointRegressorClassifier.load(model / "model.safetensors")
+    assert loaded.n_models == 2 and len(loaded.net_.module_.members) == 2
+    with pytest.raises(SystemExit):
+        main(["compare", "--n-models", "x"])
+
+
+def test_n_models_below_one_is_a_usage_error(capsys):
+    assert main(["compare", "--n-models", "0"]) == 2
+    assert "--n-models must be at least 1." in capsys.readouterr().err
