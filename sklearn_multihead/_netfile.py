@@ -115,6 +115,8 @@ class NetworkFileMixin:
         )
         self._set_curves()
         self._module_config, self._loss_config = parts["module"], parts["loss"]
+        # a file from before n_models holds one network, whatever today's default
+        self.n_models = self._module_config.get("n_models", 1)
         kinds = [
             self._head_kind(t, c)
             for t, c in zip(self.target_types_, self.target_classes_)
