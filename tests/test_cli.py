@@ -353,3 +353,18 @@ def test_n_models_sets_the_networks_averaged(table_csv, tmp_path):
 def test_n_models_below_one_is_a_usage_error(capsys):
     assert main(["compare", "--n-models", "0"]) == 2
     assert "--n-models must be at least 1." in capsys.readouterr().err
+
+
+def test_the_command_stops_early_as_the_estimator_does(capsys):
+    """compare and fit follow the estimator's early_stopping="auto" (they
+    trained every --max-iter epoch before); --no-early-stopping turns it off."""
+    import re
+
+    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "150"]
+    assert main(argv) == 0
+    epochs = [int(e) for e in re.findall(r"\((\d+) epochs\)", capsys.readouterr().err)]
+    assert epochs and max(epochs) < 150
+    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "4"]
+    assert main([*argv, "--no-early-stopping"]) == 0
+    err = capsys.readouterr().err
+    assert re.findall(r"\((\d+) epochs\)", err) == ["4", "4"]
