@@ -26,6 +26,8 @@ Errors for settings that cannot work at all (all loss weights zero, negative
 or NaN class weights) are raised before training, in ``_weights``.
 """
 
+import numpy as np
+
 #: no progress: the best training loss is above this share of the first epoch's
 #: (or of a constant prediction's; dropout alone moves it by ~0.5%)
 NO_PROGRESS = 0.99
@@ -38,8 +40,6 @@ MANY_CLASSES = 1000
 def many_class_warnings(encoder, Y):
     """Messages for the classification targets of a fitted ``TargetEncoder``
     with more than ``MANY_CLASSES`` classes; ``Y``: its encoded targets."""
-    import numpy as np
-
     out = []
     for j, (name, classes) in enumerate(zip(encoder.names_, encoder.classes_)):
         if classes is None or len(classes) <= MANY_CLASSES:
