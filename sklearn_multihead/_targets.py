@@ -53,6 +53,10 @@ def as_target_columns(y):
         return [col for _, col in y.items()], names, "frame"
     if isinstance(y, pd.Series):
         return [y], [0], "1d"
+    if _is_polars(y, "DataFrame"):
+        return as_target_columns(_polars_frame(y))
+    if _is_polars(y, "Series"):
+        return [_polars_frame(y.to_frame()).iloc[:, 0]], [0], "1d"
     if hasattr(y, "toarray") or hasattr(y, "tocsr"):
         raise TypeError(
             "A sparse y is not supported. Convert it with y.toarray() first."
@@ -79,6 +83,34 @@ def as_target_columns(y):
             f"Got an array with {arr.ndim} dimensions instead."
         )
     return [arr[:, j] for j in range(arr.shape[1])], list(range(arr.shape[1])), "2d"
+
+
+def _is_polars(obj, kind):
+    """Whether ``obj`` is a polars ``kind`` (polars itself is not imported:
+    it is not a dependency)."""
+    cls = type(obj)
+    return cls.__module__.split(".")[0] == "polars" and cls.__name__ == kind
+
+
+def _polars_frame(y):
+    """A polars DataFrame as a pandas one with the same names, column by column
+    through numpy (polars' own ``to_pandas`` needs pyarrow). Integer and
+    boolean columns with missing cells become pandas' nullable types, not
+    floats or objects, so that they are typed as they would be in pandas."""
+    cols = {}
+    for name in y.columns:
+        s = y[name]
+        dtype, values = s.dtype, s.to_numpy()
+        if s.null_count() and dtype.is_integer():
+            values = pd.array(s.to_list(), dtype="Int64")
+        elif s.null_count() and str(dtype) == "Boolean":
+            values = pd.array(s.to_list(), dtype="boolean")
+        elif str(dtype).startswith(("Categorical", "Enum")):
+            values = pd.Categorical(values)
+        cols[name] = values
+    if len(cols) != len(y.columns):  # polars refuses duplicate names itself
+        raise ValueError(f"Target column names must be unique. Got {y.columns}.")
+    return pd.DataFrame(cols)
 
 
 def _values(col):
