@@ -88,7 +88,7 @@ class ContinuedTrainingMixin:
 
     def _encode_more(self, y):
         """y encoded as in the first fit; an error naming what changed."""
-        from sklearn_multihead._targets import as_target_columns
+        from sklearn_multihead._ycolumns import as_target_columns
 
         _, names, _ = as_target_columns(y)
         known = list(self._encoder.names_)

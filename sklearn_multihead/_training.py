@@ -30,9 +30,9 @@ from sklearn_multihead._net import (
     thread_budget,
     widest_layer,
 )
-from sklearn_multihead._targets import REGRESSION
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 from sklearn_multihead._xcheck import numeric_statistics
+from sklearn_multihead._ycolumns import REGRESSION
 
 #: the largest mini-batch of ``batch_size="auto"``
 AUTO_BATCH_SIZE = 256

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 
-from sklearn_multihead._targets import CLASSIFICATION, REGRESSION
+from sklearn_multihead._ycolumns import CLASSIFICATION, REGRESSION
 
 
 def resolve_loss_weights(loss_weights, names):
