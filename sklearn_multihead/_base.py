@@ -260,7 +260,9 @@ class JointTargetsMixin(MultiOutputMixin):
         return public or name in self._FIT_STATE
 
     # -- safe persistence (the estimators' save / load call these) ---------------
-    def _save(self, path):
+    def _save(self, path, command=None):
+        """``save``; ``command``: the command's column spec (plain data), saved
+        in the same document, under the same digest (``_load_with_command``)."""
         check_is_fitted(self)
         from sklearn_multihead import __version__
 
@@ -280,6 +282,8 @@ class JointTargetsMixin(MultiOutputMixin):
             },
             **extra,
         }
+        if command is not None:
+            parts["command"] = command
         doc = {"estimator": type(self).__name__, "library_version": __version__}
         doc.update(
             {k: encode(v, where=f"{type(self).__name__}.{k}") for k, v in parts.items()}
@@ -289,6 +293,12 @@ class JointTargetsMixin(MultiOutputMixin):
 
     @classmethod
     def _load(cls, path, **kwargs):
+        return cls._load_with_command(path, **kwargs)[0]
+
+    @classmethod
+    def _load_with_command(cls, path, **kwargs):
+        """The estimator of ``path`` and the command spec saved with it (None
+        for a file written by ``save``)."""
         doc, tensors = read_model(path)
         if doc.get("estimator") != cls.__name__:
             raise ModelFileError(
@@ -311,6 +321,7 @@ class JointTargetsMixin(MultiOutputMixin):
             est.n_features_in_ = int(features["n_features_in_"])
             if features["feature_names_in_"] is not None:
                 est.feature_names_in_ = features["feature_names_in_"]
+            command = parts.pop("command", None)
             est._restore_file_state(parts, tensors, **kwargs)
         except ModelFileError:
             raise
@@ -328,4 +339,4 @@ class JointTargetsMixin(MultiOutputMixin):
                 f"{str(path)!r} is damaged or inconsistent and was not loaded: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-        return est
+        return est, command

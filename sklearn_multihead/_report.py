@@ -2,8 +2,10 @@
 
 Inside:
 
-- ``make_models``: the compared models, each a ``Pipeline(preprocessor,
-  estimator)`` (``SeparateModels``: one joint-network pipeline per target).
+- ``make_models``: the compared models, each a ``Pipeline``: the joint
+  network alone (it encodes the planned columns itself), the forest behind
+  the one-hot ``make_preprocessor`` (``SeparateModels``: one joint network
+  per target).
 - ``compare``: K-fold cross-validation of the models with per-target metrics.
 - ``summarize`` / ``format_table``: mean and std over folds, as text or
   Markdown, the best model of each row marked.
@@ -48,8 +50,12 @@ REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")
 
 
 # -- models -------------------------------------------------------------------------
-def make_joint(types, args, callbacks=None):
+def make_joint(types, args, callbacks=None, plan=None):
+    """The joint network of the command; with the feature ``plan``, its
+    categorical columns are named (the table's text columns as categories,
+    encoded by the network's own feature layer)."""
     return JointRegressorClassifier(
+        categorical_features="from_dtype" if plan is None else plan["categorical"],
         target_types=types or "auto",
         max_iter=args.max_iter,
         early_stopping=args.early_stopping,
@@ -62,7 +68,7 @@ def make_joint(types, args, callbacks=None):
 def make_models(plan, types, args, progress=None):
     """The compared models, each a Pipeline(preprocessor, estimator)."""
     callbacks = progress.ticker() if progress is not None else None
-    joint = make_joint(types, args, callbacks)
+    joint = make_joint(types, args, callbacks, plan)
     forest = RandomForestRegressorClassifier(
         target_types=types or "auto",
         n_estimators=args.n_estimators,
@@ -70,15 +76,12 @@ def make_models(plan, types, args, progress=None):
         random_state=args.random_state,
     )
     models = {
-        "joint": Pipeline([("prep", make_preprocessor(plan)), ("model", joint)]),
+        # the network takes the planned columns as they are; the forest
+        # needs numbers: one-hot categories and imputed cells
+        "joint": Pipeline([("model", joint)]),
         "forest": Pipeline([("prep", make_preprocessor(plan)), ("model", forest)]),
         "separate": SeparateModels(
-            Pipeline(
-                [
-                    ("prep", make_preprocessor(plan)),
-                    ("model", clone(joint).set_params(target_types="auto")),
-                ]
-            ),
+            Pipeline([("model", clone(joint).set_params(target_types="auto"))]),
             types,
         ),
     }

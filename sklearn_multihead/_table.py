@@ -16,9 +16,10 @@ Inside:
   (empty, one class, text typed as regression, an ID as classes).
 - ``audit_line``: the one-line summary printed before any fitting.
 - ``check_numeric_cells``: text in a column that was numeric in fit.
-- ``make_preprocessor``: the scikit-learn ``ColumnTransformer`` (imputing and
-  scaling numbers, one-hot encoding at most ``MAX_LEVELS`` levels per
-  categorical column), imported only when a model is built.
+- ``make_preprocessor``: the forest's scikit-learn ``ColumnTransformer``
+  (imputing and scaling numbers, one-hot encoding at most ``MAX_LEVELS``
+  levels per categorical column), imported only when a model is built; the
+  joint network takes ``prepare_features``' columns as they are.
 """
 
 import csv
@@ -341,10 +342,7 @@ def audit_line(X, Y, plan, types):
         many = [c for c in plan["categorical"] if plan["levels"][c] > MAX_LEVELS]
         text = f"{len(plan['categorical'])} categorical ({names(plan['categorical'])}"
         for c in many[:3]:
-            text += (
-                f"; {c}: {plan['levels'][c]:,} levels, the {MAX_LEVELS - 1} most "
-                "frequent kept, the others grouped"
-            )
+            text += f"; {c}: {plan['levels'][c]:,} levels, the rare ones grouped"
         text += ")"
         kinds.append(text)
     if plan["dates"]:

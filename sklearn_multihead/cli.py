@@ -40,8 +40,9 @@ inferred from the column (floats are numbers; integers, booleans and strings
 are classes). Feature columns are all the others, or --features. Before any
 fitting, one line says what was read: numeric, categorical and date columns,
 the columns set aside (constant, all missing, ID-like text) and the targets.
-Numeric features are imputed (median) and scaled, dates become days since
-1970, categorical ones are one-hot encoded (missing is a level of its own).
+Dates become days since 1970; the joint network scales numbers robustly and
+learns an embedding per category (missing is a category of its own); the
+forest of compare gets imputed numbers and one-hot categories.
 Missing target cells are fine: the joint model masks them.
 """
 

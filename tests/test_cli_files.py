@@ -108,28 +108,30 @@ def test_fit_refuses_to_replace_a_model_or_other_files(
 
 def test_fit_never_writes_through_planted_symlinks(model, table_csv, tmp_path):
     victims = {}
-    for name in ("preprocessor.skops", "columns.json"):
+    for name in ("model.safetensors", "preprocessor.skops", "columns.json"):
         victim = tmp_path / f"victim-{name}"
         victim.write_text("do not touch")
-        (model / name).unlink()
+        if (model / name).exists():
+            (model / name).unlink()
         (model / name).symlink_to(victim)
         victims[name] = victim
     argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
     assert main([*argv, *FAST]) == 0
-    for name, victim in victims.items():
+    for victim in victims.values():
         assert victim.read_text() == "do not touch"
-        assert not (model / name).is_symlink()
+    assert sorted(p.name for p in model.iterdir()) == ["model.safetensors"]
+    assert not (model / "model.safetensors").is_symlink()
 
 
 def test_a_failed_refit_leaves_the_previous_model_whole(
     model, table_csv, tmp_path, capsys, monkeypatch
 ):
-    def full_disk(self, path):
+    def full_disk(self, path, command=None):
         with open(path, "wb") as f:
             f.write(b"half a model")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(JointRegressorClassifier, "save", full_disk)
+    monkeypatch.setattr(JointRegressorClassifier, "_save", full_disk)
     argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
     assert main([*argv, *FAST]) == 2
     assert "No space left on device" in _error(capsys)
@@ -140,11 +142,52 @@ def test_a_failed_refit_leaves_the_previous_model_whole(
     assert list(pd.read_csv(out).columns) == ["reg_0", "cls_0"]  # the old model
 
 
-def test_a_stale_columns_json_is_refused(model, table_csv, capsys):
-    spec = (model / "columns.json").read_text()
-    (model / "columns.json").write_text(spec.replace('"reg_0"', '"price"'))
+def _rewrite_spec(path, change):
+    """Change the command spec inside a model file and recompute its digest,
+    as anyone can (the digest is a checksum, not a signature)."""
+    from sklearn_multihead._persist import decode, encode, read_model, write_model
+
+    doc, tensors = read_model(path)
+    spec = decode(doc["command"])
+    change(spec)
+    doc["command"] = encode(spec)
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.update(targets=["price", "cls_0"]),
+        lambda s: s.update(features=s["features"][::-1]),
+        lambda s: s["plan"].update(numeric=[]),
+        lambda s: s["plan"].update(dates={"x0": "%Y; import os"}),
+        lambda s: s.update(plan=[]),
+    ],
+    ids=["target-names", "feature-order", "plan-columns", "date-format", "no-plan"],
+)
+def test_a_spec_that_does_not_describe_the_model_is_refused(
+    model, table_csv, capsys, change
+):
+    """The column spec is in the model file, under its digest; a forged one
+    with a recomputed digest must still describe the model's own columns, or
+    probabilities would be labelled with another target's name."""
+    _rewrite_spec(model / "model.safetensors", change)
     assert main(["predict", str(model), str(table_csv), "--proba"]) == 2
-    assert "does not match the model" in _error(capsys)
+    assert "its column spec does not describe the model's columns" in _error(capsys)
+
+
+def test_a_model_saved_in_python_is_not_a_model_folder(table_csv, tmp_path, capsys):
+    X, Y = make_joint_dataset(n_samples=60, n_features=3, random_state=0)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    JointRegressorClassifier(max_iter=2, n_models=1).fit(X, Y).save(
+        folder / "model.safetensors"
+    )
+    assert main(["predict", str(folder), str(table_csv)]) == 2
+    assert "a model saved by est.save(), without the command's column spec" in (
+        _error(capsys)
+    )
 
 
 def test_damaged_model_files_are_one_line(model, table_csv, capsys):
@@ -152,9 +195,11 @@ def test_damaged_model_files_are_one_line(model, table_csv, capsys):
     (model / "model.safetensors").write_bytes(data[: len(data) // 2])
     assert main(["predict", str(model), str(table_csv)]) == 2
     _error(capsys)
-    (model / "preprocessor.skops").write_bytes(b"PK\x03\x04 not a zip")
+    (model / "model.safetensors").unlink()
     assert main(["predict", str(model), str(table_csv)]) == 2
-    assert "preprocessor.skops' is damaged" in _error(capsys)
+    assert "is not a model folder written by 'sklearn-multihead fit'" in (
+        _error(capsys)
+    )
 
 
 def test_extreme_numbers_at_predict_are_one_line(model, table_csv, tmp_path, capsys):
@@ -168,10 +213,13 @@ def test_extreme_numbers_at_predict_are_one_line(model, table_csv, tmp_path, cap
     assert os.path.exists(path)
 
 
-def test_a_crafted_preprocessor_is_never_called(model, table_csv, tmp_path):
-    """A preprocessor.skops built only from types skops trusts by default (a
-    precomputed-kernel SVR whose support_ points far out of range) would crash
-    the process in scikit-learn's native code; it is refused by structure."""
+def test_an_old_folder_with_a_crafted_preprocessor_is_never_read(
+    model, table_csv, tmp_path
+):
+    """A folder of the older layout (``preprocessor.skops`` beside
+    ``columns.json``) is refused by name, before any of it is read: here its
+    preprocessor is a precomputed-kernel SVR whose support_ points far out of
+    range, which scikit-learn's native code would follow and crash on."""
     import subprocess
     import sys
 
@@ -182,7 +230,9 @@ def test_a_crafted_preprocessor_is_never_called(model, table_csv, tmp_path):
     K = rng.rand(20, 20)
     svr = SVR(kernel="precomputed").fit(K @ K.T, rng.rand(20))
     svr.support_ = np.array([10**9], dtype=svr.support_.dtype)
+    (model / "model.safetensors").unlink()
     sio.dump(svr, model / "preprocessor.skops")
+    (model / "columns.json").write_text("{}")
     code = (
         "import sys\n"
         "from sklearn_multihead.cli import main\n"
@@ -192,22 +242,12 @@ def test_a_crafted_preprocessor_is_never_called(model, table_csv, tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "is not the preprocessing that 'sklearn-multihead fit' writes" in (
-        done.stderr
-    )
-
-
-def test_a_preprocessor_with_arrays_of_the_wrong_size_is_refused(
-    model, table_csv, capsys
-):
-    import skops.io as sio
-
-    prep = sio.load(model / "preprocessor.skops", trusted=["numpy.dtype"])
-    scaler = prep.transformers_[0][1].steps[1][1]
-    scaler.mean_ = np.zeros(len(scaler.mean_) + 1000)
-    sio.dump(prep, model / "preprocessor.skops")
-    assert main(["predict", str(model), str(table_csv)]) == 2
-    assert "is not the preprocessing" in _error(capsys)
+    assert "is a model folder of an older sklearn-multihead" in done.stderr
+    assert "Fit the model again" in done.stderr
+    # and fit --force replaces the old folder whole
+    argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
+    assert main([*argv, *FAST]) == 0
+    assert sorted(p.name for p in model.iterdir()) == ["model.safetensors"]
 
 
 def test_outputs_get_the_usual_permissions(model, table_csv, tmp_path):
@@ -233,13 +273,6 @@ def test_bad_model_folders_are_refused_before_fitting(
     argv = ["fit", str(table_csv), "-t", "reg_0", "--model", where, *FAST]
     assert main(argv) == 2
     assert message.format(tmp=tmp_path) in _error(capsys)
-
-
-def test_an_oversized_columns_json_is_not_read(model, table_csv, capsys):
-    with open(model / "columns.json", "r+b") as f:
-        f.truncate(17 * 2**20)  # sparse on disk: no 17 MB written
-    assert main(["predict", str(model), str(table_csv)]) == 2
-    assert "is larger than a model's column list can be" in _error(capsys)
 
 
 def test_a_table_with_no_usable_feature_says_why(tmp_path, capsys):
