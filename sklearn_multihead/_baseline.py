@@ -34,7 +34,7 @@ from sklearn_multihead._base import (
     has_classification_target,
 )
 from sklearn_multihead._params import Interval, StrOptions, validated_fit
-from sklearn_multihead._persist import ModelFileError
+from sklearn_multihead._persist import ModelFileError, check_stored_zip
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
 
 __all__ = ["RandomForestRegressorClassifier"]
@@ -335,6 +335,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         import skops.io
 
         blob = tensors["forests.skops"].tobytes()
+        check_stored_zip(blob, "the forests' payload")
         try:
             forests = skops.io.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
         except Exception as exc:  # skops refuses untrusted types with its own errors

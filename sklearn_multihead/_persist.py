@@ -6,6 +6,8 @@ Inside:
   of the supported types, dtypes, tuples, dicts with non-string keys) to and
   from JSON-safe values, with explicit tags; decoding builds nothing but these
   few value types, so it can run no code.
+- ``check_stored_zip``: a zip payload (skops' forests) refused unless every
+  member is stored uncompressed: its memory is bounded by its size.
 - ``write_model`` / ``read_model``: one ``.safetensors`` file whose header
   metadata holds the JSON document (format name and version, a SHA-256 over
   the document and every tensor) and whose body holds the tensors. Reading
@@ -35,6 +37,10 @@ _DOC_KEY, _DIGEST_KEY = "sklearn_multihead", "sha256"
 #: largest safetensors header read (the JSON document and the tensor table);
 #: a model's header is a few kilobytes to a few megabytes (class labels)
 MAX_HEADER_BYTES = 64 * 2**20
+#: most tensors read from one file: a network holds a few dozen (weights,
+#: buffers, optimiser moments), so this allows over a thousand averaged
+#: networks, and bounds what a forged table of tiny tensors costs to read
+MAX_TENSORS = 50_000
 
 
 class ModelFileError(ValueError):
@@ -172,6 +178,36 @@ def _hashable(key):
     return key
 
 
+def check_stored_zip(blob, what):
+    """Raise ``ModelFileError`` unless ``blob`` is a zip archive whose members
+    are all stored uncompressed, their sizes adding up to no more than the
+    blob: reading it then takes no more memory than its own size. (The
+    package writes its zip payloads, skops', uncompressed; a forged one with
+    a compressed member of a few kilobytes could unpack to gigabytes.) Only
+    the archive's directory is read here."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ModelFileError(f"{what} is not a readable zip archive ({exc}).") from None
+    total = 0
+    for m in members:
+        if m.compress_type != zipfile.ZIP_STORED or m.file_size != m.compress_size:
+            raise ModelFileError(
+                f"{what} holds a compressed member ({m.filename!r}, "
+                f"{m.file_size:,} bytes unpacked); this package writes its "
+                "payloads uncompressed, so the file was not written by it."
+            )
+        total += m.file_size
+    if total > len(blob):
+        raise ModelFileError(
+            f"{what} declares {total:,} bytes of members in {len(blob):,} bytes."
+        )
+
+
 # -- files ---------------------------------------------------------------------
 def _digest(doc_text, tensors):
     h = hashlib.sha256(doc_text.encode())
@@ -227,7 +263,15 @@ def read_model(path):
     try:
         with safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            names = f.keys()
+            if len(names) > MAX_TENSORS:
+                raise ModelFileError(
+                    f"{what}: it lists {len(names):,} tensors; a model holds at "
+                    f"most {MAX_TENSORS:,}."
+                )
+            tensors = {k: f.get_tensor(k) for k in names}
+    except ModelFileError:
+        raise
     except Exception as exc:  # safetensors' own error types vary by version
         raise ModelFileError(
             f"{what}: it cannot be read as safetensors ({exc}). Model files are "

@@ -256,3 +256,141 @@ def test_a_forged_number_of_networks_is_refused_before_they_are_built(
     )
     with pytest.raises(ModelFileError, match="n_models|tensors"):
         JointRegressorClassifier.load(path)
+
+
+def _forest_with_payload(tmp_path, make_blob):
+    """An honest forest file whose forests' payload is replaced by
+    ``make_blob(honest_blob)``, the digest recomputed."""
+    from sklearn_multihead._persist import read_model, write_model
+
+    path = _forge(tmp_path, "feature", 0, 0)
+    doc, tensors = read_model(path)
+    blob = make_blob(tensors["forests.skops"].tobytes())
+    tensors["forests.skops"] = np.frombuffer(blob, dtype=np.uint8)
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+    return path
+
+
+def _zip_bomb(blob, unpacked_mb=256):
+    """The honest archive, its members compressed, plus one member of
+    ``unpacked_mb`` MB of zeros (about 250 KB compressed)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    packed = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(io.BytesIO(blob)) as src, packed as dst:
+        for m in src.infolist():
+            dst.writestr(m.filename, src.read(m))
+        with dst.open("padding.npy", "w", force_zip64=True) as f:
+            for _ in range(unpacked_mb):
+                f.write(bytes(2**20))
+    return out.getvalue()
+
+
+def test_a_compressed_forest_payload_is_refused_from_its_directory(tmp_path):
+    """A forged forest payload that would unpack to 256 MB is refused from the
+    zip directory alone, in a fresh process whose peak memory stays within
+    200 MB of its start (the file is under 1 MB)."""
+    path = _forest_with_payload(tmp_path, _zip_bomb)
+    assert path.stat().st_size < 2**20
+    code = textwrap.dedent(
+        f"""
+        import resource
+        from sklearn_multihead import RandomForestRegressorClassifier
+        from sklearn_multihead._persist import ModelFileError
+        import skops.io, sklearn.ensemble  # the imports are the baseline
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            RandomForestRegressorClassifier.load({str(path)!r})
+        except ModelFileError as exc:
+            print("refused:", exc)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print("grew_mb", (after - before) / 1024)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("refused:") and "holds a compressed member" in lines[0]
+    assert float(lines[-1].split()[1]) < 200
+
+
+@pytest.mark.parametrize(
+    "make_blob, match",
+    [
+        (lambda b: b"PK\x03\x04 not a zip", "is not a readable zip archive"),
+        (lambda b: b[: len(b) // 2], "is not a readable zip archive"),
+    ],
+    ids=["not-a-zip", "truncated"],
+)
+def test_a_broken_forest_payload_is_a_model_file_error(tmp_path, make_blob, match):
+    from sklearn_multihead._persist import ModelFileError
+
+    path = _forest_with_payload(tmp_path, make_blob)
+    with pytest.raises(ModelFileError, match=match):
+        RandomForestRegressorClassifier.load(path)
+
+
+def _safetensors_file(path, header, body=b""):
+    """A safetensors file of a given header, written byte by byte."""
+    import json
+    import struct
+
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + body)
+    return path
+
+
+def _many_tiny_tensors(path):
+    n = 130_000  # a 10 MB header
+    header = {"__metadata__": {"sklearn_multihead": "{}", "sha256": "0" * 64}}
+    for i in range(n):
+        offsets = [4 * i, 4 * i + 4]
+        header[f"t{i}"] = {"dtype": "F32", "shape": [1], "data_offsets": offsets}
+    return _safetensors_file(path, header, bytes(4 * n))
+
+
+def _a_huge_document(path):
+    text = "[" * 10 + "1" * (9 * 2**20) + "]" * 10
+    header = {"__metadata__": {"sklearn_multihead": text, "sha256": "0" * 64}}
+    return _safetensors_file(path, header)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (_many_tiny_tensors, "tensors; a model holds at most"),
+        (_a_huge_document, "its SHA-256 digest does not match"),
+    ],
+    ids=["130k-tiny-tensors", "9MB-document"],
+)
+def test_a_10_mb_file_costs_under_200_mb_to_refuse(tmp_path, make, match):
+    path = make(tmp_path / "big.safetensors")
+    assert 8 * 2**20 < path.stat().st_size <= 10 * 2**20
+    code = textwrap.dedent(
+        f"""
+        import resource
+        from sklearn_multihead import JointRegressorClassifier
+        from sklearn_multihead._persist import ModelFileError
+        import torch, sklearn, skorch, safetensors  # the imports are the baseline
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            JointRegressorClassifier.load({str(path)!r})
+        except ModelFileError as exc:
+            print("refused:", exc)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print("grew_mb", (after - before) / 1024)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("refused:") and match in lines[0], lines
+    assert float(lines[-1].split()[1]) < 200
