@@ -5,7 +5,7 @@ Inside:
 - ``training_warnings``: the messages a fit of ``JointRegressorClassifier``
   warns with, from its ``history_`` and its stopping callback:
 
-  - the training loss diverged (ended more than ``_net.DIVERGED`` times
+  - the training loss diverged (ended more than ``_callbacks.DIVERGED`` times
     above its best): the best epoch's weights were restored, and the fix is
     a lower ``learning_rate_init``;
   - the training loss did not move (best within 1% of the first epoch's,

@@ -19,17 +19,12 @@ import numpy as np
 import torch
 from skorch.callbacks import EpochTimer, PrintLog
 
+from sklearn_multihead._callbacks import StopOnPlateau, ValidationScore
 from sklearn_multihead._features import quantile_edges
 from sklearn_multihead._inputs import N_BINS, bin_edges
 from sklearn_multihead._losses import JointLoss
 from sklearn_multihead._module import build_module
-from sklearn_multihead._net import (
-    JointNet,
-    StopOnPlateau,
-    ValidationScore,
-    thread_budget,
-    widest_layer,
-)
+from sklearn_multihead._net import JointNet, thread_budget, widest_layer
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 from sklearn_multihead._xcheck import numeric_statistics
 from sklearn_multihead._ycolumns import REGRESSION
