@@ -369,3 +369,39 @@ def test_the_command_stops_early_as_the_estimator_does(capsys):
     assert main([*argv, "--no-early-stopping"]) == 0
     err = capsys.readouterr().err
     assert re.findall(r"\((\d+) epochs\)", err) == ["4", "4"]
+
+
+def test_fit_learns_a_text_column_as_categories(tmp_path, capsys):
+    """The saved network takes the table's text column itself (one embedding
+    per level, not one-hot columns), learns from it, and predicts rows with a
+    level it never saw and rows where it is missing."""
+    from sklearn_multihead import JointRegressorClassifier
+
+    rng = np.random.RandomState(0)
+    n = 400
+    shop = rng.choice(["north", "south", "east", "west"], n)
+    effect = {"north": -3.0, "south": 0.0, "east": 1.5, "west": 4.0}
+    table = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "shop": shop,
+            "sales": [effect[s] for s in shop] + 0.1 * rng.normal(size=n),
+        }
+    )
+    table.to_csv(tmp_path / "t.csv", index=False)
+    model = tmp_path / "model"
+    argv = ["fit", str(tmp_path / "t.csv"), "-t", "sales", "--model", str(model)]
+    assert main([*argv, "--no-progress", "--n-models", "1"]) == 0
+    capsys.readouterr()
+    est = JointRegressorClassifier.load(model / "model.safetensors")
+    assert list(est.feature_names_in_) == ["x", "shop"]
+    new = pd.DataFrame(
+        {"x": [0.0] * 6, "shop": ["north", "south", "east", "west", "moon", None]}
+    )
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(model), str(tmp_path / "new.csv"), "--out", str(out)]
+    assert main(argv) == 0
+    pred = pd.read_csv(out)["sales"].to_numpy()
+    np.testing.assert_allclose(pred[:4], [-3.0, 0.0, 1.5, 4.0], atol=0.5)
+    assert np.isfinite(pred[4:]).all()  # unseen and missing levels: still a number
