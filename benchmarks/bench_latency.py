@@ -45,7 +45,8 @@ BLOCK_SECONDS = 0.2
 
 def fitted_models():
     X, Y = make_tables(10_000)
-    # one network: the per-call cost of the wrapper (n_models=3 runs 3 of them)
+    # one network: the per-call cost of the wrapper (the default, n_models=5,
+    # runs 5 of them)
     params = dict(hidden_layer_sizes=HIDDEN, max_iter=2, n_models=1, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # max_iter reached

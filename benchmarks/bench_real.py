@@ -174,9 +174,8 @@ def joint_models(params):
     from sklearn_multihead import JointRegressorClassifier
 
     def joint(X, Y, types):
-        return JointRegressorClassifier(
-            target_types=types, random_state=0, n_threads=1, **params
-        ).fit(X, Y)
+        settings = {"random_state": 0, "n_threads": 1, **params}
+        return JointRegressorClassifier(target_types=types, **settings).fit(X, Y)
 
     return joint
 
@@ -525,23 +524,32 @@ HEADLINE = ["joint", *PEERS]
 
 def ablation(records):
     """Each joint variant scored against the headline's other models (the
-    best per target is taken over them and the variant only)."""
+    best per target is taken over them and the variant only): the default's
+    variants (``joint_*``) in one table, then those of the previous default
+    (``prev_*``, measured when it was the default) in another."""
     names = sorted({r["model"] for r in records} - set(HEADLINE))
-    rows = []
-    for name in ["joint", *names]:
-        others = [m for m in HEADLINE if m != "joint"] + [name]
-        summary, _ = summarise(records, others)
-        r = summary.loc[name]
-        rows.append(
-            f"| {name} | {r['relative']:.3f} | {r['relative_rmse']:.3f} | "
-            f"{r['worst_rmse_vs_forest']:.3f} | {r['fit_cpu_s']:.1f} |"
-        )
     head = [
         "| variant | mean relative score | relative RMSE | worst RMSE / forest's "
         "| fit CPU s |",
         "|---|---:|---:|---:|---:|",
     ]
-    return "\n".join(head + rows)
+    tables = []
+    for group in (
+        ["joint", *[n for n in names if not n.startswith("prev_")]],
+        [n for n in names if n.startswith("prev_")],
+    ):
+        rows = []
+        for name in group:
+            others = [m for m in HEADLINE if m != "joint"] + [name]
+            summary, _ = summarise(records, others)
+            r = summary.loc[name]
+            rows.append(
+                f"| {name} | {r['relative']:.3f} | {r['relative_rmse']:.3f} | "
+                f"{r['worst_rmse_vs_forest']:.3f} | {r['fit_cpu_s']:.1f} |"
+            )
+        if rows:
+            tables.append("\n".join(head + rows))
+    return "\n\n".join(tables)
 
 
 def main():
