@@ -62,8 +62,11 @@ class StopOnPlateau(EarlyStopping):
     the end, restores them when ``restore="best"`` (early stopping), or when
     ``restore="diverged"`` and the loss ended more than ``DIVERGED`` times
     above its best (a learning rate too high: the last weights would be far
-    worse than ones the fit already had). ``restored_epoch_``: the epoch
-    whose weights were restored, or None.
+    worse than ones the fit already had), and above it by more than
+    ``divergence_floor`` (the estimator passes 1% of a constant
+    prediction's loss: a loss near zero that doubles by noise has not
+    diverged). ``restored_epoch_``: the epoch whose weights were restored,
+    or None.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class StopOnPlateau(EarlyStopping):
         sink=print,
         load_best=True,
         restore="best",
+        divergence_floor=0.0,
     ):
         super().__init__(
             monitor=monitor,
@@ -87,6 +91,7 @@ class StopOnPlateau(EarlyStopping):
             load_best=True,  # the best weights are always kept; restore decides
         )
         self.restore = restore
+        self.divergence_floor = divergence_floor
 
     def on_train_begin(self, net, **kwargs):
         self.stopped_ = False
@@ -99,7 +104,8 @@ class StopOnPlateau(EarlyStopping):
             return
         best = net.history[self.best_epoch_ - 1, self.monitor]
         last = net.history[-1, self.monitor]
-        if self.restore == "best" or last > DIVERGED * best + self.threshold:
+        rise = max(self.threshold, self.divergence_floor)
+        if self.restore == "best" or last > DIVERGED * best + rise:
             net.module_.load_state_dict(self.best_model_weights_)
             self.restored_epoch_ = self.best_epoch_
 

@@ -6,8 +6,9 @@ Inside:
   warns with, from its ``history_`` and its stopping callback:
 
   - the training loss diverged (ended more than ``_callbacks.DIVERGED`` times
-    above its best): the best epoch's weights were restored, and the fix is
-    a lower ``learning_rate_init``;
+    above its best, and by more than 1% of a constant prediction's loss):
+    the best epoch's weights were restored, and the fix is a lower
+    ``learning_rate_init``;
   - the training loss did not move (best within 1% of the first epoch's,
     or of a constant prediction's loss, over 3 epochs or more): the network
     learnt nothing (a learning rate or dropout that leaves no signal);

@@ -87,15 +87,20 @@ class TrainingSetupMixin:
         }
         return center, scale, edges
 
-    def _constant_loss(self, data):
+    def _constant_loss(self, data, module=None, criterion=None):
         """The training loss of the best constant prediction on ``data`` (the
         weighted mean of each standardised regression target, the weighted
         class shares as probabilities): the loss of a network that learnt
-        nothing. None with learned loss weights, whose scale moves."""
+        nothing. None with learned loss weights, whose scale moves. Without
+        ``module`` and ``criterion``, those of the fitted net (on its device);
+        with them (not yet on a device), computed on the CPU."""
         if self._loss_config["loss_weights"] == "uncertainty":
             return None
-        module, criterion = self.net_.module_, self.net_.criterion_
         Y, w = data.Y, data.sample_weight
+        if module is None:
+            module, criterion = self.net_.module_, self.net_.criterion_
+        else:
+            Y, w = Y.cpu(), None if w is None else w.cpu()
         weights = torch.ones(len(Y), device=Y.device) if w is None else w
         pred = torch.zeros((len(Y), sum(module.head_sizes)), device=Y.device)
         kinds = self._loss_config["head_kinds"]
@@ -147,12 +152,16 @@ class TrainingSetupMixin:
             module.inputs.set_numeric_scaling(center, scale)
             if edges is not None:
                 module.inputs.set_numeric_bins(edges)
+            baseline = self._constant_loss(data, module, criterion)
             stopper = StopOnPlateau(
                 monitor="valid_loss" if self.early_stopping_ else "train_loss",
                 patience=self.n_iter_no_change,
                 threshold=self.tol,
                 threshold_mode="abs",
                 restore="best" if self.early_stopping_ else "diverged",
+                # a rise smaller than 1% of a constant prediction's loss is
+                # noise around a loss near zero, not a divergence
+                divergence_floor=0.0 if baseline is None else 0.01 * baseline,
             )
             callbacks = [("epoch_timer", EpochTimer())]
             if train_split:  # scored before the stopper may end the last epoch

@@ -46,7 +46,7 @@ def test_summary_lists_layers_heads_and_parameters(fitted):
     n_params = sum(p.numel() for p in module.parameters())
     assert f"parameters: {n_params:,} ({n_params:,} trainable)" in text
     assert "JointRegressorClassifier: 10 features -> 5 targets" in text
-    assert re.search(r"\ntrunk\.0 +Linear +\(batch, 64\) +\d", text)
+    assert re.search(r"\ntrunk\.0 +Linear +\(batch, 128\) +\d", text)
     for line in [
         "reg_0            regression  column 0       -> a number",
         "cls_0            multiclass  column 2:5     -> one of 3 classes",

@@ -31,7 +31,14 @@ def test_a_diverging_loss_restores_the_best_weights_and_says_so(data):
     X, y = data
     # a loss that first falls and then climbs (in this configuration)
     est, messages = _fit(
-        X, y, learning_rate_init=10, numeric_embedding=None, batch_size=256, n_models=1
+        X,
+        y,
+        learning_rate_init=10,
+        numeric_embedding=None,
+        batch_size=256,
+        n_models=1,
+        hidden_layer_sizes=(64, 32),
+        alpha=1e-4,
     )
     assert len(messages) == 1
     assert "the training loss diverged" in messages[0]
