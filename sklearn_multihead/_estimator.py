@@ -437,7 +437,7 @@ class JointRegressorClassifier(
             # each network: its own initial weights and validation split
             stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
             nets.append(self.net_)
-            baseline = None if first_chunk else self._constant_loss(train)
+            baseline = None if first_chunk else stopper.baseline_
             label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
             self._record_history(
                 stopper, len(train), not first_chunk, baseline, label=label

@@ -24,7 +24,12 @@ from sklearn_multihead._features import quantile_edges
 from sklearn_multihead._inputs import N_BINS, bin_edges
 from sklearn_multihead._losses import JointLoss
 from sklearn_multihead._module import build_module
-from sklearn_multihead._net import JointNet, thread_budget, widest_layer
+from sklearn_multihead._net import (
+    PREDICT_FLOATS,
+    JointNet,
+    thread_budget,
+    widest_layer,
+)
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
 from sklearn_multihead._xcheck import numeric_statistics
 from sklearn_multihead._ycolumns import REGRESSION
@@ -87,22 +92,26 @@ class TrainingSetupMixin:
         }
         return center, scale, edges
 
-    def _constant_loss(self, data, module=None, criterion=None):
+    def _constant_loss(self, data, module, criterion):
         """The training loss of the best constant prediction on ``data`` (the
         weighted mean of each standardised regression target, the weighted
         class shares as probabilities): the loss of a network that learnt
-        nothing. None with learned loss weights, whose scale moves. Without
-        ``module`` and ``criterion``, those of the fitted net (on its device);
-        with them (not yet on a device), computed on the CPU."""
+        nothing, computed on the CPU for ``module`` and ``criterion`` before
+        they are trained. None with learned loss weights, whose scale moves.
+        The constants come from every row; the loss is taken on at most
+        ``PREDICT_FLOATS`` outputs (evenly spaced rows: a target of many
+        classes would otherwise take rows x classes floats)."""
         if self._loss_config["loss_weights"] == "uncertainty":
             return None
-        Y, w = data.Y, data.sample_weight
-        if module is None:
-            module, criterion = self.net_.module_, self.net_.criterion_
-        else:
-            Y, w = Y.cpu(), None if w is None else w.cpu()
-        weights = torch.ones(len(Y), device=Y.device) if w is None else w
-        pred = torch.zeros((len(Y), sum(module.head_sizes)), device=Y.device)
+        Y, w = data.Y.cpu(), data.sample_weight
+        w = None if w is None else w.cpu()
+        weights = torch.ones(len(Y)) if w is None else w
+        n_out = sum(module.head_sizes)
+        rows = torch.arange(len(Y))
+        if len(Y) * n_out > PREDICT_FLOATS:
+            rows = torch.linspace(0, len(Y) - 1, max(PREDICT_FLOATS // n_out, 1))
+            rows = rows.long().unique()
+        pred = torch.zeros((len(rows), n_out))
         kinds = self._loss_config["head_kinds"]
         for j, (kind, cols) in enumerate(zip(kinds, module.head_slices)):
             known = ~torch.isnan(Y[:, j])
@@ -117,7 +126,7 @@ class TrainingSetupMixin:
                 mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
             pred[:, cols] = mean
         with torch.no_grad():
-            return float(criterion(pred, Y, w))
+            return float(criterion(pred, Y[rows], None if w is None else w[rows]))
 
     def _build_module_and_loss(self, every_model=False):
         """One network of ``_module_config`` (with ``every_model``, all its
@@ -131,8 +140,9 @@ class TrainingSetupMixin:
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
         """Fit one network of the model on ``data`` (``self.net_``), seeded by
         ``seed`` (initial weights, validation split, batch order); ``numbers``:
-        what ``_network_configs`` returned. Returns its stopper and the rows
-        it trained on."""
+        what ``_network_configs`` returned. Returns its stopper (with
+        ``baseline_``: a constant prediction's training loss, or None) and the
+        rows it trained on."""
         center, scale, edges = numbers
         train_split = False
         if self.early_stopping_:
@@ -163,6 +173,7 @@ class TrainingSetupMixin:
                 # noise around a loss near zero, not a divergence
                 divergence_floor=0.0 if baseline is None else 0.01 * baseline,
             )
+            stopper.baseline_ = baseline  # for the fit's warnings
             callbacks = [("epoch_timer", EpochTimer())]
             if train_split:  # scored before the stopper may end the last epoch
                 one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
