@@ -66,7 +66,8 @@ def make_joint(types, args, callbacks=None, plan=None):
 
 
 def make_models(plan, types, args, progress=None):
-    """The compared models, each a Pipeline(preprocessor, estimator)."""
+    """The compared models: the joint network (a one-step Pipeline), the
+    forest behind its preprocessor, and one network per target."""
     callbacks = progress.ticker() if progress is not None else None
     joint = make_joint(types, args, callbacks, plan)
     forest = RandomForestRegressorClassifier(
