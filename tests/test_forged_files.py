@@ -40,6 +40,33 @@ def _forge(tmp_path, field, node, new):
     return path
 
 
+def _refuse_in_fresh_process(cls_name, path, baseline_imports):
+    """Load ``path`` with ``cls_name`` in a fresh process whose imports of
+    ``baseline_imports`` come first; returns the first printed line (the
+    refusal) and the peak memory the load added, in MB."""
+    code = textwrap.dedent(
+        f"""
+        import resource
+        from sklearn_multihead import {cls_name}
+        from sklearn_multihead._persist import ModelFileError
+        import {baseline_imports}  # the imports are the baseline
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            {cls_name}.load({str(path)!r})
+        except ModelFileError as exc:
+            print("refused:", exc)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print("grew_mb", (after - before) / 1024)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    return lines[0], float(lines[-1].split()[1])
+
+
 @pytest.mark.parametrize("forgery", list(FORGERIES))
 def test_forged_forests_are_refused_and_the_process_survives(tmp_path, forgery):
     path = _forge(tmp_path, *FORGERIES[forgery])
@@ -184,28 +211,11 @@ def test_forged_layer_sizes_are_refused_before_any_memory_is_taken(tmp_path):
         }
 
     path = _forged_joint(tmp_path, change)
-    code = textwrap.dedent(
-        f"""
-        import resource
-        from sklearn_multihead import JointRegressorClassifier
-        from sklearn_multihead._persist import ModelFileError
-        import torch, sklearn, skorch  # the imports are the baseline
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        try:
-            JointRegressorClassifier.load({str(path)!r})
-        except ModelFileError as exc:
-            print("refused:", exc)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print("grew_mb", (after - before) / 1024)
-        """
+    refusal, grew_mb = _refuse_in_fresh_process(
+        "JointRegressorClassifier", path, "torch, sklearn, skorch"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("refused:") and "does not have the file's" in lines[0]
-    assert float(lines[-1].split()[1]) < 200
+    assert refusal.startswith("refused:") and "does not have the file's" in refusal
+    assert grew_mb < 200
 
 
 def _set_entry(node, key, value):
@@ -295,28 +305,24 @@ def test_a_compressed_forest_payload_is_refused_from_its_directory(tmp_path):
     200 MB of its start (the file is under 1 MB)."""
     path = _forest_with_payload(tmp_path, _zip_bomb)
     assert path.stat().st_size < 2**20
-    code = textwrap.dedent(
-        f"""
-        import resource
-        from sklearn_multihead import RandomForestRegressorClassifier
-        from sklearn_multihead._persist import ModelFileError
-        import skops.io, sklearn.ensemble  # the imports are the baseline
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        try:
-            RandomForestRegressorClassifier.load({str(path)!r})
-        except ModelFileError as exc:
-            print("refused:", exc)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print("grew_mb", (after - before) / 1024)
-        """
+    refusal, grew_mb = _refuse_in_fresh_process(
+        "RandomForestRegressorClassifier", path, "skops.io, sklearn.ensemble"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("refused:") and "holds a compressed member" in lines[0]
-    assert float(lines[-1].split()[1]) < 200
+    assert refusal.startswith("refused:") and "holds a compressed member" in refusal
+    assert grew_mb < 200
+
+
+def _oversized_members(blob):
+    """The honest archive, its directory claiming each member is as large as
+    the whole archive (stored, so unpacked and packed sizes agree)."""
+    import struct
+
+    out = bytearray(blob)
+    start = 0
+    while (start := out.find(b"PK\x01\x02", start)) != -1:
+        struct.pack_into("<II", out, start + 20, len(blob), len(blob))
+        start += 4
+    return bytes(out)
 
 
 @pytest.mark.parametrize(
@@ -324,8 +330,9 @@ def test_a_compressed_forest_payload_is_refused_from_its_directory(tmp_path):
     [
         (lambda b: b"PK\x03\x04 not a zip", "is not a readable zip archive"),
         (lambda b: b[: len(b) // 2], "is not a readable zip archive"),
+        (_oversized_members, "bytes of members in"),
     ],
-    ids=["not-a-zip", "truncated"],
+    ids=["not-a-zip", "truncated", "oversized-members"],
 )
 def test_a_broken_forest_payload_is_a_model_file_error(tmp_path, make_blob, match):
     from sklearn_multihead._persist import ModelFileError
@@ -372,25 +379,8 @@ def _a_huge_document(path):
 def test_a_10_mb_file_costs_under_200_mb_to_refuse(tmp_path, make, match):
     path = make(tmp_path / "big.safetensors")
     assert 8 * 2**20 < path.stat().st_size <= 10 * 2**20
-    code = textwrap.dedent(
-        f"""
-        import resource
-        from sklearn_multihead import JointRegressorClassifier
-        from sklearn_multihead._persist import ModelFileError
-        import torch, sklearn, skorch, safetensors  # the imports are the baseline
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        try:
-            JointRegressorClassifier.load({str(path)!r})
-        except ModelFileError as exc:
-            print("refused:", exc)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print("grew_mb", (after - before) / 1024)
-        """
+    refusal, grew_mb = _refuse_in_fresh_process(
+        "JointRegressorClassifier", path, "torch, sklearn, skorch, safetensors"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("refused:") and match in lines[0], lines
-    assert float(lines[-1].split()[1]) < 200
+    assert refusal.startswith("refused:") and match in refusal, refusal
+    assert grew_mb < 200
