@@ -15,18 +15,19 @@ learned by one multi-output forest, and a group with missing cells by one
 forest per target, each on the rows where its target is known. Nothing is
 imputed and no row is dropped for all targets.
 
-Safe files (``save`` / ``load``): the forests go through skops, which
-rebuilds only an explicit list of types and never unpickles;
-the targets and parameters go in the package's own JSON document.
+Safe files (``save`` / ``load``): the trees go in as arrays of numbers
+(``_trees``: children, features, thresholds, values), every index checked
+on load, and a loaded forest predicts by walking them in numpy; the targets
+and parameters go in the package's own JSON document. No object graph is
+rebuilt from a file.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.metaestimators import available_if
 
 from sklearn_multihead._base import (
@@ -34,13 +35,11 @@ from sklearn_multihead._base import (
     has_classification_target,
 )
 from sklearn_multihead._params import Interval, StrOptions, validated_fit
-from sklearn_multihead._persist import ModelFileError, check_stored_zip
+from sklearn_multihead._persist import ModelFileError
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
+from sklearn_multihead._trees import FIELDS, ForestArrays, forest_arrays
 
 __all__ = ["RandomForestRegressorClassifier"]
-
-#: the one type outside skops' defaults that a fitted forest holds
-SKOPS_TRUSTED_TYPES = ("sklearn.tree._tree.Tree",)
 
 
 class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
@@ -74,7 +73,10 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     target_types_, classes_, n_outputs_, n_features_in_, feature_names_in_
         As in ``JointRegressorClassifier``.
     estimators_ : list of (forest, list of int)
-        The fitted forests with the target positions each one predicts.
+        The fitted forests with the target positions each one predicts:
+        scikit-learn forests after ``fit``; after ``load``, ``ForestArrays``
+        (the same trees as checked arrays, with ``predict`` and
+        ``predict_proba`` giving the same results).
 
     Examples
     --------
@@ -266,7 +268,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         X = self._validate_X(X)
         by_target = {}
         for forest, group in self.estimators_:
-            if not isinstance(forest, RandomForestClassifier):
+            if getattr(forest, "classes_", None) is None:  # regression
                 continue
             probas = forest.predict_proba(X)
             probas = probas if isinstance(probas, list) else [probas]
@@ -282,9 +284,10 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def save(self, path):
         """Write the fitted model to ``path`` in a format that never unpickles.
 
-        One safetensors file: the forests serialised by skops as a byte
-        tensor, and a JSON document with the parameters, targets (classes
-        with their label types, dtypes) and features, under a SHA-256 digest.
+        One safetensors file: the trees as arrays (children, split features,
+        thresholds, leaf values), and a JSON document with the parameters,
+        targets (classes with their label types, dtypes) and features, under
+        a SHA-256 digest.
         Read it back with
         ``RandomForestRegressorClassifier.load(path)``.
 
@@ -302,8 +305,9 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     def load(cls, path):
         """Read a model written by ``save``; runs no code from the file.
 
-        skops rebuilds the forests, trusting its default types plus
-        ``SKOPS_TRUSTED_TYPES`` (scikit-learn's tree structure) and nothing else.
+        Every child and feature index of every tree is checked before the
+        forest can predict; the loaded forests are ``ForestArrays``, which
+        predict as the saved scikit-learn forests did (see ``estimators_``).
 
         Parameters
         ----------
@@ -322,88 +326,43 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return cls._load(path)
 
     def _file_state(self):
-        import skops.io  # ~1 s of imports: only when a forest is saved or loaded
-
-        blob = skops.io.dumps([forest for forest, _ in self.estimators_])
+        descriptions, tensors = [], {}
+        for i, (forest, _) in enumerate(self.estimators_):
+            description, arrays = forest_arrays(forest)
+            descriptions.append(description)
+            tensors.update({f"forest{i}.{k}": v for k, v in arrays.items()})
         groups = [list(group) for _, group in self.estimators_]
-        return {"forests": {"groups": groups}}, {
-            "forests.skops": np.frombuffer(blob, dtype=np.uint8)
-        }
+        return {"forests": {"groups": groups, "trees": descriptions}}, tensors
 
     def _restore_file_state(self, parts, tensors):
-        groups = parts["forests"]["groups"]
-        import skops.io
-
-        blob = tensors["forests.skops"].tobytes()
-        check_stored_zip(blob, "the forests' payload")
-        try:
-            forests = skops.io.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
-        except Exception as exc:  # skops refuses untrusted types with its own errors
+        if "forests.skops" in tensors:
             raise ModelFileError(
-                f"the forests in the file could not be rebuilt safely: {exc}"
-            ) from None
-        kinds = (RandomForestRegressor, RandomForestClassifier)
+                "the forests were saved by an older sklearn-multihead, in a format "
+                "it no longer loads (skops). Fit the model again and save it."
+            )
+        groups = parts["forests"]["groups"]
+        descriptions = parts["forests"]["trees"]
         if (
-            not isinstance(forests, list)
-            or len(forests) != len(groups)
-            or not all(isinstance(f, kinds) for f in forests)
+            not isinstance(groups, list)
+            or not isinstance(descriptions, list)
+            or len(groups) != len(descriptions)
+            or not all(isinstance(g, list) for g in groups)
             or sorted(j for g in groups for j in g) != list(range(self.n_outputs_))
+            or len(tensors) != len(FIELDS) * len(groups)
         ):
-            raise ValueError("the forests do not match the targets")
-        for forest, group in zip(forests, groups):
-            _check_forest(forest, self.n_features_in_, len(group))
-        self.estimators_ = [(f, list(g)) for f, g in zip(forests, groups)]
-
-
-def _check_forest(forest, n_features, n_outputs):
-    """Raise ValueError unless every tree of ``forest`` is internally
-    consistent: scikit-learn's native tree code follows child and feature
-    indices without bounds checks, so a forged file with an index out of range
-    would crash the process at ``predict`` or read memory it does not own.
-
-    Checked per tree: node arrays of one length; leaves have no children and
-    split nodes two, each pointing to a later node (no cycles, no index out of
-    range); split features within the fitted width; thresholds not NaN;
-    values of shape (nodes, outputs, classes); widths and outputs as the
-    forest's.
-    """
-    trees = getattr(forest, "estimators_", None)
-    if not isinstance(trees, list) or not trees:
-        raise ValueError("a forest without trees")
-    if forest.n_features_in_ != n_features or forest.n_outputs_ != n_outputs:
-        raise ValueError("a forest of another width or number of outputs")
-    kind = DecisionTreeClassifier if is_classifier(forest) else DecisionTreeRegressor
-    for est in trees:
-        if type(est) is not kind or est.n_features_in_ != n_features:
-            raise ValueError("a tree of another kind or width")
-        tree = est.tree_
-        n = int(tree.node_count)
-        left, right = tree.children_left, tree.children_right
-        feature, threshold, value = tree.feature, tree.threshold, tree.value
-        if not (
-            n >= 1
-            and len(left) == len(right) == len(feature) == len(threshold) == n
-            and value.ndim == 3
-            and value.shape[:2] == (n, n_outputs)
-            and tree.n_features == n_features
-            and tree.n_outputs == n_outputs
-        ):
-            raise ValueError("a tree whose arrays do not agree in size")
-        leaf = left == -1
-        nodes = np.arange(n)
-        split = ~leaf
-        if not (
-            np.array_equal(leaf, right == -1)
-            and (left[split] > nodes[split]).all()
-            and (right[split] > nodes[split]).all()
-            and (left[split] < n).all()
-            and (right[split] < n).all()
-            and (feature[split] >= 0).all()
-            and (feature[split] < n_features).all()
-            and not np.isnan(threshold[split]).any()
-        ):
-            raise ValueError("a tree with a child or feature index out of range")
-        if kind is DecisionTreeClassifier:
-            n_classes = np.atleast_1d(est.n_classes_)
-            if len(n_classes) != n_outputs or value.shape[2] < max(n_classes):
-                raise ValueError("a tree whose classes do not match its values")
+            raise ModelFileError("the forests do not match the targets")
+        self.estimators_ = []
+        for i, (group, description) in enumerate(zip(groups, descriptions)):
+            kinds = {self.target_types_[j] for j in group}
+            if len(kinds) != 1:
+                raise ModelFileError("a forest for targets of two kinds")
+            n_classes = None
+            if kinds == {CLASSIFICATION}:
+                n_classes = [len(self.target_classes_[j]) for j in group]
+            arrays = {k: tensors.get(f"forest{i}.{k}") for k in FIELDS}
+            if any(v is None for v in arrays.values()):
+                raise ModelFileError("the forests do not match the targets")
+            forest = ForestArrays(
+                description, arrays, self.n_features_in_, len(group), n_classes
+            )
+            self.estimators_.append((forest, list(group)))

@@ -6,8 +6,6 @@ Inside:
   of the supported types, dtypes, tuples, dicts with non-string keys) to and
   from JSON-safe values, with explicit tags; decoding builds nothing but these
   few value types, so it can run no code.
-- ``check_stored_zip``: a zip payload (skops' forests) refused unless every
-  member is stored uncompressed: its memory is bounded by its size.
 - ``write_model`` / ``read_model``: one ``.safetensors`` file whose header
   metadata holds the JSON document (format name and version, a SHA-256 over
   the document and every tensor) and whose body holds the tensors. Reading
@@ -176,36 +174,6 @@ def _hashable(key):
     if isinstance(key, list):
         raise ModelFileError("a list cannot be a dict key")
     return key
-
-
-def check_stored_zip(blob, what):
-    """Raise ``ModelFileError`` unless ``blob`` is a zip archive whose members
-    are all stored uncompressed, their sizes adding up to no more than the
-    blob: reading it then takes no more memory than its own size. (The
-    package writes its zip payloads, skops', uncompressed; a forged one with
-    a compressed member of a few kilobytes could unpack to gigabytes.) Only
-    the archive's directory is read here."""
-    import io
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ModelFileError(f"{what} is not a readable zip archive ({exc}).") from None
-    total = 0
-    for m in members:
-        if m.compress_type != zipfile.ZIP_STORED or m.file_size != m.compress_size:
-            raise ModelFileError(
-                f"{what} holds a compressed member ({m.filename!r}, "
-                f"{m.file_size:,} bytes unpacked); this package writes its "
-                "payloads uncompressed, so the file was not written by it."
-            )
-        total += m.file_size
-    if total > len(blob):
-        raise ModelFileError(
-            f"{what} declares {total:,} bytes of members in {len(blob):,} bytes."
-        )
 
 
 # -- files ---------------------------------------------------------------------

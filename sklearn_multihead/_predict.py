@@ -6,8 +6,9 @@ Inside:
   (original labels and units, through the target encoder's ``decode``),
   ``predict_proba`` (sigmoid / softmax in float64 from the logits),
   ``decision_function`` (the logits, one classification target only), and
-  the forward pass they share (``_raw``: checked X, chunked, on the threads
-  the policy picks).
+  the forward pass they share (``_raw``: checked X, chunked, in float64 on
+  the CPU so that a row's outputs do not depend on the rows predicted with
+  it, on the threads the policy picks).
 """
 
 import numpy as np
@@ -53,7 +54,9 @@ class NetworkPredictMixin:
                 rows = slice(start, min(start + step, n))
                 x = X[rows] if step < n else X
                 with thread_budget(work, self.n_threads, predict=True):
-                    yield rows, self.net_.predict_raw(as_tensor(x, self.device_))
+                    yield rows, self.net_.predict_raw(
+                        as_tensor(x, self.device_), float64=True
+                    )
 
         return chunks(), index, n
 

@@ -169,7 +169,7 @@ def build_parser():
         "fit",
         "fit the joint network on a table and save it",
         "Fit the joint network (with its preprocessing) on all rows of DATA and save "
-        "it to a model folder, in safe formats (safetensors + JSON, skops): loading "
+        "it to a model folder, in a safe format (safetensors + JSON): loading "
         "it never unpickles.",
     )
     data_argument(p)

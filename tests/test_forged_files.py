@@ -268,77 +268,94 @@ def test_a_forged_number_of_networks_is_refused_before_they_are_built(
         JointRegressorClassifier.load(path)
 
 
-def _forest_with_payload(tmp_path, make_blob):
-    """An honest forest file whose forests' payload is replaced by
-    ``make_blob(honest_blob)``, the digest recomputed."""
+def _forest_with_arrays(tmp_path, change):
+    """An honest forest file whose arrays are replaced by ``change(tensors)``
+    (a dict of the file's tensors, changed in place), the digest recomputed."""
     from sklearn_multihead._persist import read_model, write_model
 
     path = _forge(tmp_path, "feature", 0, 0)
     doc, tensors = read_model(path)
-    blob = make_blob(tensors["forests.skops"].tobytes())
-    tensors["forests.skops"] = np.frombuffer(blob, dtype=np.uint8)
+    tensors = {k: np.array(v) for k, v in tensors.items()}
+    change(tensors)
     doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
     write_model(path, doc, tensors)
     return path
 
 
-def _zip_bomb(blob, unpacked_mb=256):
-    """The honest archive, its members compressed, plus one member of
-    ``unpacked_mb`` MB of zeros (about 250 KB compressed)."""
-    import io
-    import zipfile
+def _set(name, index, value):
+    def change(tensors):
+        tensors[name][index] = value
 
-    out = io.BytesIO()
-    packed = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
-    with zipfile.ZipFile(io.BytesIO(blob)) as src, packed as dst:
-        for m in src.infolist():
-            dst.writestr(m.filename, src.read(m))
-        with dst.open("padding.npy", "w", force_zip64=True) as f:
-            for _ in range(unpacked_mb):
-                f.write(bytes(2**20))
-    return out.getvalue()
+    return change
 
 
-def test_a_compressed_forest_payload_is_refused_from_its_directory(tmp_path):
-    """A forged forest payload that would unpack to 256 MB is refused from the
-    zip directory alone, in a fresh process whose peak memory stays within
-    200 MB of its start (the file is under 1 MB)."""
-    path = _forest_with_payload(tmp_path, _zip_bomb)
-    assert path.stat().st_size < 2**20
-    refusal, grew_mb = _refuse_in_fresh_process(
-        "RandomForestRegressorClassifier", path, "skops.io, sklearn.ensemble"
-    )
-    assert refusal.startswith("refused:") and "holds a compressed member" in refusal
-    assert grew_mb < 200
-
-
-def _oversized_members(blob):
-    """The honest archive, its directory claiming each member is as large as
-    the whole archive (stored, so unpacked and packed sizes agree)."""
-    import struct
-
-    out = bytearray(blob)
-    start = 0
-    while (start := out.find(b"PK\x01\x02", start)) != -1:
-        struct.pack_into("<II", out, start + 20, len(blob), len(blob))
-        start += 4
-    return bytes(out)
+def _drop_last_node(tensors):
+    for k in ("left", "right", "feature", "threshold", "value"):
+        tensors[f"forest0.{k}"] = tensors[f"forest0.{k}"][:-1]
 
 
 @pytest.mark.parametrize(
-    "make_blob, match",
+    "change, match",
     [
-        (lambda b: b"PK\x03\x04 not a zip", "is not a readable zip archive"),
-        (lambda b: b[: len(b) // 2], "is not a readable zip archive"),
-        (_oversized_members, "bytes of members in"),
+        (_set("forest0.offsets", 1, 10**12), "do not agree in size"),
+        (_set("forest0.offsets", 1, 0), "do not agree in size"),
+        (_drop_last_node, "do not agree in size"),
+        (_set("forest0.threshold", 0, np.nan), "out of range"),
+        (_set("forest0.value", 0, np.inf), "not finite"),
+        (_set("forest1.value", (0, 0, 0), -1.0), "negative weights"),
+        (lambda t: t.pop("forest1.value"), "do not match the targets"),
+        (
+            lambda t: t.update({"forest0.value": t["forest0.value"][:, :, [0, 0]]}),
+            "regression forest with class values",
+        ),
+        (
+            lambda t: t.update({"forest0.left": t["forest0.left"].astype(np.int32)}),
+            "do not agree in size",
+        ),
     ],
-    ids=["not-a-zip", "truncated", "oversized-members"],
+    ids=[
+        "offset-far-out",
+        "empty-tree",
+        "truncated-arrays",
+        "nan-threshold",
+        "infinite-value",
+        "negative-class-weight",
+        "missing-array",
+        "regression-with-classes",
+        "int32-children",
+    ],
 )
-def test_a_broken_forest_payload_is_a_model_file_error(tmp_path, make_blob, match):
+def test_forged_forest_arrays_are_model_file_errors(tmp_path, change, match):
     from sklearn_multihead._persist import ModelFileError
 
-    path = _forest_with_payload(tmp_path, make_blob)
+    path = _forest_with_arrays(tmp_path, change)
     with pytest.raises(ModelFileError, match=match):
+        RandomForestRegressorClassifier.load(path)
+
+
+def test_forged_forest_classes_are_model_file_errors(tmp_path):
+    from sklearn_multihead._persist import ModelFileError, read_model, write_model
+
+    path = _forge(tmp_path, "feature", 0, 0)
+    doc, tensors = read_model(path)
+    (_, groups), (_, trees) = doc["forests"]["__dict__"]
+    classes = trees[1]["__dict__"][0]  # the classification forest's
+    assert classes == ["classes", [[0, 1]]]
+    classes[1] = [[0, 5]]  # its target has 2 classes
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+    with pytest.raises(ModelFileError, match="classes do not match its target"):
+        RandomForestRegressorClassifier.load(path)
+
+
+def test_a_forest_file_of_the_skops_format_is_refused_with_its_fix(tmp_path):
+    from sklearn_multihead._persist import ModelFileError
+
+    def to_skops(tensors):
+        tensors["forests.skops"] = np.zeros(8, dtype=np.uint8)
+
+    path = _forest_with_arrays(tmp_path, to_skops)
+    with pytest.raises(ModelFileError, match="older sklearn-multihead.*Fit the model"):
         RandomForestRegressorClassifier.load(path)
 
 

@@ -367,3 +367,43 @@ def test_skops_round_trip_of_the_forest_before_and_after_predict():
         pd.testing.assert_frame_equal(
             sio.loads(blob, trusted=types).predict(X), expected
         )
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(tmp_path, sparse):
+    """The loaded forest walks the saved trees in numpy (no scikit-learn tree
+    objects are rebuilt from the file): its predictions and probabilities are
+    the fitted forest's, bit for bit, for multi-output, multi-class and
+    per-target (missing cells) forests."""
+    import scipy.sparse as sp
+
+    from sklearn_multihead._trees import ForestArrays
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 5))
+    if sparse:
+        X[rng.rand(*X.shape) < 0.6] = 0.0
+        X = sp.csr_matrix(X)
+    dense = X.toarray() if sparse else X
+    Y = pd.DataFrame(
+        {
+            "r": dense[:, 0] + rng.normal(size=400),
+            "s": np.where(rng.rand(400) < 0.1, np.nan, dense[:, 1]),
+            "b": dense[:, 2] > 0,
+            "m": np.digitize(dense[:, 3], [-1, 0, 1]).astype(str),
+        }
+    )
+    est = RandomForestRegressorClassifier(
+        n_estimators=7, class_weight="balanced", random_state=0
+    ).fit(X, Y)
+    loaded = RandomForestRegressorClassifier.load(est.save(tmp_path / "rf.st"))
+    assert all(isinstance(f, ForestArrays) for f, _ in loaded.estimators_)
+    X_new = rng.normal(size=(300, 5))
+    X_new = sp.csr_matrix(X_new) if sparse else X_new
+    pd.testing.assert_frame_equal(
+        loaded.predict(X_new), est.predict(X_new), check_exact=True
+    )
+    for got, want in zip(loaded.predict_proba(X_new), est.predict_proba(X_new)):
+        np.testing.assert_array_equal(got, want)
+    again = RandomForestRegressorClassifier.load(loaded.save(tmp_path / "rf2.st"))
+    pd.testing.assert_frame_equal(again.predict(X_new), est.predict(X_new))
