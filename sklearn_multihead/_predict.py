@@ -54,9 +54,8 @@ class NetworkPredictMixin:
                 rows = slice(start, min(start + step, n))
                 x = X[rows] if step < n else X
                 with thread_budget(work, self.n_threads, predict=True):
-                    yield rows, self.net_.predict_raw(
-                        as_tensor(x, self.device_), float64=True
-                    )
+                    x = as_tensor(x, self.device_)
+                    yield rows, self.net_.predict_raw(x, float64=True)
 
         return chunks(), index, n
 
