@@ -14,28 +14,21 @@ the validation split), ``_xcheck`` (X checked and turned into the feature
 plan's matrix), ``_predict`` (``predict``, ``predict_proba``,
 ``decision_function``), ``_continue`` (``warm_start``, ``partial_fit``),
 ``_netfile`` (``save`` / ``load``), ``_summary`` (``summary``), ``_health`` (warnings
-about the training), ``_threads`` (the thread policy).
+about the training), ``_threads`` (the thread policy), ``_netrules`` (the
+parameters' rules).
 """
 
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from sklearn_multihead._base import (
-    JointTargetsMixin,
-)
+from sklearn_multihead._base import JointTargetsMixin
 from sklearn_multihead._continue import ContinuedTrainingMixin
 from sklearn_multihead._health import many_class_warnings
-from sklearn_multihead._inputs import NUMERIC_TRANSFORMS
-from sklearn_multihead._losses import REGRESSION_LOSSES
-from sklearn_multihead._module import ACTIVATIONS, AveragedMLPs
 from sklearn_multihead._net import (
     TensorData,
     as_tensor,
@@ -43,7 +36,8 @@ from sklearn_multihead._net import (
     thread_budget,
 )
 from sklearn_multihead._netfile import NetworkFileMixin
-from sklearn_multihead._params import Interval, Options, StrOptions, validated_fit
+from sklearn_multihead._netrules import NETWORK_RULES
+from sklearn_multihead._params import validated_fit
 from sklearn_multihead._predict import NetworkPredictMixin
 from sklearn_multihead._summary import network_summary
 from sklearn_multihead._targets import TargetEncoder
@@ -250,53 +244,7 @@ class JointRegressorClassifier(
     [dtype('float64'), dtype('bool')]
     """
 
-    _parameter_rules = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
-        "head_hidden_layer_sizes": ["array-like"],
-        "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
-        "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
-        "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
-        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
-        "n_models": [Interval(Integral, 1, None, closed="left")],
-        "target_types": [StrOptions({"auto"}), list, tuple, dict],
-        "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
-        "loss_weights": [
-            None,
-            StrOptions({"uncertainty"}),
-            list,
-            tuple,
-            dict,
-            np.ndarray,
-        ],
-        "class_weight": [None, StrOptions({"balanced"}), list, tuple, dict],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean", StrOptions({"auto"})],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "n_threads": [
-            None,
-            Interval(Integral, 1, None, closed="left"),
-            Options(Integral, {-1}),
-        ],
-        "callbacks": [None, list],
-    }
+    _parameter_rules = NETWORK_RULES
 
     def __init__(
         self,
@@ -370,9 +318,9 @@ class JointRegressorClassifier(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric features (encode categorical columns first, e.g. with
-            ``OneHotEncoder`` in a ``Pipeline``).
+        X : array-like, DataFrame or sparse matrix of shape (n_samples, n_features)
+            Features: numbers, and in a DataFrame categorical columns too (see
+            ``categorical_features``); missing cells allowed.
         y : array-like or DataFrame of shape (n_samples, n_targets) or (n_samples,)
             Targets, of mixed types; missing cells (NaN, None, ``pd.NA``) are
             ignored by the loss.
@@ -432,24 +380,9 @@ class JointRegressorClassifier(
             else bool(self.early_stopping)
         ) and not first_chunk
         numbers = self._network_configs(X, Y, sample_weight, head_kinds)
-        nets, reached_max_iter = [], False
-        for seed in seeds:
-            # each network: its own initial weights and validation split
-            stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
-            nets.append(self.net_)
-            baseline = None if first_chunk else stopper.baseline_
-            label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
-            self._record_history(
-                stopper, len(train), not first_chunk, baseline, label=label
-            )
-            reached_max_iter |= not (stopper.stopped_ or stopper.restored_epoch_)
-        if len(nets) > 1:  # the last net carries them all, averaged
-            self.net_.module_ = AveragedMLPs([net.module_ for net in nets])
-            self.net_.initialize_optimizer()
-            state = self.net_.optimizer_.state  # each network's Adam moments
-            for net in nets:
-                for param, moments in net.optimizer_.state.items():
-                    state[param] = moments
+        reached_max_iter = self._train_networks(
+            data, seeds, head_kinds, numbers, epochs, first_chunk
+        )
         if reached_max_iter and not first_chunk:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "

@@ -7,7 +7,8 @@ Inside:
   loss configurations from the fitted targets and feature plan
   (``_network_configs``; plain data, saved in the model file), the module and
   loss built from them, the skorch net, the validation split of early
-  stopping, and the head kind of a target.
+  stopping, the head kind of a target, and the loop that trains the
+  ``n_models`` networks and averages them.
 - ``auto_batch_size`` (``batch_size="auto"``), ``AUTO_EARLY_STOPPING_ROWS``
   (``early_stopping="auto"``), and the small helpers that name the user's
   callbacks and fix the validation split.
@@ -23,7 +24,7 @@ from sklearn_multihead._callbacks import StopOnPlateau, ValidationScore
 from sklearn_multihead._features import quantile_edges
 from sklearn_multihead._inputs import N_BINS, bin_edges
 from sklearn_multihead._losses import JointLoss
-from sklearn_multihead._module import build_module
+from sklearn_multihead._module import AveragedMLPs, build_module
 from sklearn_multihead._net import (
     PREDICT_FLOATS,
     JointNet,
@@ -136,6 +137,31 @@ class TrainingSetupMixin:
         module = build_module(self._module_config if every_model else config)
         criterion = JointLoss(head_slices=module.head_slices, **self._loss_config)
         return module, criterion
+
+    def _train_networks(self, data, seeds, head_kinds, numbers, epochs, first_chunk):
+        """Fit one network per seed (``_train_one``), record each one's
+        history, and leave ``self.net_`` carrying them all (averaged, with
+        each network's Adam moments) when there are several. Returns whether
+        a network ran out of epochs before its loss stopped improving."""
+        nets, reached_max_iter = [], False
+        for seed in seeds:
+            # each network: its own initial weights and validation split
+            stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
+            nets.append(self.net_)
+            baseline = None if first_chunk else stopper.baseline_
+            label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
+            self._record_history(
+                stopper, len(train), not first_chunk, baseline, label=label
+            )
+            reached_max_iter |= not (stopper.stopped_ or stopper.restored_epoch_)
+        if len(nets) > 1:  # the last net carries them all, averaged
+            self.net_.module_ = AveragedMLPs([net.module_ for net in nets])
+            self.net_.initialize_optimizer()
+            state = self.net_.optimizer_.state  # each network's Adam moments
+            for net in nets:
+                for param, moments in net.optimizer_.state.items():
+                    state[param] = moments
+        return reached_max_iter
 
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
         """Fit one network of the model on ``data`` (``self.net_``), seeded by
