@@ -4,9 +4,11 @@ Inside:
 
 - ``make_models``: the compared models, each a ``Pipeline``: the joint
   network alone (it encodes the planned columns itself), the forest behind
-  the one-hot ``make_preprocessor`` (``SeparateModels``: one joint network
-  per target).
-- ``compare``: K-fold cross-validation of the models with per-target metrics.
+  the one-hot ``make_preprocessor``, and the network fitted once per target
+  (``"separate"``).
+- ``compare``: K-fold cross-validation of the models with per-target
+  metrics; its fits (``fit_predict``) one after another or in worker
+  processes side by side (joblib), as ``--n-jobs`` allows.
 - ``summarize`` / ``format_table``: mean and std over folds, as text or
   Markdown, the best model of each row marked.
 - ``write_outputs``: ``report.md``, ``results.json`` and the plots
@@ -17,6 +19,7 @@ the fits as they run); imported by ``cli`` only when a command needs it.
 """
 
 import json
+import os
 import sys
 import textwrap
 import time
@@ -65,15 +68,18 @@ def make_joint(types, args, callbacks=None, plan=None):
     )
 
 
-def make_models(plan, types, args, progress=None):
+def make_models(plan, types, args, progress=None, forest_jobs=None):
     """The compared models: the joint network (a one-step Pipeline), the
-    forest behind its preprocessor, and one network per target."""
+    forest behind its preprocessor, and the template of the networks of one
+    target each (``"separate"``, fitted once per target column)."""
     callbacks = progress.ticker() if progress is not None else None
     joint = make_joint(types, args, callbacks, plan)
+    if forest_jobs is None:
+        forest_jobs = args.n_jobs if args.n_jobs is not None else idle_cores()
     forest = RandomForestRegressorClassifier(
         target_types=types or "auto",
         n_estimators=args.n_estimators,
-        n_jobs=args.n_jobs if args.n_jobs is not None else idle_cores(),
+        n_jobs=forest_jobs,
         random_state=args.random_state,
     )
     models = {
@@ -81,95 +87,142 @@ def make_models(plan, types, args, progress=None):
         # needs numbers: one-hot categories and imputed cells
         "joint": Pipeline([("model", joint)]),
         "forest": Pipeline([("prep", make_preprocessor(plan)), ("model", forest)]),
-        "separate": SeparateModels(
-            Pipeline([("model", clone(joint).set_params(target_types="auto"))]),
-            types,
-        ),
+        "separate": Pipeline([("model", clone(joint).set_params(target_types="auto"))]),
     }
     return {name: models[name] for name in args.models}
 
 
-class SeparateModels:
-    """The "separate" contender: one joint-network pipeline per target."""
-
-    def __init__(self, template, types):
-        self.template, self.types = template, types
-
-    def fit_predict_report(self, X_train, Y_train, X_test, Y_test, progress, label):
-        reports, fit_s, predict_s = [], 0.0, 0.0
-        for name in Y_train.columns:
-            model = clone(self.template)
-            kind = self.types.get(name)
-            model[-1].set_params(target_types={name: kind} if kind else "auto")
-            report, f, p, _ = _fit_predict(
-                model,
-                X_train,
-                Y_train[[name]],
-                X_test,
-                Y_test[[name]],
-                progress,
-                f"{label} [{name}]",
-            )
-            reports.append(report)
-            fit_s, predict_s = fit_s + f, predict_s + p
-        return pd.concat(reports, ignore_index=True), fit_s, predict_s, None
+def _units(models, folds, columns, types):
+    """The fits of a cross-validation, in report order: ``(fold, name,
+    targets, model)``, ``targets`` the columns the model learns (all of
+    them, or one for each network of ``"separate"``)."""
+    for fold in range(len(folds)):
+        for name, model in models.items():
+            if name != "separate":
+                yield fold, name, list(columns), model
+                continue
+            for column in columns:
+                kind = types.get(column)
+                one = clone(model)
+                one[-1].set_params(target_types={column: kind} if kind else "auto")
+                yield fold, name, [column], one
 
 
-def _fit_predict(model, X_train, Y_train, X_test, Y_test, progress, label):
-    """Fit, predict, and the per-target report of one model on one fold."""
-    if isinstance(model, SeparateModels):
-        return model.fit_predict_report(
-            X_train, Y_train, X_test, Y_test, progress, label
-        )
-    model = clone(model)
-    est = model[-1]
-    network = isinstance(est, JointRegressorClassifier)
-    progress.start(label, est.max_iter if network else None)
-    t0 = time.perf_counter()
-    model.fit(X_train, Y_train)
-    t1 = time.perf_counter()
-    progress.done(label, t1 - t0, est.n_iter_ if network else None)
-    pred = model.predict(X_test)
-    proba = model.predict_proba(X_test) if hasattr(est, "predict_proba") else None
-    t2 = time.perf_counter()
+def fit_predict(model, X_train, Y_train, X_test, Y_test, keep=False):
+    """Fit a clone of ``model``, predict the test rows and report per target:
+    ``(report, fit_s, predict_s, epochs, fitted model or None)``. A module
+    function, so that worker processes can run it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = clone(model)
+        est = model[-1]
+        t0 = time.perf_counter()
+        model.fit(X_train, Y_train)
+        t1 = time.perf_counter()
+        pred = model.predict(X_test)
+        proba = model.predict_proba(X_test) if hasattr(est, "predict_proba") else None
+        t2 = time.perf_counter()
     report = target_report(
         Y_test, pred, est.target_types_, y_proba=proba, classes=est.target_classes_
     )
-    return report, t1 - t0, t2 - t1, model
+    epochs = est.n_iter_ if isinstance(est, JointRegressorClassifier) else None
+    return report, t1 - t0, t2 - t1, epochs, model if keep else None
 
 
 # -- compare ------------------------------------------------------------------------
 def compare(X, Y, types, plan, args, progress=True):
-    """Cross-validate the models; returns (per-fold rows, summary, last joint)."""
+    """Cross-validate the models; returns (per-fold rows, summary, last joint).
+
+    The fits run one after another, with a bar over each network's epochs,
+    or, when ``--n-jobs`` (default: the idle cores) allows more than one, in
+    that many worker processes side by side (a line per finished fit; each
+    forest then on one core)."""
     if args.cv < 2 or args.cv > len(X):
         raise UsageError(
             f"--cv must be between 2 and the number of rows ({len(X)}). Got {args.cv}."
         )
     folds = list(KFold(args.cv, shuffle=True, random_state=args.random_state).split(X))
     per_fold = sum(Y.shape[1] if n == "separate" else 1 for n in args.models)
-    bar = Progress(len(folds) * per_fold, progress)
-    models = make_models(plan, types, args, bar)
-    rows, joint_last = [], None
+    n_units = len(folds) * per_fold
+    workers = _workers(args.n_jobs, n_units)
+    bar = Progress(n_units, progress)
+    models = make_models(
+        plan,
+        types,
+        args,
+        bar if workers == 1 else None,
+        forest_jobs=1 if workers > 1 else None,
+    )
+    units = list(_units(models, folds, list(Y.columns), types))
+    last = len(folds) - 1
+
+    def data(fold, targets):
+        train, test = folds[fold]
+        Y_fold = Y[targets]
+        return X.iloc[train], Y_fold.iloc[train], X.iloc[test], Y_fold.iloc[test]
+
+    def label(fold, name, targets):
+        one = f" [{targets[0]}]" if name == "separate" else ""
+        return f"fold {fold + 1}/{len(folds)} {name}{one}"
+
+    results = {}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for fold, (train, test) in enumerate(folds):
-                for name, model in models.items():
-                    report, fit_s, predict_s, fitted = _fit_predict(
-                        model,
-                        X.iloc[train],
-                        Y.iloc[train],
-                        X.iloc[test],
-                        Y.iloc[test],
-                        bar,
-                        f"fold {fold + 1}/{len(folds)} {name}",
-                    )
-                    if name == "joint":
-                        joint_last = fitted
-                    rows += _fold_rows(name, fold, report, fit_s, predict_s)
+        if workers == 1:
+            for i, (fold, name, targets, model) in enumerate(units):
+                network = isinstance(model[-1], JointRegressorClassifier)
+                bar.start(
+                    label(fold, name, targets), args.max_iter if network else None
+                )
+                keep = name == "joint" and fold == last
+                results[i] = fit_predict(model, *data(fold, targets), keep=keep)
+                bar.done(label(fold, name, targets), results[i][1], results[i][3])
+        else:
+            from joblib import Parallel, delayed
+
+            jobs = (
+                delayed(_indexed)(
+                    i,
+                    model,
+                    *data(fold, targets),
+                    keep=name == "joint" and fold == last,
+                )
+                for i, (fold, name, targets, model) in enumerate(units)
+            )
+            parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
+            for i, result in parallel(jobs):
+                results[i] = result
+                fold, name, targets, _ = units[i]
+                bar.done(label(fold, name, targets), result[1], result[3])
     finally:
         bar.close()
+    rows, joint_last = [], None
+    for fold in range(len(folds)):
+        for name in models:
+            parts = [
+                results[i]
+                for i, (f, n, _, _) in enumerate(units)
+                if f == fold and n == name
+            ]
+            report = pd.concat([p[0] for p in parts], ignore_index=True)
+            fit_s, predict_s = sum(p[1] for p in parts), sum(p[2] for p in parts)
+            rows += _fold_rows(name, fold, report, fit_s, predict_s)
+            if name == "joint" and fold == last:
+                joint_last = parts[0][4]
     return rows, summarize(rows), joint_last
+
+
+def _indexed(i, *args, **kwargs):
+    return i, fit_predict(*args, **kwargs)
+
+
+def _workers(n_jobs, n_units):
+    """Worker processes for ``n_units`` fits: ``--n-jobs`` (-1: every core),
+    by default the cores that are idle when the command starts."""
+    if n_jobs is None:
+        n_jobs = idle_cores()
+    elif n_jobs < 0:
+        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, min(n_jobs, n_units))
 
 
 def _fold_rows(name, fold, report, fit_s, predict_s):

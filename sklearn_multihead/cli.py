@@ -142,8 +142,9 @@ def build_parser():
         "--n-jobs",
         type=int,
         default=None,
-        help="the forest's n_jobs (default: the cores that are idle when the "
-        "command starts, so that a busy machine is not oversubscribed)",
+        help="processes that run the fits side by side (-1: every core; default: "
+        "the cores idle when the command starts, so that a busy machine is not "
+        "oversubscribed); with 1, fits run in turn and the forest gets the cores",
     )
     p.add_argument(
         "--n-models",

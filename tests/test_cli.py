@@ -12,7 +12,8 @@ from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
 FIT_FAST = ["--max-iter", "5"]
-COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress"]
+#: fits in turn (as on a busy machine): no worker processes to start in a test
+COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress", "--n-jobs", "1"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -65,8 +66,43 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
         assert (out / png).read_bytes()[:8] == PNG
 
 
+def test_fits_in_worker_processes_give_the_same_table(tmp_path, capsys):
+    """--n-jobs 2 runs the fits side by side in two processes: the same
+    scores as one after another, a line per finished fit, and the times of
+    each model's fits (the separate networks summed per fold)."""
+    base = ["compare", "--cv", "2", *FIT_FAST, "--n-estimators", "5"]
+    results = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        argv = [*base, "--n-jobs", jobs, "--out", str(out)]
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert err.count("fitted in") == 2 * (1 + 1 + 3), err
+        assert "fold 2/2 separate [cls_0]: fitted in" in err
+        results[jobs] = json.loads((out / "results.json").read_text())
+    one, two = (pd.DataFrame(results[j]["folds"]) for j in ("1", "2"))
+    assert list(one["model"]) == list(two["model"])  # rows in report order
+    scores = [c for c in one.columns if c not in ("model", "target", "type")]
+    scores = [c for c in scores if c not in ("fit_s", "predict_s", "fold")]
+    np.testing.assert_allclose(
+        one[scores].to_numpy(float), two[scores].to_numpy(float), rtol=1e-4
+    )
+    times = two[two["target"].isna()]
+    assert (times["fit_s"] > 0).all() and len(times) == 2 * 3
+
+
 def test_progress_moves_per_epoch_inside_a_fit(tmp_path, capsys):
-    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "7"]
+    argv = [
+        "compare",
+        "--cv",
+        "2",
+        "--models",
+        "joint",
+        "--max-iter",
+        "7",
+        "--n-jobs",
+        "1",
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "  epochs:" in err and "/7 [" in err  # a bar over the 7 epochs
@@ -78,7 +114,16 @@ def test_compare_on_a_headered_abalone_csv_gets_rings_within_1_6(
 ):
     path = tmp_path / "abalone.csv"
     abalone.to_csv(path, index=False)
-    argv = ["compare", str(path), "-t", "rings:regression", "-t", "sex"]
+    argv = [
+        "compare",
+        str(path),
+        "-t",
+        "rings:regression",
+        "-t",
+        "sex",
+        "--n-jobs",
+        "1",
+    ]
     assert main([*argv, "--models", "joint", "--no-progress"]) == 0
     rows = {tuple(r[:2]): r[2:] for r in _table_lines(capsys.readouterr().out)}
     assert float(rows[("rings", "mae")][0]) < 1.6
@@ -137,12 +182,34 @@ def test_semicolon_csv_is_detected_and_sep_can_be_given(table_csv, tmp_path, cap
     table = pd.read_csv(table_csv)
     semi = tmp_path / "semi.csv"
     table.to_csv(semi, sep=";", index=False)
-    argv = ["compare", str(semi), "-t", "reg_0", "--cv", "2", "--models", "forest"]
+    argv = [
+        "compare",
+        str(semi),
+        "-t",
+        "reg_0",
+        "--cv",
+        "2",
+        "--models",
+        "forest",
+        "--n-jobs",
+        "1",
+    ]
     assert main([*argv, *COMPARE_FAST]) == 0
     assert "features: 4 numeric, 3 categorical" in capsys.readouterr().out
     piped = tmp_path / "piped.txt"
     table.to_csv(piped, sep="|", index=False)
-    argv = ["compare", str(piped), "--sep", "|", "-t", "reg_0", "--cv", "2"]
+    argv = [
+        "compare",
+        str(piped),
+        "--sep",
+        "|",
+        "-t",
+        "reg_0",
+        "--cv",
+        "2",
+        "--n-jobs",
+        "1",
+    ]
     assert main([*argv, "--models", "forest", *COMPARE_FAST]) == 0
 
 
@@ -361,7 +428,17 @@ def test_the_command_stops_early_as_the_estimator_does(capsys):
     trained every --max-iter epoch before); --no-early-stopping turns it off."""
     import re
 
-    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "150"]
+    argv = [
+        "compare",
+        "--cv",
+        "2",
+        "--models",
+        "joint",
+        "--max-iter",
+        "150",
+        "--n-jobs",
+        "1",
+    ]
     assert main(argv) == 0
     epochs = [int(e) for e in re.findall(r"\((\d+) epochs\)", capsys.readouterr().err)]
     assert epochs and max(epochs) < 150
