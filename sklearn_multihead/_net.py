@@ -26,6 +26,7 @@ The callbacks of a fit (``StopOnPlateau``, ``ValidationScore``) are in
 ``_callbacks``.
 """
 
+import copy
 import math
 import warnings
 import weakref
@@ -33,7 +34,6 @@ import weakref
 import numpy as np
 import torch
 from skorch import NeuralNet
-from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from sklearn_multihead._threads import thread_budget
@@ -52,6 +52,9 @@ GPU_EVAL_ROWS = 65536
 #: widest Linear layer of each module seen by ``eval_batch_size`` (modules do
 #: not change shape once built; entries go with their modules)
 _WIDEST = weakref.WeakKeyDictionary()
+#: float64 copies of modules for predict (``float64_copy``); entries go with
+#: their modules
+_FLOAT64 = weakref.WeakKeyDictionary()
 
 
 #: outputs (rows x the network's outputs) that ``predict`` and
@@ -357,17 +360,31 @@ class JointNet(NeuralNet):
         float64 = float64 and torch.device(X.device).type == "cpu"
         dtype = torch.float64 if float64 else torch.float32
         out = torch.empty((n, sum(module.head_sizes)), dtype=dtype)
-        with torch.inference_mode():
-            if not float64:
-                for start in range(0, n, chunk):
-                    out[start : start + chunk] = module(X[start : start + chunk])
-                return out.numpy()
-            state = {
-                name: t.double() if t.is_floating_point() else t
-                for name, t in [*module.named_parameters(), *module.named_buffers()]
-            }
+        if float64:
+            module = float64_copy(module)
             chunk = max(1, chunk // 2)  # the same bytes of activations
+        with torch.inference_mode():
             for start in range(0, n, chunk):
-                x = X[start : start + chunk].double()
-                out[start : start + chunk] = functional_call(module, state, (x,))
+                x = X[start : start + chunk]
+                out[start : start + chunk] = module(x.double() if float64 else x)
         return out.numpy()
+
+
+def float64_copy(module):
+    """A float64 copy of ``module`` in eval mode, made once and kept while
+    every parameter and buffer of ``module`` still holds the value it copied
+    (checked on each call: training, ``partial_fit`` or a user's edit of the
+    weights makes a new copy)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    copied = _FLOAT64.get(module)
+    if copied is not None:
+        theirs = [*copied.parameters(), *copied.buffers()]
+        if len(theirs) == len(tensors) and all(
+            torch.equal(mine, their.to(mine.dtype))
+            for mine, their in zip(tensors, theirs)
+        ):
+            return copied
+    with torch.no_grad():
+        copied = copy.deepcopy(module).to(torch.float64).train(False)
+    _FLOAT64[module] = copied
+    return copied

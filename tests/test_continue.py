@@ -91,3 +91,26 @@ def test_validation_scores_in_scikit_learns_meaning(data, tmp_path):
     assert loaded.validation_scores_ == scores
     plain = JointRegressorClassifier(max_iter=5, early_stopping=False).fit(X, Y)
     assert plain.validation_scores_ is None and plain.best_validation_score_ is None
+
+
+def test_predictions_follow_the_weights_after_more_training(tmp_path):
+    """predict runs on a float64 copy of the network, kept between calls: more
+    training, or an edit of the weights, must show in the next predictions."""
+    import torch
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    est = JointRegressorClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    est.fit(X, y)
+    first = est.predict_proba(X)
+    np.testing.assert_array_equal(est.predict_proba(X), first)  # the kept copy
+    est.partial_fit(X, y)
+    trained = est.predict_proba(X)
+    assert np.abs(trained - first).max() > 1e-4
+    # the same as a model rebuilt from the new weights
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), trained)
+    with torch.no_grad():
+        next(est.net_.module_.parameters()).add_(0.5)
+    assert np.abs(est.predict_proba(X) - trained).max() > 1e-4
