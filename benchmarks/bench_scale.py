@@ -206,6 +206,7 @@ def fit_model(model, X, Y, epochs, device):
         n_iter_no_change=epochs + 1,
         alpha=0.0,
         n_models=1,  # one network, as the hand loop trains
+        numeric_embedding=None,  # the hand loop's layers: no embeddings
         random_state=0,
         device=device,
     )
