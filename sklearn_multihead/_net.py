@@ -58,9 +58,9 @@ _FLOAT64 = weakref.WeakKeyDictionary()
 
 
 #: outputs (rows x the network's outputs) that ``predict`` and
-#: ``predict_proba`` compute at a time: 128 MB of float64 logits, so a target
+#: ``predict_proba`` compute at a time: 64 MB of float64 logits, so a target
 #: of 100,000 classes is predicted a few hundred rows at a time, not at once
-PREDICT_FLOATS = 2**24
+PREDICT_FLOATS = 2**23
 
 
 def eval_batch_size(module, device):
