@@ -103,6 +103,7 @@ class ForestArrays:
             and all(
                 a[k].shape == (n,) for k in ("left", "right", "feature", "threshold")
             )
+            and a["value"].dtype == np.float64
             and a["value"].ndim == 3
             and a["value"].shape[:2] == (n, self.n_outputs_)
             and a["value"].shape[2] >= 1
@@ -166,23 +167,20 @@ class ForestArrays:
         return {"classes": classes}
 
     # -- prediction -------------------------------------------------------------
-    def _tree_outputs(self, X):
-        """Per tree, in order, the leaf values of X's rows:
-        yields arrays of shape (rows, outputs, width)."""
-        a = self.arrays
-        n_trees, n = self.n_estimators, X.shape[0]
+    def _leaf_blocks(self, X):
+        """``(rows, leaves)`` per block of X's rows: ``leaves`` (trees x the
+        block's rows) the leaf each tree sends each row to. Blocks bound the
+        memory: at most ``WALK_PAIRS`` (tree, row) pairs, ``DENSE_CELLS``
+        cells of a sparse X densified."""
+        n = X.shape[0]
         rows_at_once = max(
-            1, min(WALK_PAIRS // n_trees, DENSE_CELLS // max(1, X.shape[1]))
+            1, min(WALK_PAIRS // self.n_estimators, DENSE_CELLS // max(1, X.shape[1]))
         )
-        leaves = np.empty((n_trees, n), dtype=np.int64)
         for start in range(0, n, rows_at_once):
             block = X[start : start + rows_at_once]
             block = block.toarray() if hasattr(block, "toarray") else block
-            leaves[:, start : start + len(block)] = self._walk(
-                np.asarray(block, dtype=np.float32)
-            )
-        for t in range(n_trees):
-            yield a["value"][leaves[t]]
+            leaves = self._walk(np.asarray(block, dtype=np.float32))
+            yield slice(start, start + len(block)), leaves
 
     def _walk(self, X):
         """The leaf of each (tree, row) pair, as scikit-learn's trees find it:
@@ -203,9 +201,13 @@ class ForestArrays:
 
     def predict(self, X):
         if self.classes_ is None:
+            # per row, trees added in order, as scikit-learn's forest does
+            value = self.arrays["value"]
             total = np.zeros((X.shape[0], self.n_outputs_))
-            for value in self._tree_outputs(X):
-                total += value[:, :, 0]
+            for rows, leaves in self._leaf_blocks(X):
+                part = total[rows]
+                for tree_leaves in leaves:
+                    part += value[tree_leaves][:, :, 0]
             total /= self.n_estimators
             return total[:, 0] if self.n_outputs_ == 1 else total
         proba = self.predict_proba(X)
@@ -219,13 +221,16 @@ class ForestArrays:
         if self.classes_ is None:
             raise AttributeError("a regression forest has no predict_proba")
         classes = self.classes_ if self.n_outputs_ > 1 else [self.classes_]
+        value = self.arrays["value"]
         out = [np.zeros((X.shape[0], len(c))) for c in classes]
-        for value in self._tree_outputs(X):
-            for k, c in enumerate(classes):
-                p = value[:, k, : len(c)]
-                total = p.sum(axis=1)[:, np.newaxis]
-                total[total == 0.0] = 1.0
-                out[k] += p / total
+        for rows, leaves in self._leaf_blocks(X):
+            for tree_leaves in leaves:
+                leaf_values = value[tree_leaves]
+                for k, c in enumerate(classes):
+                    p = leaf_values[:, k, : len(c)]
+                    total = p.sum(axis=1)[:, np.newaxis]
+                    total[total == 0.0] = 1.0
+                    out[k][rows] += p / total
         for p in out:
             p /= self.n_estimators
         return out if self.n_outputs_ > 1 else out[0]

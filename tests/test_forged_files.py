@@ -333,18 +333,41 @@ def test_forged_forest_arrays_are_model_file_errors(tmp_path, change, match):
         RandomForestRegressorClassifier.load(path)
 
 
-def test_forged_forest_classes_are_model_file_errors(tmp_path):
+def _set_classes(codes):
+    def change(forests, tensors):
+        classes = forests[1][1][1]["__dict__"][0]  # the classification forest's
+        assert classes == ["classes", [[0, 1]]]
+        classes[1] = codes
+
+    return change
+
+
+def _one_forest_for_both_targets(forests, tensors):
+    forests[0][1] = [[0, 1]]  # the groups: both targets in forest 0
+    del forests[1][1][1]
+    for name in [t for t in tensors if t.startswith("forest1.")]:
+        del tensors[name]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_set_classes([[0, 5]]), "classes do not match its target"),  # 2 classes
+        (_set_classes(None), "a classification forest without its classes"),
+        (_one_forest_for_both_targets, "a forest for targets of two kinds"),
+    ],
+    ids=["class-out-of-range", "no-classes", "two-kinds"],
+)
+def test_forged_forest_documents_are_model_file_errors(tmp_path, change, match):
     from sklearn_multihead._persist import ModelFileError, read_model, write_model
 
     path = _forge(tmp_path, "feature", 0, 0)
     doc, tensors = read_model(path)
-    (_, groups), (_, trees) = doc["forests"]["__dict__"]
-    classes = trees[1]["__dict__"][0]  # the classification forest's
-    assert classes == ["classes", [[0, 1]]]
-    classes[1] = [[0, 5]]  # its target has 2 classes
+    tensors = dict(tensors)
+    change(doc["forests"]["__dict__"], tensors)
     doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
     write_model(path, doc, tensors)
-    with pytest.raises(ModelFileError, match="classes do not match its target"):
+    with pytest.raises(ModelFileError, match=match):
         RandomForestRegressorClassifier.load(path)
 
 

@@ -370,7 +370,9 @@ def test_skops_round_trip_of_the_forest_before_and_after_predict():
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(tmp_path, sparse):
+def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(
+    tmp_path, sparse, monkeypatch
+):
     """The loaded forest walks the saved trees in numpy (no scikit-learn tree
     objects are rebuilt from the file): its predictions and probabilities are
     the fitted forest's, bit for bit, for multi-output, multi-class and
@@ -398,6 +400,8 @@ def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(tmp_path, sparse):
     ).fit(X, Y)
     loaded = RandomForestRegressorClassifier.load(est.save(tmp_path / "rf.st"))
     assert all(isinstance(f, ForestArrays) for f, _ in loaded.estimators_)
+    # walked in blocks of 50 rows (7 trees x 50 pairs), summed across blocks
+    monkeypatch.setattr("sklearn_multihead._trees.WALK_PAIRS", 7 * 50)
     X_new = rng.normal(size=(300, 5))
     X_new = sp.csr_matrix(X_new) if sparse else X_new
     pd.testing.assert_frame_equal(
