@@ -295,12 +295,8 @@ def _run(args):
 
 def _compare(X, Y, types, plan, args, data_name, audit):
     from sklearn_multihead._outputs import check_output_folder
-    from sklearn_multihead._report import (
-        REPORT_FILES,
-        compare,
-        format_table,
-        write_outputs,
-    )
+    from sklearn_multihead._report import compare, format_table
+    from sklearn_multihead._reportfiles import REPORT_FILES, write_outputs
     from sklearn_multihead._table import prepare_features
 
     if args.out:

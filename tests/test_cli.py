@@ -13,7 +13,8 @@ from sklearn_multihead.datasets import make_joint_dataset
 
 FIT_FAST = ["--max-iter", "5"]
 #: fits in turn (as on a busy machine): no worker processes to start in a test
-COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress", "--n-jobs", "1"]
+IN_TURN = ["--n-jobs", "1"]
+COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress", *IN_TURN]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -92,17 +93,7 @@ def test_fits_in_worker_processes_give_the_same_table(tmp_path, capsys):
 
 
 def test_progress_moves_per_epoch_inside_a_fit(tmp_path, capsys):
-    argv = [
-        "compare",
-        "--cv",
-        "2",
-        "--models",
-        "joint",
-        "--max-iter",
-        "7",
-        "--n-jobs",
-        "1",
-    ]
+    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "7", *IN_TURN]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "  epochs:" in err and "/7 [" in err  # a bar over the 7 epochs
@@ -114,16 +105,7 @@ def test_compare_on_a_headered_abalone_csv_gets_rings_within_1_6(
 ):
     path = tmp_path / "abalone.csv"
     abalone.to_csv(path, index=False)
-    argv = [
-        "compare",
-        str(path),
-        "-t",
-        "rings:regression",
-        "-t",
-        "sex",
-        "--n-jobs",
-        "1",
-    ]
+    argv = ["compare", str(path), "-t", "rings:regression", "-t", "sex", *IN_TURN]
     assert main([*argv, "--models", "joint", "--no-progress"]) == 0
     rows = {tuple(r[:2]): r[2:] for r in _table_lines(capsys.readouterr().out)}
     assert float(rows[("rings", "mae")][0]) < 1.6
@@ -182,34 +164,12 @@ def test_semicolon_csv_is_detected_and_sep_can_be_given(table_csv, tmp_path, cap
     table = pd.read_csv(table_csv)
     semi = tmp_path / "semi.csv"
     table.to_csv(semi, sep=";", index=False)
-    argv = [
-        "compare",
-        str(semi),
-        "-t",
-        "reg_0",
-        "--cv",
-        "2",
-        "--models",
-        "forest",
-        "--n-jobs",
-        "1",
-    ]
+    argv = ["compare", str(semi), "-t", "reg_0", "--cv", "2", "--models", "forest"]
     assert main([*argv, *COMPARE_FAST]) == 0
     assert "features: 4 numeric, 3 categorical" in capsys.readouterr().out
     piped = tmp_path / "piped.txt"
     table.to_csv(piped, sep="|", index=False)
-    argv = [
-        "compare",
-        str(piped),
-        "--sep",
-        "|",
-        "-t",
-        "reg_0",
-        "--cv",
-        "2",
-        "--n-jobs",
-        "1",
-    ]
+    argv = ["compare", str(piped), "--sep", "|", "-t", "reg_0", "--cv", "2"]
     assert main([*argv, "--models", "forest", *COMPARE_FAST]) == 0
 
 
@@ -428,17 +388,8 @@ def test_the_command_stops_early_as_the_estimator_does(capsys):
     trained every --max-iter epoch before); --no-early-stopping turns it off."""
     import re
 
-    argv = [
-        "compare",
-        "--cv",
-        "2",
-        "--models",
-        "joint",
-        "--max-iter",
-        "150",
-        "--n-jobs",
-        "1",
-    ]
+    argv = ["compare", "--cv", "2", "--models", "joint", "--max-iter", "150"]
+    argv += IN_TURN
     assert main(argv) == 0
     epochs = [int(e) for e in re.findall(r"\((\d+) epochs\)", capsys.readouterr().err)]
     assert epochs and max(epochs) < 150

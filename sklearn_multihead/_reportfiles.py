@@ -1,0 +1,139 @@
+"""What the command's ``compare --out DIR`` writes (``_report`` computes it).
+
+Inside:
+
+- ``REPORT_FILES``: the files it may write (checked before any fit, so an
+  existing report is replaced only with ``--force``).
+- ``write_outputs``: ``report.md``, ``results.json`` and the plots
+  (``scores.png``, ``history.png``; matplotlib, the ``plot`` extra), each
+  through ``_outputs.write_file`` (a temporary name, then a rename).
+"""
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_multihead import __version__
+from sklearn_multihead._outputs import write_file
+from sklearn_multihead._report import format_table, json_number
+
+#: what ``write_outputs`` may write into ``--out``
+REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")
+
+
+def write_outputs(out, rows, summary, joint, args, data_name, audit):
+    """``report.md``, ``results.json`` and the plots in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {
+        "version": __version__,
+        "data": data_name,
+        "audit": audit,
+        "targets": args.target or "(default)",
+        "cv": args.cv,
+        "models": list(args.models),
+        "folds": rows,
+        "summary": [
+            {
+                "target": r["target"],
+                "metric": r["metric"],
+                **{
+                    m: {"mean": json_number(v[0]), "std": json_number(v[1])}
+                    for m, v in r.items()
+                    if isinstance(v, tuple)
+                },
+            }
+            for _, r in summary.iterrows()
+        ],
+    }
+    write_file(
+        out / "results.json", lambda p: p.write_text(json.dumps(results, indent=2))
+    )
+    plots = _plots(out, summary, joint)
+    lines = [
+        "# sklearn-multihead compare",
+        "",
+        f"Data: {data_name}; {args.cv}-fold cross-validation; models: "
+        f"{', '.join(args.models)}. Mean ± std over folds; * marks the best model "
+        "of each row.",
+        "",
+        f"    {' '.join(['sklearn-multihead', *sys.argv[1:]])}",
+        "",
+        audit,
+        "",
+        format_table(summary, markdown=True),
+        "",
+    ]
+    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    if not plots:
+        lines.append('Plots need matplotlib: pip install "sklearn-multihead[plot]".')
+    write_file(out / "report.md", lambda p: p.write_text("\n".join(lines) + "\n"))
+    return [out / "report.md", out / "results.json", *plots]
+
+
+def _plots(out, summary, joint):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    from sklearn_multihead.plotting import plot_history
+
+    paths = []
+    scores = summary[summary["target"] != "(time)"]
+    shown = scores[scores["metric"].isin(["r2", "accuracy"])]
+    models = [c for c in summary.columns if c not in ("target", "metric")]
+    if len(shown):
+        fig, ax = plt.subplots(
+            figsize=(max(6.4, 1.2 + 1.1 * len(shown)), 4.2), layout="constrained"
+        )
+        width = 0.8 / len(models)
+        x = np.arange(len(shown))
+        for i, m in enumerate(models):
+            means = [
+                r[m][0] if isinstance(r[m], tuple) else np.nan
+                for _, r in shown.iterrows()
+            ]
+            stds = [
+                r[m][1] if isinstance(r[m], tuple) else 0 for _, r in shown.iterrows()
+            ]
+            ax.bar(
+                x + (i - (len(models) - 1) / 2) * width,
+                means,
+                width,
+                yerr=stds,
+                label=m,
+                capsize=3,
+            )
+        ax.set_xticks(
+            x,
+            [
+                textwrap.fill(f"{t} {m}", 14)
+                for t, m in zip(shown["target"], shown["metric"])
+            ],
+        )
+        ax.set_ylabel("score (higher is better)")
+        ax.set_title("Held-out score per target\n(mean ± std over folds)", fontsize=10)
+        fig.legend(loc="outside lower center", ncol=len(models))
+        paths.append(write_file(out / "scores.png", lambda p: _png(fig, p)))
+        plt.close(fig)
+    if joint is not None:
+        est = joint[-1]
+        fig, ax = plt.subplots(figsize=(8.0, 4.4), layout="constrained")
+        plot_history(est, ax=ax)
+        curves = (
+            "training and validation" if "valid_loss" in est.history_ else ("training")
+        )
+        ax.set_title(f"Joint network, last fold: {curves} loss per target", fontsize=10)
+        paths.append(write_file(out / "history.png", lambda p: _png(fig, p)))
+        plt.close(fig)
+    return paths
+
+
+def _png(fig, path):
+    fig.savefig(path, dpi=120, format="png")  # the temporary name has no .png
