@@ -15,6 +15,14 @@ from skorch.callbacks import Callback
 from tqdm.auto import tqdm
 
 
+class Bar(tqdm):
+    """tqdm without its monitor thread (which only fixes the refresh rate of
+    bars that stall): the command's process stays on one Python thread, so
+    that ``compare`` may fork its workers."""
+
+    monitor_interval = 0
+
+
 class EpochTicker(Callback):
     """Calls ``tick()`` at the end of every epoch (a plain function, so the
     callback survives the deep copies that ``clone`` makes)."""
@@ -32,7 +40,7 @@ class Progress:
 
     def __init__(self, n_fits, enabled=True):
         self.enabled = enabled
-        self.fits = tqdm(
+        self.fits = Bar(
             total=n_fits, unit="fit", file=sys.stderr, leave=False, disable=not enabled
         )
         self.epochs = None
@@ -49,7 +57,7 @@ class Progress:
     def start(self, label, max_epochs=None):
         self.fits.set_description(label)
         if max_epochs and self.enabled:
-            self.epochs = tqdm(
+            self.epochs = Bar(
                 total=max_epochs,
                 unit="epoch",
                 desc="  epochs",

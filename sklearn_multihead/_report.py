@@ -8,7 +8,8 @@ Inside:
   (``"separate"``).
 - ``compare``: K-fold cross-validation of the models with per-target
   metrics; its fits (``fit_predict``) one after another or in worker
-  processes side by side (joblib), as ``--n-jobs`` allows.
+  processes side by side (``side_by_side``: forked from the command where
+  that is safe, else joblib's), as ``--n-jobs`` allows.
 - ``summarize`` / ``format_table``: mean and std over folds, as text or
   Markdown, the best model of each row marked.
 
@@ -19,7 +20,10 @@ Uses the public API of the package and scikit-learn (``_progress`` shows
 the fits as they run); imported by ``cli`` only when a command needs it.
 """
 
+import multiprocessing
 import os
+import sys
+import threading
 import time
 import warnings
 
@@ -37,7 +41,7 @@ from sklearn_multihead import (
 )
 from sklearn_multihead._progress import Progress
 from sklearn_multihead._table import UsageError, make_preprocessor
-from sklearn_multihead._threads import idle_cores
+from sklearn_multihead._threads import cpu_count
 
 #: metrics shown per target type (lower is better for the first two of each)
 REGRESSION_SHOWN = ("mae", "rmse", "r2")
@@ -61,14 +65,13 @@ def make_joint(types, args, callbacks=None, plan=None):
     )
 
 
-def make_models(plan, types, args, progress=None, forest_jobs=None):
+def make_models(plan, types, args, progress=None, forest_jobs=1):
     """The compared models: the joint network (a one-step Pipeline), the
-    forest behind its preprocessor, and the template of the networks of one
-    target each (``"separate"``, fitted once per target column)."""
+    forest (on ``forest_jobs`` threads) behind its preprocessor, and the
+    template of the networks of one target each (``"separate"``, fitted once
+    per target column)."""
     callbacks = progress.ticker() if progress is not None else None
     joint = make_joint(types, args, callbacks, plan)
-    if forest_jobs is None:
-        forest_jobs = args.n_jobs if args.n_jobs is not None else idle_cores()
     forest = RandomForestRegressorClassifier(
         target_types=types or "auto",
         n_estimators=args.n_estimators,
@@ -127,9 +130,9 @@ def compare(X, Y, types, plan, args, progress=True):
     """Cross-validate the models; returns (per-fold rows, summary, last joint).
 
     The fits run one after another, with a bar over each network's epochs,
-    or, when ``--n-jobs`` (default: the idle cores) allows more than one, in
-    that many worker processes side by side (a line per finished fit; each
-    forest then on one core)."""
+    or, when ``--n-jobs`` (default: every core) allows more than one, in
+    that many worker processes side by side (a line per finished fit); the
+    forest takes the cores left per worker."""
     if args.cv < 2 or args.cv > len(X):
         raise UsageError(
             f"--cv must be between 2 and the number of rows ({len(X)}). Got {args.cv}."
@@ -137,14 +140,15 @@ def compare(X, Y, types, plan, args, progress=True):
     folds = list(KFold(args.cv, shuffle=True, random_state=args.random_state).split(X))
     per_fold = sum(Y.shape[1] if n == "separate" else 1 for n in args.models)
     n_units = len(folds) * per_fold
-    workers = _workers(args.n_jobs, n_units)
+    cores = _cores(args.n_jobs)
+    workers = min(cores, n_units)
     bar = Progress(n_units, progress)
     models = make_models(
         plan,
         types,
         args,
         bar if workers == 1 else None,
-        forest_jobs=1 if workers > 1 else None,
+        forest_jobs=max(1, cores // workers),
     )
     units = list(_units(models, folds, list(Y.columns), types))
     last = len(folds) - 1
@@ -170,19 +174,11 @@ def compare(X, Y, types, plan, args, progress=True):
                 results[i] = fit_predict(model, *data(fold, targets), keep=keep)
                 bar.done(label(fold, name, targets), results[i][1], results[i][3])
         else:
-            from joblib import Parallel, delayed
-
-            jobs = (
-                delayed(_indexed)(
-                    i,
-                    model,
-                    *data(fold, targets),
-                    keep=name == "joint" and fold == last,
-                )
+            calls = (
+                (i, model, *data(fold, targets), name == "joint" and fold == last)
                 for i, (fold, name, targets, model) in enumerate(units)
             )
-            parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
-            for i, result in parallel(jobs):
+            for i, result in side_by_side(calls, workers):
                 results[i] = result
                 fold, name, targets, _ = units[i]
                 bar.done(label(fold, name, targets), result[1], result[3])
@@ -204,18 +200,73 @@ def compare(X, Y, types, plan, args, progress=True):
     return rows, summarize(rows), joint_last
 
 
-def _indexed(i, *args, **kwargs):
-    return i, fit_predict(*args, **kwargs)
+def _indexed(call):
+    i, model, X_train, Y_train, X_test, Y_test, keep = call
+    return i, fit_predict(model, X_train, Y_train, X_test, Y_test, keep=keep)
 
 
-def _workers(n_jobs, n_units):
-    """Worker processes for ``n_units`` fits: ``--n-jobs`` (-1: every core),
-    by default the cores that are idle when the command starts."""
+def side_by_side(calls, workers):
+    """``(i, fit_predict result)`` for each call, as the fits finish, from
+    ``workers`` processes.
+
+    Forked from this process where ``can_fork`` says so: the workers start
+    with torch, scikit-learn and the data already imported, 3 s or more
+    sooner than fresh processes. Elsewhere joblib's fresh processes (loky).
+    After an error in a fit, or Ctrl-C, no new fit starts."""
+    if not can_fork():
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
+        yield from parallel(delayed(_indexed)(call) for call in calls)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_one_thread,
+    )
+    try:
+        for future in as_completed([pool.submit(_indexed, call) for call in calls]):
+            yield future.result()  # a worker that died: BrokenProcessPool
+    finally:  # an error or Ctrl-C: no new fits; those running end on their own
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def can_fork():
+    """Whether the workers may be forked from this process: on Linux, while
+    this process runs no other Python thread (one could hold a lock that the
+    copy would wait on forever). The native threads of an idle BLAS pool are
+    fork-safe (OpenBLAS and torch prepare for a fork); the workers run
+    torch on one thread, so a copied OpenMP pool is never entered."""
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def _one_thread():
+    """A forked worker's torch threads: one, as joblib gives its workers when
+    there is a worker per core."""
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def _cores(n_jobs):
+    """The cores ``--n-jobs`` gives the fits: -1 (or -2 ...) counts back
+    from every core of this process, and the default is every core. The
+    workers run torch on one thread each and the forest on threads that do
+    not spin, so on a busy machine they take their fair share of the cores
+    and no more (benchmarks/bench_cli.py)."""
+    every = cpu_count()
     if n_jobs is None:
-        n_jobs = idle_cores()
-    elif n_jobs < 0:
-        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return max(1, min(n_jobs, n_units))
+        return every
+    if n_jobs < 0:
+        return max(1, every + 1 + n_jobs)
+    return n_jobs
 
 
 def _fold_rows(name, fold, report, fit_s, predict_s):

@@ -142,9 +142,9 @@ def build_parser():
         "--n-jobs",
         type=int,
         default=None,
-        help="processes that run the fits side by side (-1: every core; default: "
-        "the cores idle when the command starts, so that a busy machine is not "
-        "oversubscribed); with 1, fits run in turn and the forest gets the cores",
+        help="processes that run the fits side by side, each on one core (default "
+        "and -1: every core; -2: all but one); with 1, the fits run in turn with "
+        "a bar over each network's epochs",
     )
     p.add_argument(
         "--n-models",

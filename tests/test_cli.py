@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn_multihead import _report
 from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
@@ -67,10 +68,17 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
         assert (out / png).read_bytes()[:8] == PNG
 
 
-def test_fits_in_worker_processes_give_the_same_table(tmp_path, capsys):
-    """--n-jobs 2 runs the fits side by side in two processes: the same
-    scores as one after another, a line per finished fit, and the times of
-    each model's fits (the separate networks summed per fold)."""
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "fresh"])
+def test_fits_in_worker_processes_give_the_same_table(
+    tmp_path, capsys, monkeypatch, fork
+):
+    """--n-jobs 2 runs the fits side by side in two processes, forked from
+    the command or fresh (joblib): the same scores as one after another, a
+    line per finished fit, and the times of each model's fits (the separate
+    networks summed per fold)."""
+    if fork and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(_report, "can_fork", lambda: fork)
     base = ["compare", "--cv", "2", *FIT_FAST, "--n-estimators", "5"]
     results = {}
     for jobs in ("1", "2"):
@@ -90,6 +98,48 @@ def test_fits_in_worker_processes_give_the_same_table(tmp_path, capsys):
     )
     times = two[two["target"].isna()]
     assert (times["fit_s"] > 0).all() and len(times) == 2 * 3
+
+
+def test_an_error_in_a_forked_worker_reaches_the_command(monkeypatch):
+    """A fit that fails in a worker fails the command with its own error (the
+    forked worker runs the parent's code, patched here) and starts no more
+    fits."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+
+    def failing(model, *args, **kwargs):
+        raise ValueError("this fit failed on purpose")
+
+    monkeypatch.setattr(_report, "can_fork", lambda: True)
+    monkeypatch.setattr(_report, "fit_predict", failing)
+    argv = ["compare", "--cv", "2", *FIT_FAST, "--n-jobs", "2", "--no-progress"]
+    with pytest.raises(ValueError, match="this fit failed on purpose"):
+        main(argv)
+
+
+def test_the_command_process_may_fork_its_workers():
+    """Importing the command and showing its bars starts no Python thread
+    (tqdm's monitor would): the workers may then be forked; a running thread
+    forbids it."""
+    code = (
+        "import threading\n"
+        "from sklearn_multihead import _report, cli\n"
+        "from sklearn_multihead._progress import Progress\n"
+        "bar = Progress(3)\n"
+        "bar.start('fold 1/3 joint', 10)\n"
+        "bar.done('fold 1/3 joint', 1.0, 10)\n"
+        "print(_report.can_fork())\n"
+        "stop = threading.Event()\n"
+        "thread = threading.Thread(target=stop.wait)\n"
+        "thread.start()\n"
+        "print(_report.can_fork())\n"
+        "stop.set()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    linux = sys.platform.startswith("linux")
+    assert out == [str(linux), "False"]
 
 
 def test_progress_moves_per_epoch_inside_a_fit(tmp_path, capsys):
