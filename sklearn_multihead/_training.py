@@ -32,7 +32,7 @@ from sklearn_multihead._net import (
     widest_layer,
 )
 from sklearn_multihead._weights import resolve_class_weights, resolve_loss_weights
-from sklearn_multihead._xcheck import numeric_statistics
+from sklearn_multihead._xcheck import numeric_statistics, statistics_rows
 from sklearn_multihead._ycolumns import REGRESSION
 
 #: the largest mini-batch of ``batch_size="auto"``
@@ -57,7 +57,12 @@ class TrainingSetupMixin:
         center, scale, missing = numeric_statistics(X, n_numeric, sample_weight)
         edges = bin_counts = None
         if self.numeric_embedding == "piecewise" and n_numeric:
-            raw = quantile_edges(X[:, :n_numeric], N_BINS, sample_weight)
+            rows = statistics_rows(X.shape[0])  # edges from the medians' rows
+            block, weights = X[:, :n_numeric], sample_weight
+            if rows is not None:
+                block = block[rows]
+                weights = None if weights is None else np.asarray(weights)[rows]
+            raw = quantile_edges(block, N_BINS, weights)
             edges = bin_edges(raw, center, scale, self.numeric_transform == "robust")
             bin_counts = [len(e) - 1 for e in edges]
         self._module_config = {

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead import JointRegressorClassifier, _xcheck
 from sklearn_multihead._features import (
     MAX_CATEGORIES,
     FeaturePlan,
@@ -114,6 +114,32 @@ def test_robust_scaling_ignores_outliers_and_handles_constant_columns():
     center, scale = robust_scaling(np.c_[col, np.ones(1000), np.full(1000, np.nan)])
     assert abs(center[0]) < 0.1 and 0.8 < scale[0] < 1.2
     assert scale[1] == 1.0 and (center[2], scale[2]) == (0.0, 1.0)
+
+
+def test_large_tables_take_medians_from_a_sample_and_missing_cells_from_all_rows(
+    monkeypatch,
+):
+    """Above ``STATISTICS_ROWS`` rows the quantiles come from a fixed sample
+    (close to every row's), yet a missing cell in any row gives its column a
+    missing indicator, and two fits of the same table agree."""
+    monkeypatch.setattr(_xcheck, "STATISTICS_ROWS", 1_000)
+    rng = np.random.RandomState(0)
+    X = rng.lognormal(size=(20_000, 3))
+    sampled = set(_xcheck.statistics_rows(len(X)).tolist())
+    assert len(sampled) == 1_000
+    outside = sorted(set(range(len(X))) - sampled)[:2]
+    X[outside, 1] = np.nan  # missing only in rows the sample does not hold
+    center, scale, missing = _xcheck.numeric_statistics(X, 3)
+    full_center, full_scale = robust_scaling(X)
+    assert (np.abs(center - full_center) < 0.1 * full_scale).all()
+    np.testing.assert_allclose(scale, full_scale, rtol=0.15)
+    assert missing == [1]
+    Y = pd.DataFrame({"y": np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))})
+    params = dict(n_models=1, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a, b = (JointRegressorClassifier(**params).fit(X, Y) for _ in range(2))
+    np.testing.assert_array_equal(a.predict(X[:50]), b.predict(X[:50]))
 
 
 def test_plan_state_round_trip_and_forged_states_are_refused():
