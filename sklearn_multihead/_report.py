@@ -220,6 +220,7 @@ def side_by_side(calls, workers):
         yield from parallel(delayed(_indexed)(call) for call in calls)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(
         workers,
@@ -228,7 +229,14 @@ def side_by_side(calls, workers):
     )
     try:
         for future in as_completed([pool.submit(_indexed, call) for call in calls]):
-            yield future.result()  # a worker that died: BrokenProcessPool
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    f"A worker process of compare ended abruptly ({exc}); the "
+                    "system may have stopped it for lack of memory. Run the "
+                    "fits in turn with --n-jobs 1, or on fewer rows."
+                ) from exc
     finally:  # an error or Ctrl-C: no new fits; those running end on their own
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -117,6 +117,28 @@ def test_an_error_in_a_forked_worker_reaches_the_command(monkeypatch):
         main(argv)
 
 
+def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch):
+    """A worker killed mid-fit (as the system does when memory runs out)
+    fails the command at once with an error that says what to try, and
+    leaves no worker behind."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    import multiprocessing
+    import os
+
+    def dying(model, *args, **kwargs):
+        os._exit(9)
+
+    monkeypatch.setattr(_report, "can_fork", lambda: True)
+    monkeypatch.setattr(_report, "fit_predict", dying)
+    argv = ["compare", "--cv", "2", *FIT_FAST, "--n-jobs", "2", "--no-progress"]
+    with pytest.raises(RuntimeError, match="ended abruptly.*--n-jobs 1"):
+        main(argv)
+    for child in multiprocessing.active_children():
+        child.join(timeout=10)
+    assert not multiprocessing.active_children()
+
+
 def test_the_command_process_may_fork_its_workers():
     """Importing the command and showing its bars starts no Python thread
     (tqdm's monitor would): the workers may then be forked; a running thread
