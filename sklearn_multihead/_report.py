@@ -20,6 +20,7 @@ Uses the public API of the package and scikit-learn (``_progress`` shows
 the fits as they run); imported by ``cli`` only when a command needs it.
 """
 
+import itertools
 import multiprocessing
 import os
 import sys
@@ -219,7 +220,7 @@ def side_by_side(calls, workers):
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
         yield from parallel(delayed(_indexed)(call) for call in calls)
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(
@@ -227,16 +228,28 @@ def side_by_side(calls, workers):
         mp_context=multiprocessing.get_context("fork"),
         initializer=_one_thread,
     )
+    calls, pending = iter(calls), set()
+
+    def submit(n):  # the next n calls: each holds a copy of its fold's rows
+        for call in itertools.islice(calls, n):
+            pending.add(pool.submit(_indexed, call))
+
     try:
-        for future in as_completed([pool.submit(_indexed, call) for call in calls]):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:
-                raise RuntimeError(
-                    f"A worker process of compare ended abruptly ({exc}); the "
-                    "system may have stopped it for lack of memory. Run the "
-                    "fits in turn with --n-jobs 1, or on fewer rows."
-                ) from exc
+        submit(2 * workers)  # as joblib's pre_dispatch: a few copies at a time
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending.discard(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    raise RuntimeError(
+                        f"A worker process of compare ended abruptly ({exc}); "
+                        "the system may have stopped it for lack of memory. Run "
+                        "the fits in turn with --n-jobs 1, or on fewer rows."
+                    ) from exc
+                submit(1)
+                yield result
     finally:  # an error or Ctrl-C: no new fits; those running end on their own
         pool.shutdown(wait=False, cancel_futures=True)
 

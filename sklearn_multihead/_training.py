@@ -57,7 +57,8 @@ class TrainingSetupMixin:
         center, scale, missing = numeric_statistics(X, n_numeric, sample_weight)
         edges = bin_counts = None
         if self.numeric_embedding == "piecewise" and n_numeric:
-            rows = statistics_rows(X.shape[0])  # edges from the medians' rows
+            # the bin edges from the rows of the medians and spreads
+            rows = statistics_rows(X.shape[0], sample_weight)
             block, weights = X[:, :n_numeric], sample_weight
             if rows is not None:
                 block = block[rows]

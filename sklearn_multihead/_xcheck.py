@@ -114,14 +114,20 @@ class FeatureCheckMixin:
 STATISTICS_ROWS = 200_000
 
 
-def statistics_rows(n_rows):
-    """The rows that numeric quantiles are computed from: all of them up to
-    ``STATISTICS_ROWS``, else a sorted random sample of that many (the same
-    for every fit of a table of ``n_rows``), or None for all."""
+def statistics_rows(n_rows, sample_weight=None):
+    """The rows that numeric quantiles are computed from: None (all rows)
+    up to ``STATISTICS_ROWS`` rows, else a sorted random sample of that many
+    rows of positive weight (the same for every fit of the same table size
+    and weights), or all of those where there are no more."""
     if n_rows <= STATISTICS_ROWS:
         return None
+    rows = np.arange(n_rows)
+    if sample_weight is not None:
+        rows = np.flatnonzero(np.asarray(sample_weight) > 0)
+    if len(rows) <= STATISTICS_ROWS:
+        return rows
     rng = np.random.default_rng(n_rows)
-    return np.sort(rng.choice(n_rows, STATISTICS_ROWS, replace=False))
+    return np.sort(rng.choice(rows, STATISTICS_ROWS, replace=False))
 
 
 def numeric_statistics(X, n_numeric, sample_weight=None):
@@ -132,7 +138,7 @@ def numeric_statistics(X, n_numeric, sample_weight=None):
     if n_numeric == 0:
         return np.zeros(0), np.ones(0), []
     block = X[:, :n_numeric]
-    rows = statistics_rows(X.shape[0])
+    rows = statistics_rows(X.shape[0], sample_weight)
     if rows is None:
         center, scale = robust_scaling(block, sample_weight)
     else:

@@ -139,6 +139,29 @@ def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch):
     assert not multiprocessing.active_children()
 
 
+def test_forked_workers_take_a_few_fits_at_a_time(monkeypatch):
+    """Each fit carries a copy of its fold's rows: the forked pool takes the
+    next fits as earlier ones finish (a few ahead, as joblib does), never
+    every fold's copies at once."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(_report, "can_fork", lambda: True)
+    monkeypatch.setattr(_report, "fit_predict", lambda *args, **kwargs: args[1:3])
+    taken = []
+
+    def calls():
+        for i in range(40):
+            taken.append(i)
+            yield i, None, i, -i, None, None, False
+
+    results = _report.side_by_side(calls(), workers=2)
+    first = next(results)
+    assert len(taken) <= 2 * 2 + 1
+    rest = list(results)
+    assert sorted(r[0] for r in [first, *rest]) == list(range(40))
+    assert all(r[1] == (i, -i) for r in [first, *rest] for i in [r[0]])
+
+
 def test_the_command_process_may_fork_its_workers():
     """Importing the command and showing its bars starts no Python thread
     (tqdm's monitor would): the workers may then be forked; a running thread

@@ -134,6 +134,13 @@ def test_large_tables_take_medians_from_a_sample_and_missing_cells_from_all_rows
     assert (np.abs(center - full_center) < 0.1 * full_scale).all()
     np.testing.assert_allclose(scale, full_scale, rtol=0.15)
     assert missing == [1]
+    weights = np.ones(len(X))
+    weights[:15_000] = 0.0  # rows that do not count are never sampled
+    assert (weights[_xcheck.statistics_rows(len(X), weights)] > 0).all()
+    weights[:19_500] = 0.0  # as few rows of weight as the sample: all of them
+    assert _xcheck.statistics_rows(len(X), weights).tolist() == list(
+        range(19_500, 20_000)
+    )
     Y = pd.DataFrame({"y": np.nan_to_num(X[:, 0]) + rng.normal(size=len(X))})
     params = dict(n_models=1, max_iter=2, random_state=0)
     with warnings.catch_warnings():
