@@ -99,6 +99,8 @@ class JointRegressorClassifier(
         range. ``"none"``: the numbers go in as they are. Missing numbers are
         filled with the median (``"robust"``) or with 0 (``"none"``), and every
         column that had a missing value in fit gets a 0 / 1 missing indicator.
+        Above 200,000 rows, medians, spreads and quantile bins come from a
+        fixed random sample of 200,000 rows (as HistGradientBoosting bins).
     numeric_embedding : {"piecewise", "periodic", None}, default="piecewise"
         How each numeric feature enters the trunk (Gorishniy et al. 2022;
         ``rtdl_num_embeddings``). ``"piecewise"``: a learned vector of 8,
