@@ -259,7 +259,9 @@ def can_fork():
     this process runs no other Python thread (one could hold a lock that the
     copy would wait on forever). The native threads of an idle BLAS pool are
     fork-safe (OpenBLAS and torch prepare for a fork); the workers run
-    torch on one thread, so a copied OpenMP pool is never entered."""
+    torch on one thread, so a copied OpenMP pool is never entered. (Python
+    3.12+ counts those native threads too and issues a DeprecationWarning,
+    hidden by default, on any fork of such a process.)"""
     return (
         sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
