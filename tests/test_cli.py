@@ -102,8 +102,7 @@ def test_fits_in_worker_processes_give_the_same_table(
 
 def test_an_error_in_a_forked_worker_reaches_the_command(monkeypatch):
     """A fit that fails in a worker fails the command with its own error (the
-    forked worker runs the parent's code, patched here) and starts no more
-    fits."""
+    forked worker runs the parent's code, patched here)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("workers are forked on Linux only")
 

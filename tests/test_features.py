@@ -137,7 +137,7 @@ def test_large_tables_take_medians_from_a_sample_and_missing_cells_from_all_rows
     weights = np.ones(len(X))
     weights[:15_000] = 0.0  # rows that do not count are never sampled
     assert (weights[_xcheck.statistics_rows(len(X), weights)] > 0).all()
-    weights[:19_500] = 0.0  # as few rows of weight as the sample: all of them
+    weights[:19_500] = 0.0  # fewer rows of weight than the sample: all of them
     assert _xcheck.statistics_rows(len(X), weights).tolist() == list(
         range(19_500, 20_000)
     )
