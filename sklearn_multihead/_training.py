@@ -54,11 +54,13 @@ class TrainingSetupMixin:
         ]
         plan, encoder = self._features, self._encoder
         n_numeric = len(plan.numeric_)
-        center, scale, missing = numeric_statistics(X, n_numeric, sample_weight)
+        # medians, spreads and bin edges from the same rows (a sample of large X)
+        rows = statistics_rows(X.shape[0], sample_weight)
+        center, scale, missing = numeric_statistics(
+            X, n_numeric, sample_weight, rows=rows
+        )
         edges = bin_counts = None
         if self.numeric_embedding == "piecewise" and n_numeric:
-            # the bin edges from the rows of the medians and spreads
-            rows = statistics_rows(X.shape[0], sample_weight)
             block, weights = X[:, :n_numeric], sample_weight
             if rows is not None:
                 block = block[rows]

@@ -130,15 +130,14 @@ def statistics_rows(n_rows, sample_weight=None):
     return np.sort(rng.choice(rows, STATISTICS_ROWS, replace=False))
 
 
-def numeric_statistics(X, n_numeric, sample_weight=None):
+def numeric_statistics(X, n_numeric, sample_weight=None, rows=None):
     """``(center, scale, missing_columns)`` of the first ``n_numeric`` columns
     of the plan's matrix X (dense or scipy sparse), from the rows of positive
-    weight: the quantiles from ``statistics_rows``, the missing columns from
-    every row."""
+    weight: the quantiles from ``rows`` (``statistics_rows``; None: every
+    row), the missing columns from every row."""
     if n_numeric == 0:
         return np.zeros(0), np.ones(0), []
     block = X[:, :n_numeric]
-    rows = statistics_rows(X.shape[0], sample_weight)
     if rows is None:
         center, scale = robust_scaling(block, sample_weight)
     else:
