@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _EXPORTS = {
-    "JointRegressorClassifier": "sklearn_multihead._estimator",
-    "RandomForestRegressorClassifier": "sklearn_multihead._baseline",
+    "JointRegressorClassifier": "sklearn_multihead._joint.estimator",
+    "RandomForestRegressorClassifier": "sklearn_multihead._forest.estimator",
     "estimator_report": "sklearn_multihead.metrics",
     "joint_score": "sklearn_multihead.metrics",
     "make_joint_scorer": "sklearn_multihead.metrics",
@@ -34,8 +34,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # explicit imports for type checkers and IDEs
-    from sklearn_multihead._baseline import RandomForestRegressorClassifier
-    from sklearn_multihead._estimator import JointRegressorClassifier
+    from sklearn_multihead._forest.estimator import RandomForestRegressorClassifier
+    from sklearn_multihead._joint.estimator import JointRegressorClassifier
     from sklearn_multihead.metrics import (
         estimator_report,
         joint_score,

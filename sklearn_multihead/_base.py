@@ -2,8 +2,6 @@
 
 Inside:
 
-- ``check_numeric_frame``: names the non-numeric columns of a DataFrame X and
-  says how to encode them (both estimators need numbers).
 - ``JointTargetsMixin``: the tags (multi-output, y required), the
   ``predict_proba`` availability check, and ``score`` (mean over targets of
   R^2 and accuracy, via ``metrics.joint_score``) of an estimator that encodes
@@ -17,17 +15,13 @@ Inside:
 from numbers import Integral
 
 import numpy as np
-import pandas as pd
 from sklearn.base import MultiOutputMixin
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    validate_data,
 )
 
-from sklearn_multihead._params import check_params
 from sklearn_multihead._persist import (
     ModelFileError,
     decode,
@@ -41,22 +35,8 @@ from sklearn_multihead._targets import (
     TARGET_TYPES,
     TargetEncoder,
 )
-from sklearn_multihead._weights import check_sample_weight
+from sklearn_multihead._validation import check_params
 from sklearn_multihead.metrics import joint_score
-
-
-def check_numeric_frame(X):
-    """Name the non-numeric columns of a DataFrame X and how to encode them."""
-    if not isinstance(X, pd.DataFrame):
-        return
-    bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
-    if bad:
-        raise ValueError(
-            f"X has non-numeric columns {bad}. The forest needs numbers: encode "
-            "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
-            "OneHotEncoder(), columns)]) and this estimator "
-            "(JointRegressorClassifier takes them as they are)."
-        )
 
 
 def has_classification_target(est):
@@ -167,80 +147,9 @@ class JointTargetsMixin(MultiOutputMixin):
         """
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
 
-    # -- input checks shared by fit and predict --------------------------------
-    def _validate_fit_data(
-        self, X, y, sample_weight, sample_weight_dtype=None, reset=True
-    ):
-        """X as float32, and sample_weight checked, with scikit-learn's errors
-        (``reset=False``: X must have the features of the first fit)."""
-        check_numeric_frame(X)
-        X = validate_data(self, X, dtype=np.float32, accept_sparse="csr", reset=reset)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        check_consistent_length(X, y)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(
-                sample_weight, X.shape[0], dtype=sample_weight_dtype
-            )
-        return X, sample_weight
-
-    def _validate_X(self, X):
-        """X at predict time: numeric, as float32, the features seen in fit."""
-        check_is_fitted(self)
-        quick = self._quickly_checked_X(X)
-        if quick is not None:
-            return quick
-        check_numeric_frame(X)
-        return validate_data(
-            self, X, dtype=np.float32, accept_sparse="csr", reset=False
-        )
-
-    def _quickly_checked_X(self, X):
-        """X as float32, when scikit-learn's predict-time checks would pass it
-        silently and return the same array; else None, and they decide.
-
-        Serving code calls predict many times on a few rows, and the full
-        checks cost more than a forward pass of 100 rows (0.8 ms for a
-        DataFrame of 32 columns). The inputs taken here: a non-empty 2-D float
-        array of the fitted width for a model fitted without feature names
-        (with names, an array gets scikit-learn's warning), or a DataFrame of
-        numpy float columns named exactly as in fit. Their float32 values must
-        be finite: a sum that is not (NaN, inf, or large values that overflow
-        float32) leaves the verdict, and the error, to the full checks.
-        """
-        names = getattr(self, "feature_names_in_", None)
-        if type(X) is np.ndarray:
-            if not (
-                names is None
-                and X.dtype.kind == "f"
-                and X.ndim == 2
-                and X.shape[0] > 0
-                and X.shape[1] == self.n_features_in_
-            ):
-                return None
-            with np.errstate(over="ignore"):  # an overflow: the full checks warn
-                X = X if X.dtype == np.float32 else X.astype(np.float32)
-        elif type(X) is pd.DataFrame:
-            if not (
-                names is not None
-                and X.shape[0] > 0
-                and X.shape[1] == len(names)
-                and all(isinstance(dt, np.dtype) and dt.kind == "f" for dt in X.dtypes)
-                and (X.columns == names).all()
-            ):
-                return None
-            with np.errstate(over="ignore"):
-                X = X.to_numpy(dtype=np.float32)
-        else:
-            return None
-        with np.errstate(over="ignore"):
-            return X if np.isfinite(X.sum()) else None
-
-    #: private attributes set by fit (besides the public ones ending in "_")
-    _FIT_STATE = ("_encoder", "_features", "_module_config", "_loss_config")
+    #: private attributes set by fit (besides the public ones ending in "_");
+    #: each estimator names its own
+    _FIT_STATE = ("_encoder",)
 
     def _fit_keeping_state_on_error(self, *args):
         """Run ``self._fit(*args)``; if it raises, put back the fitted state from

@@ -23,7 +23,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from sklearn_multihead._ycolumns import REGRESSION, as_target_columns
+from sklearn_multihead._targets import REGRESSION, as_target_columns
 
 
 def _known_pairs(y_true, y_pred, target_types, sample_weight, with_mask=False):
@@ -353,7 +353,7 @@ def make_target_scorers(y, target_types="auto", metrics=None):
         ``{"<target>__<metric>": scorer}``, plus ``"joint"``: the mean score.
         Lower-is-better metrics are negated.
     """
-    from sklearn_multihead._ycolumns import as_target_columns, resolve_target_types
+    from sklearn_multihead._targets import as_target_columns, resolve_target_types
 
     metrics = {
         "regression": ["mae", "r2"],

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_multihead import _report
+from sklearn_multihead.cli import compare as _report
 from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
@@ -171,8 +171,8 @@ def test_the_command_process_may_fork_its_workers():
     forbids it."""
     code = (
         "import threading\n"
-        "from sklearn_multihead import _report, cli\n"
-        "from sklearn_multihead._progress import Progress\n"
+        "from sklearn_multihead.cli import compare as _report\n"
+        "from sklearn_multihead.cli.progress import Progress\n"
         "bar = Progress(3)\n"
         "bar.start('fold 1/3 joint', 10)\n"
         "bar.done('fold 1/3 joint', 1.0, 10)\n"
@@ -368,7 +368,7 @@ def test_errors_are_one_clear_line(table_csv, tmp_path, capsys, argv, message):
         a.format(csv=table_csv, dir=tmp_path, bad=bad, header=header, odd=odd)
         for a in argv
     ] + ["--no-progress"] * (argv[0] == "compare")
-    import sklearn_multihead._table as table_module
+    import sklearn_multihead.cli.tables as table_module
 
     table_module.MAX_CLASSES, saved = 30, table_module.MAX_CLASSES
     try:

@@ -287,7 +287,7 @@ def test_a_table_with_no_usable_feature_says_why(tmp_path, capsys):
 
 
 def test_nested_cells_are_one_line():
-    from sklearn_multihead._table import UsageError, plan_features
+    from sklearn_multihead.cli.tables import UsageError, plan_features
 
     X = pd.DataFrame({"tags": [["a"], ["b", "c"]] * 10, "x": np.arange(20.0)})
     with pytest.raises(UsageError, match="Column 'tags' holds values that are"):

@@ -30,45 +30,6 @@ def data():
     return make_joint_dataset(n_samples=240, random_state=0)
 
 
-def test_thread_budget_follows_omp_num_threads(monkeypatch):
-    from sklearn_multihead._net import thread_budget
-
-    before = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    with thread_budget():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    with thread_budget():
-        assert torch.get_num_threads() == before
-
-
-def test_predict_holds_its_torch_work_to_the_thread_budget(monkeypatch, data):
-    # the decisions and probabilities after the forward pass run on torch's
-    # threads too: the budget covers them, not only the network
-    if torch.get_num_threads() < 2:
-        pytest.skip("needs torch to use 2 threads or more")
-    X, Y = data
-    est = JointRegressorClassifier(max_iter=2, random_state=0).fit(X, Y)
-    seen = []
-
-    def probe(name, fn):
-        def wrapped(*args, **kwargs):
-            seen.append((name, torch.get_num_threads()))
-            return fn(*args, **kwargs)
-
-        return wrapped
-
-    monkeypatch.setattr(torch.Tensor, "argmax", probe("argmax", torch.Tensor.argmax))
-    monkeypatch.setattr(torch, "softmax", probe("softmax", torch.softmax))
-    monkeypatch.setattr(torch, "sigmoid", probe("sigmoid", torch.sigmoid))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    est.predict(X)
-    est.predict_proba(X)
-    assert {name for name, _ in seen} == {"argmax", "softmax", "sigmoid"}
-    assert all(threads == 1 for _, threads in seen), seen
-
-
 def test_n_jobs_2_does_not_oversubscribe(data):
     X, Y = data
     est = ThreadProbe(max_iter=5, random_state=0)

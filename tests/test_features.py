@@ -11,13 +11,13 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier, _xcheck
-from sklearn_multihead._features import (
+from sklearn_multihead._joint.features import (
     MAX_CATEGORIES,
     FeaturePlan,
     resolve_categorical,
     robust_scaling,
 )
-from sklearn_multihead._inputs import FeatureInput
+from sklearn_multihead._joint.module import FeatureInput
 
 
 def _table(n=400, seed=0):

@@ -371,17 +371,6 @@ def test_forged_forest_documents_are_model_file_errors(tmp_path, change, match):
         RandomForestRegressorClassifier.load(path)
 
 
-def test_a_forest_file_of_the_skops_format_is_refused_with_its_fix(tmp_path):
-    from sklearn_multihead._persist import ModelFileError
-
-    def to_skops(tensors):
-        tensors["forests.skops"] = np.zeros(8, dtype=np.uint8)
-
-    path = _forest_with_arrays(tmp_path, to_skops)
-    with pytest.raises(ModelFileError, match="older sklearn-multihead.*Fit the model"):
-        RandomForestRegressorClassifier.load(path)
-
-
 def _safetensors_file(path, header, body=b""):
     """A safetensors file of a given header, written byte by byte."""
     import json

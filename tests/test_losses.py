@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sklearn_multihead._losses import JointLoss
+from sklearn_multihead._joint.loss import JointLoss
 
 NAN = float("nan")
 

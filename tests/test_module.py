@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sklearn_multihead._module import MultiHeadMLP
+from sklearn_multihead._joint.module import MultiHeadMLP
 
 
 def test_fused_heads_share_one_output_layer():

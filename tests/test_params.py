@@ -7,7 +7,7 @@ import pytest
 import sklearn
 
 from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
-from sklearn_multihead._params import InvalidParameterError
+from sklearn_multihead._validation import InvalidParameterError
 
 X = np.random.RandomState(0).normal(size=(40, 3))
 y = X[:, 0]

@@ -360,7 +360,7 @@ def test_skops_round_trip_of_the_forest_before_and_after_predict():
             "numpy.dtype",
             "pandas.StringDtype",
             "sklearn.tree._tree.Tree",
-            "sklearn_multihead._baseline.RandomForestRegressorClassifier",
+            "sklearn_multihead._forest.estimator.RandomForestRegressorClassifier",
             "sklearn_multihead._targets.TargetEncoder",
         }
         expected = rf.predict(X)
@@ -379,7 +379,7 @@ def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(
     per-target (missing cells) forests."""
     import scipy.sparse as sp
 
-    from sklearn_multihead._trees import ForestArrays
+    from sklearn_multihead._forest.arrays import ForestArrays
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 5))
@@ -401,7 +401,7 @@ def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(
     loaded = RandomForestRegressorClassifier.load(est.save(tmp_path / "rf.st"))
     assert all(isinstance(f, ForestArrays) for f, _ in loaded.estimators_)
     # walked in blocks of 50 rows (7 trees x 50 pairs), summed across blocks
-    monkeypatch.setattr("sklearn_multihead._trees.WALK_PAIRS", 7 * 50)
+    monkeypatch.setattr("sklearn_multihead._forest.arrays.WALK_PAIRS", 7 * 50)
     X_new = rng.normal(size=(300, 5))
     X_new = sp.csr_matrix(X_new) if sparse else X_new
     pd.testing.assert_frame_equal(

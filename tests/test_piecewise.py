@@ -12,8 +12,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier
-from sklearn_multihead._features import quantile_edges
-from sklearn_multihead._inputs import N_BINS, FeatureInput, bin_edges
+from sklearn_multihead._joint.features import quantile_edges
+from sklearn_multihead._joint.module import N_BINS, FeatureInput, bin_edges
 
 
 def test_quantile_edges_weigh_rows_and_count_sparse_zeros():

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import cross_validate
 
 from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
-from sklearn_multihead._ycolumns import as_target_columns
+from sklearn_multihead._targets import as_target_columns
 from sklearn_multihead.metrics import make_target_scorers
 
 pl = pytest.importorskip("polars")

@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
-from sklearn_multihead._net import SparseRows
+from sklearn_multihead._joint.net import SparseRows
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_multihead._table import (
+from sklearn_multihead.cli.tables import (
     MAX_LEVELS,
     UsageError,
     check_targets,

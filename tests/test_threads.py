@@ -1,81 +1,60 @@
-"""The thread policy: small steps on one thread, large ones on the idle cores,
-within OMP_NUM_THREADS, an explicit n_threads winning; torch's setting restored."""
+"""The thread policy: one torch thread for small steps, the caller's budget
+(torch's setting, lowered to OMP_NUM_THREADS) for large ones, an explicit
+n_threads winning but never above the machine's cores; torch's setting
+restored after every call; concurrent predictions equal to sequential ones."""
+
+import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from skorch.callbacks import Callback
 
-from sklearn_multihead import JointRegressorClassifier, _threads
-from sklearn_multihead._threads import (
-    PARALLEL_WORK,
-    choose_threads,
-    cpu_count,
-    idle_cores,
-    thread_budget,
-)
-
-
-@pytest.fixture
-def idle(monkeypatch):
-    """Pretend that this many cores are idle."""
-
-    def set_idle(n):
-        monkeypatch.setattr(_threads, "idle_cores", lambda **kwargs: n)
-
-    return set_idle
+from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead._joint import training
+from sklearn_multihead._joint.training import PARALLEL_WORK, threads_for, torch_threads
 
 
 @pytest.fixture
 def four_threads(monkeypatch):
-    """torch on 4 threads, with no budget from the environment (other tests'
-    parallel runners may have left OMP_NUM_THREADS set)."""
+    """torch on 4 threads of a machine of 8 cores, with no budget from the
+    environment (other tests' parallel runners may have left
+    OMP_NUM_THREADS set)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(training, "cpu_count", lambda: 8)
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     yield
     torch.set_num_threads(before)
 
 
-def test_small_steps_run_on_one_thread_large_ones_on_the_idle_cores(idle):
-    idle(4)
-    assert choose_threads(PARALLEL_WORK - 1, budget=4) == 1
-    assert choose_threads(PARALLEL_WORK, budget=4) == 4
-    assert choose_threads(PARALLEL_WORK, budget=2) == 2  # never above the budget
-    assert choose_threads(10, budget=4, predict=True) == 4  # forward only
-    idle(1)  # a busy machine: one thread, whatever the step
-    assert choose_threads(10**9, budget=4) == 1
-    assert choose_threads(10, budget=4, predict=True) == 1
-
-
-def test_an_explicit_n_threads_wins(idle):
-    idle(1)
-    assert choose_threads(1, budget=2, n_threads=3) == 3
-    assert choose_threads(1, budget=2, n_threads=-1) == 2
-
-
-def test_thread_budget_restores_torch_and_honours_omp_num_threads(
-    monkeypatch, idle, four_threads
+def test_small_steps_run_on_one_thread_large_ones_on_the_budget(
+    monkeypatch, four_threads
 ):
-    idle(4)
-    with thread_budget(10**9) as n:
-        assert n == torch.get_num_threads() == 4
-    with thread_budget(10) as n:
+    assert threads_for(PARALLEL_WORK - 1) == 1
+    assert threads_for(PARALLEL_WORK) == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a parallel runner's budget
+    assert threads_for(PARALLEL_WORK) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert threads_for(PARALLEL_WORK) == 4
+
+
+def test_an_explicit_n_threads_wins_within_the_machine(monkeypatch, four_threads):
+    assert threads_for(1, n_threads=3) == 3
+    assert threads_for(1, n_threads=-1) == 4
+    monkeypatch.setattr(training, "cpu_count", lambda: 2)
+    # a model file's n_threads=100000 cannot ask OpenMP for 100,000 threads
+    assert threads_for(1, n_threads=100_000) == 2
+
+
+def test_torch_threads_restores_torch_on_exit_and_on_errors(four_threads):
+    with torch_threads(1) as n:
         assert n == torch.get_num_threads() == 1
     assert torch.get_num_threads() == 4
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    with thread_budget(10**9):
-        assert torch.get_num_threads() == 2
-    with thread_budget(10**9, n_threads=3):  # the parameter over the environment
-        assert torch.get_num_threads() == 3
-    assert torch.get_num_threads() == 4
-    with pytest.raises(RuntimeError), thread_budget(10):
+    with pytest.raises(RuntimeError), torch_threads(2):
         raise RuntimeError("restored on errors too")
     assert torch.get_num_threads() == 4
-
-
-def test_idle_cores_reads_the_machine():
-    assert 1 <= idle_cores() <= cpu_count()
 
 
 class ThreadsSeen(Callback):
@@ -95,15 +74,41 @@ class ThreadsSeen(Callback):
     ],
 )
 def test_fit_trains_on_the_chosen_threads_and_restores_them(
-    params, expected, idle, four_threads
+    params, expected, four_threads
 ):
-    idle(4)
     seen = []
     X = np.random.RandomState(0).normal(size=(300, 4))
-    est = JointRegressorClassifier(max_iter=2, callbacks=[ThreadsSeen(seen)], **params)
+    est = JointRegressorClassifier(
+        max_iter=2, n_models=2, callbacks=[ThreadsSeen(seen)], **params
+    )
     est.fit(X, X[:, 0])
-    assert seen == [expected] * (2 * est.n_models)  # every epoch of every network
+    assert seen == [expected] * 4  # every epoch of every network
     assert torch.get_num_threads() == 4
+
+
+def test_threads_predicting_at_once_give_the_results_they_give_in_turn():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 5))
+    Y = pd.DataFrame({"v": X[:, 0], "k": X[:, 1] > 0})
+    est = JointRegressorClassifier(max_iter=3, n_models=2, random_state=0)
+    est.fit(X, Y)
+    chunks = [X[i : i + 7] for i in range(0, 400, 7)]
+    in_turn = [est.predict_proba(c)[0] for c in chunks]
+    results = [None] * len(chunks)
+    barrier = threading.Barrier(4)
+
+    def work(offset):
+        barrier.wait()
+        for i in range(offset, len(chunks), 4):
+            results[i] = est.predict_proba(chunks[i])[0]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(results, in_turn):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_n_threads_is_validated():

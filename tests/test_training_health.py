@@ -105,7 +105,7 @@ def test_batch_norm_with_a_one_row_last_batch(n):
 def test_a_target_with_thousands_of_classes_warns_and_predicts_in_chunks(monkeypatch):
     """An ID typed as classes: a warning that names the fix, and predictions
     computed a few rows at a time (rows x classes logits never at once)."""
-    from sklearn_multihead import _net
+    from sklearn_multihead._joint import net as _net
 
     rng = np.random.RandomState(0)
     n = 1500
@@ -123,7 +123,7 @@ def test_a_target_with_thousands_of_classes_warns_and_predicts_in_chunks(monkeyp
         return real(self, X, **kwargs)
 
     monkeypatch.setattr(_net, "PREDICT_FLOATS", 1501 * 100)
-    monkeypatch.setattr("sklearn_multihead._predict.PREDICT_FLOATS", 1501 * 100)
+    monkeypatch.setattr("sklearn_multihead._joint.estimator.PREDICT_FLOATS", 1501 * 100)
     monkeypatch.setattr(_net.JointNet, "predict_raw", spy)
     pd.testing.assert_frame_equal(est.predict(X), whole_pred)
     # float64 forward passes of 100 rows and of all rows: equal to ~1e-16

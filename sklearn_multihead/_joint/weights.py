@@ -7,19 +7,14 @@ Inside:
 - ``resolve_class_weights``: its ``class_weight`` (None, "balanced", a list
   per classification target, or a dict by target name, each entry None,
   "balanced" or ``{label: weight}``) as one per-class weight vector per target.
-- ``check_sample_weight``: ``sample_weight`` as a checked float vector, one
-  weight per row (scikit-learn's messages; its own helper is private).
 
 numpy and scikit-learn only; both raise errors that name the bad entry.
 """
 
-from numbers import Number
-
 import numpy as np
-from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 
-from sklearn_multihead._ycolumns import CLASSIFICATION, REGRESSION
+from sklearn_multihead._targets import CLASSIFICATION, REGRESSION
 
 
 def resolve_loss_weights(loss_weights, names):
@@ -135,37 +130,3 @@ def resolve_class_weights(class_weight, encoder, Y):
             weights = np.resize(weights, 2)
         out.append(weights.tolist())
     return out
-
-
-def check_sample_weight(sample_weight, n_samples, dtype=None):
-    """One finite, non-negative float weight per row, not all zero (a scalar
-    is every row's weight); float32 and float64 are kept unless ``dtype`` says
-    otherwise, anything else becomes float64."""
-    if dtype not in (np.float32, np.float64):
-        dtype = [np.float64, np.float32] if dtype is None else np.float64
-    if isinstance(sample_weight, Number):
-        dtype = dtype[0] if isinstance(dtype, list) else dtype
-        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
-    else:
-        sample_weight = check_array(
-            sample_weight,
-            accept_sparse=False,
-            ensure_2d=False,
-            dtype=dtype,
-            order="C",
-            input_name="sample_weight",
-        )
-        if sample_weight.ndim != 1:
-            raise ValueError("Sample weights must be 1D array or scalar")
-        if sample_weight.shape != (n_samples,):
-            raise ValueError(
-                f"sample_weight.shape == {sample_weight.shape}, expected "
-                f"{(n_samples,)}!"
-            )
-    if not np.isfinite(sample_weight).all():
-        raise ValueError("Input sample_weight contains NaN or infinity.")
-    if (sample_weight < 0).any():
-        raise ValueError("Negative values in data passed to `sample_weight`")
-    if n_samples and not sample_weight.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sample_weight

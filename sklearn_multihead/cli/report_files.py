@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_multihead import __version__
-from sklearn_multihead._outputs import write_file
-from sklearn_multihead._report import format_table, json_number
+from sklearn_multihead.cli.compare import format_table, json_number
+from sklearn_multihead.cli.outputs import write_file
 
 #: what ``write_outputs`` may write into ``--out``
 REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")

@@ -11,9 +11,7 @@ Inside:
   same document, under the same SHA-256 digest: there is no other file to
   go stale or to be forged, and no object graph to rebuild.
 - ``load_saved``: the model and its spec back, refused with one clear line
-  when the file is missing, damaged, or not written by the command. A folder
-  of an older version (a ``preprocessor.skops`` beside ``columns.json``) is
-  refused with what to do.
+  when the file is missing, damaged, or not written by the command.
 - ``predict_table`` / ``score_table``: predictions (and probabilities) for a
   table's rows; the per-target report on a labelled table.
 """
@@ -23,17 +21,14 @@ import warnings
 from pathlib import Path
 
 from sklearn_multihead import __version__
-from sklearn_multihead._outputs import replace_folder
-from sklearn_multihead._table import (
+from sklearn_multihead.cli.outputs import replace_folder
+from sklearn_multihead.cli.tables import (
     UsageError,
     check_numeric_cells,
     prepare_features,
 )
 
 MODEL_FILE = "model.safetensors"
-#: what a folder of sklearn-multihead 0.x before the one-file folder held
-#: beside MODEL_FILE (never read; replaced by ``fit --force``)
-OLD_FILES = ("preprocessor.skops", "columns.json")
 
 
 def check_model_folder(folder, force=False):
@@ -43,9 +38,7 @@ def check_model_folder(folder, force=False):
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--model {str(folder)!r} is a file; give a folder.")
     if folder.is_dir():
-        others = sorted(
-            p.name for p in folder.iterdir() if p.name not in (MODEL_FILE, *OLD_FILES)
-        )
+        others = sorted(p.name for p in folder.iterdir() if p.name != MODEL_FILE)
         if others:
             raise UsageError(
                 f"--model {str(folder)!r} holds other files ({others[:3]}); give a "
@@ -67,8 +60,8 @@ def fit_and_save(X, Y, types, plan, args):
     leaves the previous model whole."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from sklearn_multihead._progress import Progress
-    from sklearn_multihead._report import make_joint
+    from sklearn_multihead.cli.compare import make_joint
+    from sklearn_multihead.cli.progress import Progress
 
     progress = Progress(1, enabled=not args.no_progress)
     est = make_joint(types, args, progress.ticker(), plan)
@@ -112,14 +105,6 @@ def load_saved(folder):
     folder = Path(folder)
     path = folder / MODEL_FILE
     if not path.is_file():
-        old = [f for f in OLD_FILES if (folder / f).is_file()]
-        if old:
-            raise UsageError(
-                f"{str(folder)!r} is a model folder of an older sklearn-multihead "
-                f"(it holds {old}), which this version no longer reads: its "
-                "preprocessing was a scikit-learn object graph. Fit the model "
-                "again with 'sklearn-multihead fit'."
-            )
         raise UsageError(
             f"{str(folder)!r} is not a model folder written by 'sklearn-multihead "
             f"fit' (missing {[MODEL_FILE]})."

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sklearn_multihead._ycolumns import (
+from sklearn_multihead._targets import (
     CLASSIFICATION,
     REGRESSION,
     TARGET_TYPES,

@@ -215,7 +215,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from sklearn_multihead._table import UsageError
+    from sklearn_multihead.cli.tables import UsageError
 
     try:
         return _run(args)
@@ -225,19 +225,19 @@ def main(argv=None):
 
 
 def _run(args):
-    from sklearn_multihead import _table
-    from sklearn_multihead._folder import (
+    from sklearn_multihead.cli import tables as _table
+    from sklearn_multihead.cli.model_folder import (
         check_model_folder,
         fit_and_save,
         predict_table,
         score_table,
     )
-    from sklearn_multihead._outputs import check_output_file, write_file
+    from sklearn_multihead.cli.outputs import check_output_file, write_file
 
     if args.command in ("predict", "score"):
         table = _table.read_table(args.data, args.sep)
         if args.command == "score":
-            from sklearn_multihead._report import render
+            from sklearn_multihead.cli.compare import render
 
             report = score_table(args.model, table)
             print(f"{args.data}: {len(table):,} rows, model {args.model}\n")
@@ -294,10 +294,10 @@ def _run(args):
 
 
 def _compare(X, Y, types, plan, args, data_name, audit):
-    from sklearn_multihead._outputs import check_output_folder
-    from sklearn_multihead._report import compare, format_table
-    from sklearn_multihead._reportfiles import REPORT_FILES, write_outputs
-    from sklearn_multihead._table import prepare_features
+    from sklearn_multihead.cli.compare import compare, format_table
+    from sklearn_multihead.cli.outputs import check_output_folder
+    from sklearn_multihead.cli.report_files import REPORT_FILES, write_outputs
+    from sklearn_multihead.cli.tables import prepare_features
 
     if args.out:
         inputs = [args.data] if args.data else []

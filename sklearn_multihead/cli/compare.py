@@ -40,9 +40,8 @@ from sklearn_multihead import (
     RandomForestRegressorClassifier,
     target_report,
 )
-from sklearn_multihead._progress import Progress
-from sklearn_multihead._table import UsageError, make_preprocessor
-from sklearn_multihead._threads import cpu_count
+from sklearn_multihead.cli.progress import Progress
+from sklearn_multihead.cli.tables import UsageError, make_preprocessor
 
 #: metrics shown per target type (lower is better for the first two of each)
 REGRESSION_SHOWN = ("mae", "rmse", "r2")
@@ -377,3 +376,11 @@ def render(header, lines, markdown=False):
     return "\n".join(
         [fmt.format(*header), rule, *(fmt.format(*line) for line in lines)]
     )
+
+
+def cpu_count():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

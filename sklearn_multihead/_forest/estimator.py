@@ -29,17 +29,41 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
 )
-from sklearn_multihead._params import Interval, StrOptions, validated_fit
+from sklearn_multihead._forest.arrays import FIELDS, ForestArrays, forest_arrays
 from sklearn_multihead._persist import ModelFileError
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION, TargetEncoder
-from sklearn_multihead._trees import FIELDS, ForestArrays, forest_arrays
+from sklearn_multihead._validation import (
+    Interval,
+    StrOptions,
+    check_sample_weight,
+    validated_fit,
+)
 
 __all__ = ["RandomForestRegressorClassifier"]
+
+
+def check_numeric_frame(X):
+    """Name the non-numeric columns of a DataFrame X and how to encode them."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    bad = [c for c, dt in X.dtypes.items() if not pd.api.types.is_numeric_dtype(dt)]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric columns {bad}. The forest needs numbers: encode "
+            "them first, e.g. with a Pipeline of ColumnTransformer([('cat', "
+            "OneHotEncoder(), columns)]) and this estimator "
+            "(JointRegressorClassifier takes them as they are)."
+        )
 
 
 class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
@@ -228,6 +252,34 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             out.append({classes.index(k): w for k, w in weights.items()})
         return out
 
+    # -- X checks ----------------------------------------------------------------
+    def _validate_fit_data(
+        self, X, y, sample_weight, sample_weight_dtype=None, reset=True
+    ):
+        """X as float32, and sample_weight checked, with scikit-learn's errors
+        (``reset=False``: X must have the features of the first fit)."""
+        check_numeric_frame(X)
+        X = validate_data(self, X, dtype=np.float32, accept_sparse="csr", reset=reset)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        check_consistent_length(X, y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(
+                sample_weight, X.shape[0], dtype=sample_weight_dtype
+            )
+        return X, sample_weight
+
+    def _validate_X(self, X):
+        """X at predict time: numeric, as float32, the features seen in fit."""
+        check_is_fitted(self)
+        check_numeric_frame(X)
+        return validate_data(
+            self, X, dtype=np.float32, accept_sparse="csr", reset=False
+        )
+
     def _codes(self, X):
         X_in = X
         X = self._validate_X(X)
@@ -335,11 +387,6 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         return {"forests": {"groups": groups, "trees": descriptions}}, tensors
 
     def _restore_file_state(self, parts, tensors):
-        if "forests.skops" in tensors:
-            raise ModelFileError(
-                "the forests were saved by an older sklearn-multihead, in a format "
-                "it no longer loads (skops). Fit the model again and save it."
-            )
         groups = parts["forests"]["groups"]
         descriptions = parts["forests"]["trees"]
         if (

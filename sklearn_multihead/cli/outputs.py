@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sklearn_multihead._table import UsageError
+from sklearn_multihead.cli.tables import UsageError
 
 
 def _writable_folder(folder, what):

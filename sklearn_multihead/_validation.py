@@ -10,6 +10,8 @@ Inside:
   ``"verbose"``.
 - ``InvalidParameterError``: a ``ValueError`` (and ``TypeError``) whose
   message names the parameter, what it must be and what it got.
+- ``check_sample_weight``: ``sample_weight`` as a checked float vector, one
+  weight per row (scikit-learn's messages; its own helper is private).
 - ``validated_fit``: decorates ``fit`` / ``partial_fit``: the parameters are
   checked first (unless ``sklearn.set_config(skip_parameter_validation=True)``),
   and scikit-learn estimators fitted inside skip their own checks.
@@ -17,10 +19,11 @@ Inside:
 
 import functools
 import math
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 
 import numpy as np
 from sklearn import config_context, get_config
+from sklearn.utils import check_array
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -164,3 +167,37 @@ def validated_fit(method):
             return method(estimator, *args, **kwargs)
 
     return wrapper
+
+
+def check_sample_weight(sample_weight, n_samples, dtype=None):
+    """One finite, non-negative float weight per row, not all zero (a scalar
+    is every row's weight); float32 and float64 are kept unless ``dtype`` says
+    otherwise, anything else becomes float64."""
+    if dtype not in (np.float32, np.float64):
+        dtype = [np.float64, np.float32] if dtype is None else np.float64
+    if isinstance(sample_weight, Number):
+        dtype = dtype[0] if isinstance(dtype, list) else dtype
+        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
+    else:
+        sample_weight = check_array(
+            sample_weight,
+            accept_sparse=False,
+            ensure_2d=False,
+            dtype=dtype,
+            order="C",
+            input_name="sample_weight",
+        )
+        if sample_weight.ndim != 1:
+            raise ValueError("Sample weights must be 1D array or scalar")
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(
+                f"sample_weight.shape == {sample_weight.shape}, expected "
+                f"{(n_samples,)}!"
+            )
+    if not np.isfinite(sample_weight).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if (sample_weight < 0).any():
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    if n_samples and not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight

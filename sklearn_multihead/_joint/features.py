@@ -13,6 +13,9 @@ Inside:
   ``i``-th category of the column's vocabulary (most frequent first, at most
   ``MAX_CATEGORIES``). So a column with a distinct value on every row (an ID)
   costs one code, never one embedding row per value.
+- ``numeric_statistics``: the medians and robust spreads of the numeric
+  block (from at most ``STATISTICS_ROWS`` rows, ``statistics_rows``), and
+  which numeric columns had a missing cell (for the input layer).
 - ``robust_scaling``: per numeric column, the median and a robust spread
   (what the input layer centres and divides by).
 - ``resolve_categorical``: the ``categorical_features`` parameter (HistGradient
@@ -327,3 +330,50 @@ def _plain(spec):
     if spec is None or isinstance(spec, str):
         return spec
     return [s.item() if isinstance(s, np.generic) else s for s in spec]
+
+
+#: medians and spreads come from at most this many rows (a fixed random
+#: sample of larger tables, as HistGradientBoosting bins from 200,000): for
+#: 1,000,000 x 32 normal values, 0.27 s of CPU instead of 1.63 s (with the
+#: piecewise bins), medians within 0.009 spreads and spreads within 0.7%
+STATISTICS_ROWS = 200_000
+
+
+def statistics_rows(n_rows, sample_weight=None):
+    """The rows that numeric quantiles are computed from: None (all rows)
+    up to ``STATISTICS_ROWS`` rows, else a sorted random sample of that many
+    rows of positive weight (the same for every fit of the same table size
+    and weights), or all of those where there are no more."""
+    if n_rows <= STATISTICS_ROWS:
+        return None
+    rows = np.arange(n_rows)
+    if sample_weight is not None:
+        rows = np.flatnonzero(np.asarray(sample_weight) > 0)
+    if len(rows) <= STATISTICS_ROWS:
+        return rows
+    rng = np.random.default_rng(n_rows)
+    return np.sort(rng.choice(rows, STATISTICS_ROWS, replace=False))
+
+
+def numeric_statistics(X, n_numeric, sample_weight=None, rows=None):
+    """``(center, scale, missing_columns)`` of the first ``n_numeric`` columns
+    of the plan's matrix X (dense or scipy sparse), from the rows of positive
+    weight: the quantiles from ``rows`` (``statistics_rows``; None: every
+    row), the missing columns from every row."""
+    if n_numeric == 0:
+        return np.zeros(0), np.ones(0), []
+    block = X[:, :n_numeric]
+    if rows is None:
+        center, scale = robust_scaling(block, sample_weight)
+    else:
+        weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        center, scale = robust_scaling(block[rows], weights)
+    if sample_weight is not None:
+        block = block[np.asarray(sample_weight) > 0]
+    if hasattr(block, "tocsc"):  # only stored cells can be NaN
+        block = block.tocsc()
+        cols = np.repeat(np.arange(n_numeric), np.diff(block.indptr))
+        missing = sorted(set(cols[np.isnan(block.data)].tolist()))
+    else:
+        missing = np.flatnonzero(np.isnan(block).any(axis=0)).tolist()
+    return center, scale, missing

@@ -1,0 +1,247 @@
+"""How the joint network is trained: the functions between the estimator's
+parameters and the skorch net (numpy, torch).
+
+Inside:
+
+- ``auto_batch_size`` (``batch_size="auto"``), ``AUTO_EARLY_STOPPING_ROWS``
+  (``early_stopping="auto"``), ``head_kind`` (a target's head: regression,
+  binary or multiclass), ``split_rows`` (the validation split of early
+  stopping), ``PredefinedSplit`` (skorch's ``train_split`` for it),
+  ``named_callbacks`` (the user's callbacks named apart from the package's).
+- ``constant_loss``: the training loss of a network that learnt nothing (the
+  best constant prediction), the yardstick of the training warnings.
+- ``torch_threads`` / ``threads_for``: the thread policy, one
+  ``torch.set_num_threads`` scope per fit or predict call.
+- ``training_warnings`` / ``many_class_warnings``: what a fit says about its
+  own training when it went wrong.
+"""
+
+import os
+from contextlib import contextmanager
+from numbers import Integral
+
+import numpy as np
+import torch
+
+from sklearn_multihead._joint.net import PREDICT_FLOATS
+from sklearn_multihead._targets import REGRESSION
+
+#: the largest mini-batch of ``batch_size="auto"``
+AUTO_BATCH_SIZE = 256
+#: ``early_stopping="auto"`` holds out a validation split from this many rows
+AUTO_EARLY_STOPPING_ROWS = 200
+#: rows per step x widest layer from which a second thread is worth having
+#: (benchmarks/bench_threads.py: below it one thread is as fast on an idle
+#: machine and 4-50 x faster on a busy one, where OpenMP pools spin)
+PARALLEL_WORK = 2**15
+
+
+def head_kind(target_type, classes):
+    """The head of a target: "regression", "binary" (one logit, for 1 or 2
+    classes) or "multiclass" (one logit per class)."""
+    if target_type == REGRESSION:
+        return "regression"
+    return "binary" if len(classes) <= 2 else "multiclass"
+
+
+def cpu_count():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_for(work, n_threads=None):
+    """torch threads for steps of ``work`` (rows x widest layer).
+
+    ``n_threads`` (the estimator's parameter) wins: -1 for the whole budget,
+    an int for that many, never more than this process's cores (a number
+    read from a model file cannot ask OpenMP for 100,000 threads). None:
+    one thread below ``PARALLEL_WORK``, else the budget. The budget is
+    torch's current setting (which ``threadpoolctl`` limits change), lowered
+    to ``OMP_NUM_THREADS`` when a parallel runner (joblib, Dask) set it so
+    that workers x threads <= cores.
+    """
+    budget = torch.get_num_threads()
+    try:
+        omp = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        omp = 0
+    if 0 < omp < budget:
+        budget = omp
+    if n_threads is not None:
+        wanted = budget if n_threads == -1 else int(n_threads)
+        return max(1, min(wanted, cpu_count()))
+    if work is not None and work < PARALLEL_WORK:
+        return 1
+    return max(1, budget)
+
+
+@contextmanager
+def torch_threads(n):
+    """Run the block on ``n`` torch threads; restore torch's setting after."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if n != before:
+            torch.set_num_threads(before)
+
+
+def split_rows(n, validation_fraction, seed):
+    """``(train, valid)`` row indices of early stopping's split."""
+    n_valid = int(np.ceil(validation_fraction * n))
+    if n < 2 or n_valid >= n:
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction="
+            f"{validation_fraction} of the rows, which leaves no rows to "
+            f"train on ({n} samples). Lower validation_fraction, give more "
+            "samples, or set early_stopping=False."
+        )
+    perm = np.random.RandomState(seed).permutation(n)
+    return torch.from_numpy(perm[n_valid:]), torch.from_numpy(perm[:n_valid])
+
+
+def constant_loss(data, module, criterion, loss_config):
+    """The training loss of the best constant prediction on ``data`` (the
+    weighted mean of each standardised regression target, the weighted
+    class shares as probabilities): the loss of a network that learnt
+    nothing, computed on the CPU for ``module`` and ``criterion`` before
+    they are trained. None with learned loss weights, whose scale moves.
+    The constants come from every row; the loss is taken on at most
+    ``PREDICT_FLOATS`` outputs (evenly spaced rows: a target of many
+    classes would otherwise take rows x classes floats)."""
+    if loss_config["loss_weights"] == "uncertainty":
+        return None
+    Y, w = data.Y.cpu(), data.sample_weight
+    w = None if w is None else w.cpu()
+    weights = torch.ones(len(Y)) if w is None else w
+    n_out = sum(module.head_sizes)
+    rows = torch.arange(len(Y))
+    if len(Y) * n_out > PREDICT_FLOATS:
+        rows = torch.linspace(0, len(Y) - 1, max(PREDICT_FLOATS // n_out, 1))
+        rows = rows.long().unique()
+    pred = torch.zeros((len(rows), n_out))
+    kinds = loss_config["head_kinds"]
+    for j, (kind, cols) in enumerate(zip(kinds, module.head_slices)):
+        known = ~torch.isnan(Y[:, j])
+        y, wk = Y[known, j], weights[known]
+        if kind == "multiclass":
+            shares = torch.zeros(cols.stop - cols.start, device=Y.device)
+            shares.index_add_(0, y.long(), wk)
+            pred[:, cols] = torch.log(shares / shares.sum()).clamp_min(-30.0)
+            continue
+        mean = (wk * y).sum() / wk.sum().clamp_min(1e-12)
+        if kind == "binary":
+            mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
+        pred[:, cols] = mean
+    with torch.no_grad():
+        return float(criterion(pred, Y[rows], None if w is None else w[rows]))
+
+
+def named_callbacks(callbacks):
+    """The user's callbacks as skorch's (name, callback) pairs, named apart
+    from the package's own."""
+    named = []
+    for i, cb in enumerate(callbacks or ()):
+        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+            name, cb = cb
+        else:
+            name = f"{type(cb).__name__}_{i}"
+        named.append((f"user_{name}", cb))
+    return named
+
+
+class PredefinedSplit:
+    """``train_split`` that returns a validation set fixed in advance."""
+
+    def __init__(self, valid):
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
+
+
+def layer_sizes(sizes):
+    if isinstance(sizes, Integral):
+        return (int(sizes),)
+    return tuple(sizes)
+
+
+def auto_batch_size(n_train):
+    """``batch_size="auto"``: a power of 2 that gives 16 steps per epoch or
+    more, from 16 up to 256 rows (and never more than the rows): small tables
+    get enough steps per epoch for early stopping to judge."""
+    size = 2 ** int(np.floor(np.log2(max(n_train, 1) / 16)))
+    return int(min(AUTO_BATCH_SIZE, max(16, size), n_train))
+
+
+#: no progress: the best training loss is above this share of the first epoch's
+#: (or of a constant prediction's; dropout alone moves it by ~0.5%)
+NO_PROGRESS = 0.99
+#: a training split smaller than this is worth a warning
+FEW_TRAINING_ROWS = 20
+#: a classification target with more classes than this is worth a warning
+MANY_CLASSES = 1000
+
+
+def many_class_warnings(encoder, Y):
+    """Messages for the classification targets of a fitted ``TargetEncoder``
+    with more than ``MANY_CLASSES`` classes; ``Y``: its encoded targets."""
+    out = []
+    for j, (name, classes) in enumerate(zip(encoder.names_, encoder.classes_)):
+        if classes is None or len(classes) <= MANY_CLASSES:
+            continue
+        labelled = int(np.sum(~np.isnan(np.asarray(Y[:, j], dtype=float))))
+        out.append(
+            f"target {name!r} has {len(classes):,} classes for {labelled:,} "
+            "labelled rows: each class is an output of the model, and "
+            f"predict_proba returns rows x {len(classes):,} probabilities. If it "
+            "is an ID, drop it; if it holds numbers, type it 'regression' in "
+            "target_types."
+        )
+    return out
+
+
+def training_warnings(est, stopper, n_train, baseline=None):
+    """Messages (str) about a finished fit; empty when training went well.
+    ``baseline``: the training loss of the best constant prediction."""
+    messages = []
+    history = est.history_
+    train = history["train_loss"].to_numpy()
+    if stopper.restored_epoch_ is not None and not est.early_stopping_:
+        best = history.loc[stopper.restored_epoch_, "train_loss"]
+        messages.append(
+            f"the training loss diverged: it ended at {train[-1]:.4g}, "
+            f"{train[-1] / best:.1f} x its best ({best:.4g} at epoch "
+            f"{stopper.restored_epoch_}), so the weights of that epoch were "
+            f"restored. Lower learning_rate_init (now {est.learning_rate_init})."
+        )
+    elif len(train) >= 3 and min(train) > NO_PROGRESS * min(
+        train[0], train[0] if baseline is None else baseline
+    ):
+        constant = "" if baseline is None else f", a constant's {baseline:.6g}"
+        messages.append(
+            f"the training loss did not improve over {len(train)} epochs (first "
+            f"{train[0]:.6g}, best {min(train):.6g}{constant}): the network "
+            "learnt nothing. "
+            f"Check learning_rate_init (now {est.learning_rate_init}) and dropout "
+            f"(now {est.dropout})."
+        )
+    scores = history["valid_score"] if "valid_score" in history else None
+    if scores is not None and scores.notna().any() and scores.max() < 0:
+        messages.append(
+            f"the best validation score is {scores.max():.4g} (the mean over "
+            "targets of R^2 and accuracy): the network predicts the held-out "
+            "rows worse than a constant would. Lower learning_rate_init (now "
+            f"{est.learning_rate_init})."
+        )
+    if est.early_stopping_ and n_train < FEW_TRAINING_ROWS:
+        messages.append(
+            f"validation_fraction={est.validation_fraction} leaves {n_train} rows "
+            "to train on. Lower validation_fraction, or set early_stopping=False."
+        )
+    return messages
