@@ -20,6 +20,25 @@ SHARED_DATA = Path(
 )
 
 
+#: the one set of fast settings: a single network (the default averages 5)
+FAST = {"n_models": 1}
+
+
+def joint(**params):
+    """``JointRegressorClassifier`` at the fast settings; ``params`` win."""
+    from sklearn_multihead import JointRegressorClassifier
+
+    return JointRegressorClassifier(**{**FAST, **params})
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "slow: long end-to-end tests and the default-parameter common checks "
+        "(the README's test command skips them; CI runs them: pytest -m slow)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same global random state."""

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from conftest import joint
 from sklearn.exceptions import NotFittedError
 
 from sklearn_multihead import (
@@ -23,7 +24,7 @@ COLUMNS = ["f0", "f1", "f2"]
 
 def _estimators():
     return [
-        JointRegressorClassifier(max_iter=3, random_state=0),
+        joint(max_iter=3, random_state=0),
         RandomForestRegressorClassifier(n_estimators=3, random_state=0),
     ]
 

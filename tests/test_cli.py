@@ -12,7 +12,7 @@ from sklearn_multihead.cli import compare as _report
 from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
-FIT_FAST = ["--max-iter", "5"]
+FIT_FAST = ["--max-iter", "5", "--n-models", "1"]
 #: fits in turn (as on a busy machine): no worker processes to start in a test
 IN_TURN = ["--n-jobs", "1"]
 COMPARE_FAST = [*FIT_FAST, "--n-estimators", "5", "--no-progress", *IN_TURN]

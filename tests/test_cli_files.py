@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead.cli import main
@@ -108,7 +109,7 @@ def test_fit_refuses_to_replace_a_model_or_other_files(
 
 def test_fit_never_writes_through_planted_symlinks(model, table_csv, tmp_path):
     victims = {}
-    for name in ("model.safetensors", "preprocessor.skops", "columns.json"):
+    for name in ("model.safetensors",):
         victim = tmp_path / f"victim-{name}"
         victim.write_text("do not touch")
         if (model / name).exists():
@@ -181,9 +182,7 @@ def test_a_model_saved_in_python_is_not_a_model_folder(table_csv, tmp_path, caps
     X, Y = make_joint_dataset(n_samples=60, n_features=3, random_state=0)
     folder = tmp_path / "saved"
     folder.mkdir()
-    JointRegressorClassifier(max_iter=2, n_models=1).fit(X, Y).save(
-        folder / "model.safetensors"
-    )
+    joint(max_iter=2, n_models=1).fit(X, Y).save(folder / "model.safetensors")
     assert main(["predict", str(folder), str(table_csv)]) == 2
     assert "a model saved by est.save(), without the command's column spec" in (
         _error(capsys)
@@ -216,8 +215,8 @@ def test_extreme_numbers_at_predict_are_one_line(model, table_csv, tmp_path, cap
 def test_an_old_folder_with_a_crafted_preprocessor_is_never_read(
     model, table_csv, tmp_path
 ):
-    """A folder of the older layout (``preprocessor.skops`` beside
-    ``columns.json``) is refused by name, before any of it is read: here its
+    """A folder without the model file is refused before any of its files
+    is read: here a ``preprocessor.skops`` whose
     preprocessor is a precomputed-kernel SVR whose support_ points far out of
     range, which scikit-learn's native code would follow and crash on."""
     import subprocess
@@ -242,12 +241,11 @@ def test_an_old_folder_with_a_crafted_preprocessor_is_never_read(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "is a model folder of an older sklearn-multihead" in done.stderr
-    assert "Fit the model again" in done.stderr
-    # and fit --force replaces the old folder whole
+    assert "is not a model folder written by 'sklearn-multihead fit'" in done.stderr
+    # and fit --force does not delete files it did not write
     argv = ["fit", str(table_csv), "-t", "reg_0", "--model", str(model), "--force"]
-    assert main([*argv, *FAST]) == 0
-    assert sorted(p.name for p in model.iterdir()) == ["model.safetensors"]
+    assert main([*argv, *FAST]) == 2
+    assert (model / "preprocessor.skops").is_file()
 
 
 def test_outputs_get_the_usual_permissions(model, table_csv, tmp_path):

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+FAST = dict(n_models=1, hidden_layer_sizes=(16,), max_iter=5, random_state=0)
 
 #: checks whose tolerance (1e-7) is below the network's float32 precision
 FLOAT32_ROUNDING = {
@@ -57,24 +57,38 @@ def _name(check):
     return (check.func if isinstance(check, partial) else check).__name__
 
 
-@parametrize_with_checks(
-    [
-        JointRegressorClassifier(**FAST),
-        JointRegressorClassifier(**FAST, n_models=2, n_ensemble=2),
-        RandomForestRegressorClassifier(n_estimators=5, random_state=0),
-        JointRegressorClassifier(),
-        RandomForestRegressorClassifier(),
-    ],
-    expected_failed_checks=expected_failed_checks,
-)
-def test_sklearn_compatible_estimator(estimator, check):
+def _run(estimator, check):
     reason = FLOAT32_ROUNDING.get(_name(check))
     if reason and isinstance(estimator, JointRegressorClassifier):
         pytest.skip(reason)
     check(estimator)
 
 
-@pytest.mark.parametrize("params", [FAST, {}], ids=["fast", "default"])
+@parametrize_with_checks(
+    [
+        JointRegressorClassifier(**FAST),
+        JointRegressorClassifier(**{**FAST, "n_models": 2, "n_ensemble": 2}),
+        RandomForestRegressorClassifier(n_estimators=5, random_state=0),
+    ],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    _run(estimator, check)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [JointRegressorClassifier(), RandomForestRegressorClassifier()],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_compatible_estimator_at_default_parameters(estimator, check):
+    _run(estimator, check)
+
+
+DEFAULT = pytest.param({}, id="default", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("params", [pytest.param(FAST, id="fast"), DEFAULT])
 def test_sample_weight_equals_repeated_rows_to_float32_precision(params):
     rng = np.random.RandomState(42)
     X = rng.rand(15, 30)
@@ -92,7 +106,7 @@ def test_sample_weight_equals_repeated_rows_to_float32_precision(params):
     assert np.abs(plain.predict_proba(X) - weighted.predict_proba(X)).max() > 1e-3
 
 
-@pytest.mark.parametrize("params", [FAST, {}], ids=["fast", "default"])
+@pytest.mark.parametrize("params", [pytest.param(FAST, id="fast"), DEFAULT])
 def test_predictions_do_not_depend_on_the_batch(params):
     rng = np.random.RandomState(0)
     X = 3 * rng.uniform(size=(20, 3))

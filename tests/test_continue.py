@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 
 from sklearn_multihead import JointRegressorClassifier
 
@@ -18,7 +19,7 @@ def data():
 
 def test_warm_start_continues_the_loss_curve(data):
     X, Y = data
-    est = JointRegressorClassifier(
+    est = joint(
         max_iter=10,
         n_iter_no_change=100,
         warm_start=True,
@@ -39,26 +40,26 @@ def test_warm_start_continues_the_loss_curve(data):
 
 def test_without_warm_start_fit_starts_again(data):
     X, Y = data
-    est = JointRegressorClassifier(max_iter=10, n_iter_no_change=100, random_state=0)
+    est = joint(max_iter=10, n_iter_no_change=100, random_state=0)
     first = est.fit(X, Y).loss_curve_
     assert est.fit(X, Y).loss_curve_ == first
 
 
 def test_partial_fit_over_chunks_comes_close_to_one_fit(data):
     X, Y = data
-    chunked = JointRegressorClassifier(random_state=0)
+    chunked = joint(random_state=0)
     for _ in range(20):
         for rows in np.array_split(np.arange(len(X)), 3):
             chunked.partial_fit(X[rows], Y.iloc[rows])
     assert chunked.n_iter_ == 60
-    whole = JointRegressorClassifier(max_iter=20, random_state=0).fit(X, Y)
+    whole = joint(max_iter=20, random_state=0).fit(X, Y)
     assert chunked.score(X, Y) == pytest.approx(whole.score(X, Y), abs=0.05)
     assert chunked.score(X, Y) > 0.8
 
 
 def test_partial_fit_keeps_the_first_calls_targets(data):
     X, Y = data
-    est = JointRegressorClassifier(random_state=0).partial_fit(X[:100], Y[:100])
+    est = joint(random_state=0).partial_fit(X[:100], Y[:100])
     with pytest.raises(ValueError, match=r"labels not seen in fit: \['mid'\]"):
         est.partial_fit(X[:3], Y[:3].assign(c=["hi", "mid", "lo"]))
     with pytest.raises(ValueError, match="y has the target columns"):
@@ -71,7 +72,7 @@ def test_partial_fit_keeps_the_first_calls_targets(data):
 
 def test_a_loaded_model_cannot_continue(data, tmp_path):
     X, Y = data
-    est = JointRegressorClassifier(max_iter=3, warm_start=True).fit(X, Y)
+    est = joint(max_iter=3, warm_start=True).fit(X, Y)
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
     assert loaded.loss_curve_ == est.loss_curve_
     with pytest.raises(ValueError, match="no optimiser state to continue from"):
@@ -80,7 +81,7 @@ def test_a_loaded_model_cannot_continue(data, tmp_path):
 
 def test_validation_scores_in_scikit_learns_meaning(data, tmp_path):
     X, Y = data
-    est = JointRegressorClassifier(early_stopping=True, random_state=0).fit(X, Y)
+    est = joint(early_stopping=True, random_state=0).fit(X, Y)
     scores = est.validation_scores_
     assert len(scores) == est.n_iter_ and est.best_loss_ is None
     assert est.best_validation_score_ == max(scores)
@@ -89,7 +90,7 @@ def test_validation_scores_in_scikit_learns_meaning(data, tmp_path):
     assert all(s <= 1.0 for s in scores)
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
     assert loaded.validation_scores_ == scores
-    plain = JointRegressorClassifier(max_iter=5, early_stopping=False).fit(X, Y)
+    plain = joint(max_iter=5, early_stopping=False).fit(X, Y)
     assert plain.validation_scores_ is None and plain.best_validation_score_ is None
 
 
@@ -101,7 +102,7 @@ def test_predictions_follow_the_weights_after_more_training(tmp_path):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    est = JointRegressorClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    est = joint(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     est.fit(X, y)
     first = est.predict_proba(X)
     np.testing.assert_array_equal(est.predict_proba(X), first)  # the kept copy

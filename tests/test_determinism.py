@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
         X, Y = make_joint_dataset(n_samples=300, n_labels=3, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est = JointRegressorClassifier(
+            est = JointRegressorClassifier(n_models=1,
                 max_iter=15, dropout=0.1, batch_size=64, random_state=7
             ).fit(X, Y)
         h = hashlib.sha256(est.predict(X).to_csv().encode())

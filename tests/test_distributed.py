@@ -7,6 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import joint
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sklearn_multihead import JointRegressorClassifier
@@ -43,7 +44,7 @@ def test_n_jobs_2_does_not_oversubscribe(data):
 def test_grid_search_on_a_dask_cluster_matches_serial(data):
     distributed = pytest.importorskip("distributed")
     X, Y = data
-    est = JointRegressorClassifier(max_iter=10, random_state=0)
+    est = joint(max_iter=10, random_state=0)
     serial = GridSearchCV(est, GRID, cv=2, n_jobs=1).fit(X, Y)
     with (
         distributed.LocalCluster(

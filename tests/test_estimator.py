@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import joint
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -57,9 +58,7 @@ def _beats_dummies(est, X_train, Y_train, X_test, Y_test):
 @pytest.mark.parametrize("missing", [0.0, 0.2])
 def test_abalone_mixed_targets_learn_and_keep_types(abalone_xy, missing):
     X_train, X_test, Y_train, Y_test = _abalone_split(abalone_xy, missing)
-    est = JointRegressorClassifier(
-        hidden_layer_sizes=(64,), max_iter=60, random_state=0
-    )
+    est = joint(hidden_layer_sizes=(64,), max_iter=60, random_state=0)
     with pytest.warns(UserWarning, match="'ring_class' has an integer dtype"):
         est.fit(X_train, Y_train)
     assert est.target_types_ == ["regression", "classification", "classification"]
@@ -89,7 +88,7 @@ def test_missing_cells_add_no_loss_and_rows_still_train():
     Y = Y.astype({"bin_0": "boolean"})
     Y.loc[:299, "reg_0"] = np.nan  # half the rows lack the number
     Y.loc[300:, "bin_0"] = pd.NA  # the other half lack the flag
-    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    est = joint(**FAST).fit(X, Y)
     hist = est.history_
     assert hist["train_loss_reg_0"].iloc[-1] < hist["train_loss_reg_0"].iloc[0]
     assert hist["train_loss_bin_0"].iloc[-1] < hist["train_loss_bin_0"].iloc[0]
@@ -100,24 +99,24 @@ def test_missing_cells_add_no_loss_and_rows_still_train():
 def test_predict_keeps_label_types_of_arrays_and_series():
     X, Y = make_joint_dataset(n_samples=200, n_regression=0, n_multiclass=0)
     y_int = Y["bin_0"].astype(int).to_numpy() + 5  # labels 5 and 6
-    est = JointRegressorClassifier(**FAST).fit(X, y_int)
+    est = joint(**FAST).fit(X, y_int)
     pred = est.predict(X)
     assert pred.ndim == 1 and pred.dtype == y_int.dtype
     assert set(np.unique(pred)) <= {5, 6}
     assert est.predict_proba(X).shape == (200, 2)
 
     y_cat = pd.Series(np.where(Y["bin_0"], "yes", "no"), dtype="category")
-    pred = JointRegressorClassifier(**FAST).fit(X, y_cat).predict(X)
+    pred = joint(**FAST).fit(X, y_cat).predict(X)
     assert set(np.unique(pred)) <= {"yes", "no"}
 
     Y2 = np.column_stack([Y["bin_0"].to_numpy(), ~Y["bin_0"].to_numpy()])
-    pred = JointRegressorClassifier(**FAST).fit(X, Y2).predict(X)
+    pred = joint(**FAST).fit(X, Y2).predict(X)
     assert pred.shape == (200, 2) and pred.dtype == bool
 
 
 def test_mixed_ndarray_predicts_object_array():
     X, Y = make_joint_dataset(n_samples=200, n_multiclass=0, random_state=0)
-    est = JointRegressorClassifier(**FAST).fit(X, Y.to_numpy(dtype=object))
+    est = joint(**FAST).fit(X, Y.to_numpy(dtype=object))
     pred = est.predict(X)
     assert pred.dtype == object and pred.shape == (200, 2)
     assert isinstance(pred[0, 0], float) and isinstance(pred[0, 1], bool | np.bool_)
@@ -125,7 +124,7 @@ def test_mixed_ndarray_predicts_object_array():
 
 def test_predict_proba_unavailable_without_classification_targets():
     X, Y = make_joint_dataset(n_samples=100, n_binary=0, n_multiclass=0)
-    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    est = joint(**FAST).fit(X, Y)
     assert not hasattr(est, "predict_proba")
     with pytest.raises(AttributeError) as info:
         est.predict_proba(X)
@@ -134,7 +133,7 @@ def test_predict_proba_unavailable_without_classification_targets():
 
 def test_cross_validate_default_score_is_finite():
     X, Y = make_joint_dataset(n_samples=300, missing_rate=0.1, random_state=0)
-    res = cross_validate(JointRegressorClassifier(**FAST), X, Y, cv=3)
+    res = cross_validate(joint(**FAST), X, Y, cv=3)
     assert np.isfinite(res["test_score"]).all()
     assert (res["test_score"] > 0.3).all()
 
@@ -142,7 +141,7 @@ def test_cross_validate_default_score_is_finite():
 def test_grid_search_over_hidden_layer_sizes():
     X, Y = make_joint_dataset(n_samples=300, random_state=0)
     search = GridSearchCV(
-        JointRegressorClassifier(max_iter=20, random_state=0),
+        joint(max_iter=20, random_state=0),
         {"hidden_layer_sizes": [(4,), (32, 16)]},
         cv=2,
         error_score="raise",
@@ -158,7 +157,7 @@ def test_pipeline_with_column_transformer_predicts_bool_as_bool():
     pre = ColumnTransformer(
         [("cat", OneHotEncoder(), cats), ("num", StandardScaler(), nums)]
     )
-    pipe = make_pipeline(pre, JointRegressorClassifier(**FAST)).fit(X, Y)
+    pipe = make_pipeline(pre, joint(**FAST)).fit(X, Y)
     pred = pipe.predict(X)
     assert pred["bin_0"].dtype == bool
     assert pred["cls_0"].dtype == Y["cls_0"].dtype
@@ -169,7 +168,7 @@ def test_random_state_gives_identical_fits_and_leaves_global_rng_alone():
     X, Y = make_joint_dataset(n_samples=200, random_state=0)
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.get_rng_state().clone()
-    est = JointRegressorClassifier(dropout=0.2, early_stopping=True, **FAST)
+    est = joint(dropout=0.2, early_stopping=True, **FAST)
     a = clone(est).fit(X, Y)
     b = clone(est).fit(X, Y)
     for pa, pb in zip(a.net_.module_.parameters(), b.net_.module_.parameters()):
@@ -183,7 +182,7 @@ def test_random_state_gives_identical_fits_and_leaves_global_rng_alone():
 
 def test_early_stopping_records_validation_losses_and_stops():
     X, Y = make_joint_dataset(n_samples=400, random_state=0)
-    est = JointRegressorClassifier(
+    est = joint(
         early_stopping=True, n_iter_no_change=3, max_iter=300, random_state=0
     ).fit(X, Y)
     cols = set(est.history_.columns)
@@ -197,9 +196,7 @@ def test_early_stopping_records_validation_losses_and_stops():
 
 def test_verbose_prints_per_target_columns(capsys):
     X, Y = make_joint_dataset(n_samples=100, random_state=0)
-    JointRegressorClassifier(max_iter=2, verbose=1, n_models=1, random_state=0).fit(
-        X, Y
-    )
+    joint(max_iter=2, verbose=1, n_models=1, random_state=0).fit(X, Y)
     out = capsys.readouterr().out
     assert "train_loss_reg_0" in out and "train_loss_cls_0" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
@@ -208,9 +205,7 @@ def test_verbose_prints_per_target_columns(capsys):
 
 def test_verbose_2_adds_a_progress_bar_over_batches(capsys):
     X, Y = make_joint_dataset(n_samples=200, random_state=0)
-    JointRegressorClassifier(max_iter=2, batch_size=50, verbose=2, random_state=0).fit(
-        X, Y
-    )
+    joint(max_iter=2, batch_size=50, verbose=2, random_state=0).fit(X, Y)
     captured = capsys.readouterr()
     assert "train_loss_reg_0" in captured.out  # the per-epoch lines are kept
     # skorch's ProgressBar: it knows the total, 4 training batches (180 of
@@ -220,7 +215,7 @@ def test_verbose_2_adds_a_progress_bar_over_batches(capsys):
 
 def test_pickle_and_joblib_round_trips(tmp_path):
     X, Y = make_joint_dataset(n_samples=100, random_state=0)
-    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    est = joint(**FAST).fit(X, Y)
     again = pickle.loads(pickle.dumps(est))
     pd.testing.assert_frame_equal(again.predict(X), est.predict(X))
     joblib.dump(est, tmp_path / "m.joblib")
@@ -235,7 +230,7 @@ def test_sample_weight_zero_rows_are_ignored():
     w[:150] = 0.0
     Y_bad = Y.copy()
     Y_bad.loc[:149, "reg_0"] = 1e3  # garbage that weight 0 must hide
-    est = JointRegressorClassifier(**FAST).fit(X, Y_bad, sample_weight=w)
+    est = joint(**FAST).fit(X, Y_bad, sample_weight=w)
     pred = est.predict(X[150:])
     assert np.abs(pred["reg_0"] - Y["reg_0"][150:]).mean() < 2.0
 
@@ -245,10 +240,8 @@ def test_class_weight_balanced_raises_minority_recall():
     # noisy: no model finds every rare row, so the weights have room to help
     s = X["x0"] + 0.5 * X["x1"] + np.random.RandomState(0).normal(size=600)
     y = pd.DataFrame({"rare": s > s.quantile(0.9)})
-    plain = JointRegressorClassifier(**FAST).fit(X, y).predict(X)
-    weighted = (
-        JointRegressorClassifier(class_weight="balanced", **FAST).fit(X, y).predict(X)
-    )
+    plain = joint(**FAST).fit(X, y).predict(X)
+    weighted = joint(class_weight="balanced", **FAST).fit(X, y).predict(X)
     recall = [np.mean(p["rare"][y["rare"]]) for p in (plain, weighted)]
     assert recall[1] > recall[0] + 0.2
 
@@ -256,7 +249,7 @@ def test_class_weight_balanced_raises_minority_recall():
 @pytest.mark.parametrize("loss_weights", [[1.0, 0.0, 1.0], {"bin_0": 0.0}])
 def test_loss_weight_zero_leaves_a_head_untrained(loss_weights):
     X, Y = make_joint_dataset(n_samples=300, random_state=0)
-    est = JointRegressorClassifier(loss_weights=loss_weights, **FAST).fit(X, Y)
+    est = joint(loss_weights=loss_weights, **FAST).fit(X, Y)
     hist = est.history_
     assert hist["train_loss_reg_0"].iloc[-1] < 0.5 * hist["train_loss_reg_0"].iloc[0]
     first, last = hist["train_loss_bin_0"].iloc[[0, -1]]
@@ -265,7 +258,7 @@ def test_loss_weight_zero_leaves_a_head_untrained(loss_weights):
 
 def test_uncertainty_weighting_learns_weights():
     X, Y = make_joint_dataset(n_samples=300, random_state=0)
-    est = JointRegressorClassifier(loss_weights="uncertainty", **FAST).fit(X, Y)
+    est = joint(loss_weights="uncertainty", **FAST).fit(X, Y)
     w = est.net_.criterion_.effective_weights()
     assert w.shape == (3,) and not torch.allclose(w, torch.tensor([0.5, 1.0, 1.0]))
     assert est.score(X, Y) > 0.5
@@ -278,7 +271,7 @@ def test_head_hidden_layers_batch_norm_and_regression_losses():
         dict(regression_loss="huber", activation="tanh"),
         dict(regression_loss="absolute_error", batch_size=64),
     ):
-        est = JointRegressorClassifier(**FAST, **params).fit(X, Y)
+        est = joint(**FAST, **params).fit(X, Y)
         assert est.score(X, Y) > 0.5, params
 
 
@@ -330,12 +323,12 @@ def test_bad_parameters_are_reported(params, match):
         pytest.skip("a GPU is present")
     X, Y = make_joint_dataset(n_samples=50, random_state=0)
     with pytest.raises(ValueError, match=match):
-        JointRegressorClassifier(**{**FAST, **params}).fit(X, Y)
+        joint(**{**FAST, **params}).fit(X, Y)
 
 
 def test_bad_targets_are_reported():
     X, Y = make_joint_dataset(n_samples=50, random_state=0)
-    est = JointRegressorClassifier(**FAST)
+    est = joint(**FAST)
     with pytest.raises(ValueError, match="requires y to be passed"):
         est.fit(X, None)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
@@ -348,14 +341,12 @@ def test_bad_targets_are_reported():
     with pytest.raises(ValueError, match="column 's' holds dates"):
         est.fit(X.assign(s=pd.Timestamp("2025-01-01")), Y)
     with pytest.raises(ValueError, match="early_stopping=True holds out"):
-        JointRegressorClassifier(early_stopping=True, validation_fraction=0.9).fit(
-            X[:1], Y[:1]
-        )
+        joint(early_stopping=True, validation_fraction=0.9).fit(X[:1], Y[:1])
 
 
 def test_divergence_stops_with_a_clear_error():
     X, Y = make_joint_dataset(n_samples=200, random_state=0)
-    est = JointRegressorClassifier(learning_rate_init=1e6, max_iter=50, random_state=0)
+    est = joint(learning_rate_init=1e6, max_iter=50, random_state=0)
     with pytest.raises(FloatingPointError, match="Lower learning_rate_init"):
         est.fit(X * 1e6, Y)
     # no NaN model is left behind: the estimator is not fitted at all
@@ -366,7 +357,7 @@ def test_divergence_stops_with_a_clear_error():
 
 def test_a_failed_refit_keeps_the_previous_model():
     X, Y = make_joint_dataset(n_samples=200, random_state=0)
-    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    est = joint(**FAST).fit(X, Y)
     before = est.predict(X)
     est.set_params(learning_rate_init=1e6, max_iter=50, numeric_transform="none")
     with pytest.raises(FloatingPointError, match="Training diverged in epoch"):
@@ -381,9 +372,7 @@ def test_predictions_do_not_depend_on_the_forward_chunk_size(monkeypatch):
     X, Y = make_joint_dataset(
         n_samples=1500, n_binary=1, n_multiclass=1, n_labels=2, random_state=0
     )
-    est = JointRegressorClassifier(
-        hidden_layer_sizes=(32,), max_iter=3, random_state=0
-    ).fit(X, Y)
+    est = joint(hidden_layer_sizes=(32,), max_iter=3, random_state=0).fit(X, Y)
     one_pass = est.predict(X), est.predict_proba(X)
     assert _net.eval_batch_size(est.net_.module_, "cpu") >= len(X)
     monkeypatch.setattr(_net, "CPU_EVAL_FLOATS", 1)  # 512-row chunks
@@ -411,9 +400,9 @@ def test_forward_chunks_shrink_as_layers_widen():
 
 def test_predict_runs_dropout_layers_in_eval_mode():
     X, Y = make_joint_dataset(n_samples=300, n_binary=1, random_state=0)
-    est = JointRegressorClassifier(
-        hidden_layer_sizes=(32,), dropout=0.5, max_iter=3, random_state=0
-    ).fit(X, Y)
+    est = joint(hidden_layer_sizes=(32,), dropout=0.5, max_iter=3, random_state=0).fit(
+        X, Y
+    )
     first = est.predict(X)
     pd.testing.assert_frame_equal(est.predict(X), first)
     est.net_.module_.train(True)  # e.g. left in training mode by user code
@@ -432,9 +421,7 @@ def test_callbacks_run_every_epoch_and_are_not_saved(tmp_path):
             seen.append(len(net.history))
 
     X = np.random.RandomState(0).normal(size=(60, 3))
-    est = JointRegressorClassifier(
-        max_iter=4, n_models=1, callbacks=[Count(), ("again", Count())]
-    )
+    est = joint(max_iter=4, n_models=1, callbacks=[Count(), ("again", Count())])
     est.fit(X, X[:, 0])
     assert seen == [1, 1, 2, 2, 3, 3, 4, 4]  # both callbacks, every epoch
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))

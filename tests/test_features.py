@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import joint
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_multihead import JointRegressorClassifier, _xcheck
+from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead._joint import features as _xcheck
 from sklearn_multihead._joint.features import (
     MAX_CATEGORIES,
     FeaturePlan,
@@ -50,7 +52,7 @@ def fitted():
     X, Y = _table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = JointRegressorClassifier(max_iter=60, random_state=0).fit(X, Y)
+        est = joint(max_iter=60, random_state=0).fit(X, Y)
     return est, X, Y
 
 
@@ -146,7 +148,7 @@ def test_large_tables_take_medians_from_a_sample_and_missing_cells_from_all_rows
     params = dict(n_models=1, max_iter=2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        a, b = (JointRegressorClassifier(**params).fit(X, Y) for _ in range(2))
+        a, b = (joint(**params).fit(X, Y) for _ in range(2))
     np.testing.assert_array_equal(a.predict(X[:50]), b.predict(X[:50]))
 
 
@@ -209,15 +211,15 @@ def test_columns_may_arrive_as_strings_where_fit_saw_categories(fitted):
 
 def test_text_in_a_numeric_column_and_dates_are_named():
     X, Y = _table(40)
-    est = JointRegressorClassifier(max_iter=2, categorical_features=["cat"])
+    est = joint(max_iter=2, categorical_features=["cat"])
     with pytest.raises(ValueError, match="column 'text' is treated as numeric"):
         est.fit(X, Y)
     dated = X.assign(when=pd.Timestamp("2024-01-01"))
     with pytest.raises(ValueError, match="column 'when' holds dates"):
-        JointRegressorClassifier(max_iter=2).fit(dated, Y)
+        joint(max_iter=2).fit(dated, Y)
     for value in (np.inf, 1e39):
         with pytest.raises(ValueError, match="infinity or a value too large for "):
-            JointRegressorClassifier(max_iter=2).fit(X.assign(num=value), Y)
+            joint(max_iter=2).fit(X.assign(num=value), Y)
 
 
 def test_categorical_indices_on_a_numeric_array():
@@ -227,12 +229,10 @@ def test_categorical_indices_on_a_numeric_array():
     y = np.array([3.0, -1.0, 0.5, 2.0])[codes] + X[:, 0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = JointRegressorClassifier(
-            categorical_features=[1], max_iter=80, random_state=0
-        ).fit(X, y)
+        est = joint(categorical_features=[1], max_iter=80, random_state=0).fit(X, y)
     assert est.score(X, y) > 0.9
     with pytest.raises(ValueError, match="needs a dense X"):
-        JointRegressorClassifier(categorical_features=[1]).fit(sp.csr_matrix(X), y)
+        joint(categorical_features=[1]).fit(sp.csr_matrix(X), y)
 
 
 def test_outliers_in_a_few_rows_barely_move_the_other_rows():
@@ -244,8 +244,8 @@ def test_outliers_in_a_few_rows_barely_move_the_other_rows():
     kw = dict(max_iter=60, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clean = JointRegressorClassifier(**kw).fit(X, y).predict(X[5:])
-        dirty = JointRegressorClassifier(**kw).fit(bad, y).predict(X[5:])
+        clean = joint(**kw).fit(X, y).predict(X[5:])
+        dirty = joint(**kw).fit(bad, y).predict(X[5:])
     assert np.abs(clean - dirty).mean() < 0.1 * y.std()
 
 
@@ -269,7 +269,7 @@ def test_network_options_learn_and_round_trip(params, tmp_path):
     X, Y = _table(300, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = JointRegressorClassifier(max_iter=60, random_state=0, **params)
+        est = joint(max_iter=60, random_state=0, **params)
         est.fit(X, Y)
     assert est.score(X, Y) > 0.8
     proba = est.predict_proba(X)[0]
@@ -280,9 +280,9 @@ def test_network_options_learn_and_round_trip(params, tmp_path):
 
 def test_ensemble_needs_fused_heads():
     X, Y = _table(50)
-    est = JointRegressorClassifier(n_ensemble=2, head_hidden_layer_sizes=(8,))
+    est = joint(n_ensemble=2, head_hidden_layer_sizes=(8,))
     with pytest.raises(ValueError, match="needs heads without hidden layers"):
         est.fit(X, Y)
-    est = JointRegressorClassifier(n_ensemble=2, hidden_layer_sizes=())
+    est = joint(n_ensemble=2, hidden_layer_sizes=())
     with pytest.raises(ValueError, match="needs at least one hidden layer"):
         est.fit(X, Y)

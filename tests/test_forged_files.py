@@ -13,6 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import joint
 
 from sklearn_multihead import RandomForestRegressorClassifier
 
@@ -145,12 +146,11 @@ def _forged_joint(tmp_path, change, **params):
     and the digest recomputed."""
     import pandas as pd
 
-    from sklearn_multihead import JointRegressorClassifier
     from sklearn_multihead._persist import read_model, write_model
 
     X = np.random.RandomState(0).normal(size=(60, 3))
     Y = pd.DataFrame({"n": pd.array(np.arange(60), dtype="Int64")})
-    est = JointRegressorClassifier(max_iter=2, target_types=["regression"], **params)
+    est = joint(max_iter=2, target_types=["regression"], **params)
     path = tmp_path / "joint.safetensors"
     est.fit(X, Y).save(path)
     doc, tensors = read_model(path)

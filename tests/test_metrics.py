@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sklearn_multihead import (
-    JointRegressorClassifier,
     RandomForestRegressorClassifier,
     joint_score,
     make_joint_scorer,
@@ -105,7 +105,7 @@ def test_multi_metric_cross_validate_and_grid_search_refit():
     assert (res["test_reg_0__mae"] < 0).all()  # negated: greater is better
 
     search = GridSearchCV(
-        JointRegressorClassifier(max_iter=30, random_state=0),
+        joint(max_iter=30, random_state=0),
         {"hidden_layer_sizes": [(8,), (32,)]},
         scoring={
             "joint": make_joint_scorer("mae", "log_loss"),

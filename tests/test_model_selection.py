@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 from sklearn.base import clone
 from sklearn.model_selection import KFold, ShuffleSplit
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 from sklearn_multihead.datasets import make_joint_dataset
 from sklearn_multihead.model_selection import cross_val_predict
 
@@ -21,7 +22,7 @@ def data():
 
 
 ESTIMATORS = [
-    JointRegressorClassifier(hidden_layer_sizes=(16,), max_iter=10, random_state=0),
+    joint(hidden_layer_sizes=(16,), max_iter=10, random_state=0),
     RandomForestRegressorClassifier(n_estimators=10, random_state=0),
 ]
 
@@ -65,7 +66,7 @@ def test_a_class_missing_from_a_fold_gets_probability_zero():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(90, 3))
     y = np.array(["a", "b"] * 44 + ["rare", "rare"])  # "rare" in the last fold only
-    est = JointRegressorClassifier(max_iter=5, random_state=0)
+    est = joint(max_iter=5, random_state=0)
     proba = cross_val_predict(est, X, y, cv=KFold(3), method="predict_proba")
     assert proba.shape == (90, 3)  # a 1-D y: one array, classes a, b, rare
     np.testing.assert_array_equal(proba[60:, 2], 0.0)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import joint
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier
@@ -32,8 +33,8 @@ def fitted():
     X, Y = _data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        one = JointRegressorClassifier(n_models=1, random_state=0).fit(X, Y)
-        three = JointRegressorClassifier(n_models=3, random_state=0).fit(X, Y)
+        one = joint(n_models=1, random_state=0).fit(X, Y)
+        three = joint(n_models=3, random_state=0).fit(X, Y)
     return one, three, X, Y
 
 
@@ -79,7 +80,7 @@ def test_averaging_beats_the_single_network_on_held_out_rows():
     for n in (1, 4):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            est = JointRegressorClassifier(n_models=n, random_state=0)
+            est = joint(n_models=n, random_state=0)
             est.fit(X[train], Y[train])
         error = est.predict(X[test])["v"] - Y["v"][test]
         rmse[n] = float(np.sqrt(np.mean(error**2)))
@@ -115,38 +116,7 @@ def test_round_trip_and_further_training(fitted, tmp_path):
 
 def test_a_first_partial_fit_builds_every_network():
     X, Y = _data(120)
-    est = JointRegressorClassifier(n_models=2).partial_fit(X, Y)
+    est = joint(n_models=2).partial_fit(X, Y)
     assert len(est.net_.module_.members) == 2 and est.n_iter_ == 1
     est.partial_fit(X, Y)
     assert est.n_iter_ == 2
-
-
-def test_a_file_from_before_n_models_loads_as_one_network(tmp_path):
-    """Files written before ``n_models`` existed hold one network and no
-    ``n_models`` entry: they load as ``n_models=1``, not today's default."""
-    from sklearn_multihead._persist import read_model, write_model
-
-    X, Y = _data(150)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est = JointRegressorClassifier(n_models=1, max_iter=3).fit(X, Y)
-    path = est.save(tmp_path / "m.safetensors")
-    doc, tensors = read_model(path)
-
-    def drop(node):
-        if isinstance(node, dict):
-            return {k: drop(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [
-                drop(v)
-                for v in node
-                if not (isinstance(v, list) and v[:1] == ["n_models"])
-            ]
-        return node
-
-    doc = {k: drop(v) for k, v in doc.items() if k not in ("format", "format_version")}
-    assert "n_models" not in str(doc)
-    write_model(path, doc, tensors)
-    loaded = JointRegressorClassifier.load(path)
-    assert loaded.n_models == 1
-    pd.testing.assert_frame_equal(loaded.predict(X), est.predict(X))

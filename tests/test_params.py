@@ -5,8 +5,9 @@ style on its public API only)."""
 import numpy as np
 import pytest
 import sklearn
+from conftest import joint
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 from sklearn_multihead._validation import InvalidParameterError
 
 X = np.random.RandomState(0).normal(size=(40, 3))
@@ -17,27 +18,27 @@ y = X[:, 0]
     "est, message",
     [
         (
-            JointRegressorClassifier(max_iter=0),
+            joint(max_iter=0),
             "The 'max_iter' parameter of JointRegressorClassifier must be an int "
             "in the range [1, inf). Got 0 instead.",
         ),
         (
-            JointRegressorClassifier(early_stopping=1),
+            joint(early_stopping=1),
             "The 'early_stopping' parameter of JointRegressorClassifier must be a "
             "bool or a str among ['auto']. Got 1 instead.",
         ),
         (
-            JointRegressorClassifier(validation_fraction=float("nan")),
+            joint(validation_fraction=float("nan")),
             "The 'validation_fraction' parameter of JointRegressorClassifier must "
             "be a float in the range (0, 1). Got nan instead.",
         ),
         (
-            JointRegressorClassifier(n_threads=0),
+            joint(n_threads=0),
             "The 'n_threads' parameter of JointRegressorClassifier must be None, "
             "an int in the range [1, inf) or an int among [-1]. Got 0 instead.",
         ),
         (
-            JointRegressorClassifier(numeric_embedding="splines"),
+            joint(numeric_embedding="splines"),
             "The 'numeric_embedding' parameter of JointRegressorClassifier must be "
             "None or a str among ['periodic', 'piecewise']. Got 'splines' instead.",
         ),
@@ -59,13 +60,13 @@ def test_bad_parameters_are_named_with_what_they_must_be(est, message):
 
 def test_booleans_are_not_numbers_and_partial_fit_is_checked_too():
     with pytest.raises(InvalidParameterError, match="'batch_size' parameter"):
-        JointRegressorClassifier(batch_size=True).fit(X, y)
+        joint(batch_size=True).fit(X, y)
     with pytest.raises(InvalidParameterError, match="'max_iter' parameter"):
-        JointRegressorClassifier(max_iter=-1).partial_fit(X, y)
+        joint(max_iter=-1).partial_fit(X, y)
 
 
 def test_scikit_learns_switch_turns_the_checks_off():
-    est = JointRegressorClassifier(max_iter=-1)
+    est = joint(max_iter=-1)
     with sklearn.config_context(skip_parameter_validation=True):
         with pytest.raises(Exception) as info:
             est.fit(X, y)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import joint
 from safetensors.numpy import save_file
 
 from sklearn_multihead import (
@@ -90,7 +91,7 @@ def _assert_same_model(a, b, X):
 )
 def test_joint_round_trip_keeps_predictions_labels_and_dtypes(tmp_path, params):
     X, Y = _mixed_frame()
-    est = JointRegressorClassifier(**FAST, **params).fit(X, Y)
+    est = joint(**FAST, **params).fit(X, Y)
     path = est.save(tmp_path / "model.safetensors")
     loaded = JointRegressorClassifier.load(path)
     _assert_same_model(est, loaded, X)
@@ -114,7 +115,7 @@ def test_joint_round_trip_keeps_predictions_labels_and_dtypes(tmp_path, params):
 def test_round_trip_of_array_targets(tmp_path, y):
     X = np.random.RandomState(0).normal(size=(40, 2))
     for est in (
-        JointRegressorClassifier(**FAST),
+        joint(**FAST),
         RandomForestRegressorClassifier(n_estimators=3, random_state=0),
     ):
         est.fit(X, y)
@@ -132,9 +133,9 @@ def test_baseline_round_trip_with_missing_cells(tmp_path):
 
 def test_loading_runs_no_unpickling(tmp_path, monkeypatch):
     X, Y = _mixed_frame()
-    joint = JointRegressorClassifier(**FAST).fit(X, Y)
+    net = joint(**FAST).fit(X, Y)
     forest = RandomForestRegressorClassifier(n_estimators=3).fit(X, Y)
-    joint.save(tmp_path / "joint")
+    net.save(tmp_path / "joint")
     forest.save(tmp_path / "forest")
 
     def refuse(*args, **kwargs):
@@ -143,7 +144,7 @@ def test_loading_runs_no_unpickling(tmp_path, monkeypatch):
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
     monkeypatch.setattr(torch, "load", refuse)
-    _assert_same_model(joint, JointRegressorClassifier.load(tmp_path / "joint"), X)
+    _assert_same_model(net, JointRegressorClassifier.load(tmp_path / "joint"), X)
     _assert_same_model(
         forest, RandomForestRegressorClassifier.load(tmp_path / "forest"), X
     )
@@ -183,7 +184,7 @@ def test_a_pickle_payload_is_refused_and_never_run(tmp_path, estimator, how):
 @pytest.fixture
 def saved(tmp_path):
     X, Y = _mixed_frame()
-    path = JointRegressorClassifier(**FAST).fit(X, Y).save(tmp_path / "m.safetensors")
+    path = joint(**FAST).fit(X, Y).save(tmp_path / "m.safetensors")
     return path
 
 
@@ -266,7 +267,7 @@ def test_a_consistent_digest_does_not_make_a_bad_model_loadable(tmp_path, saved)
 
 def test_a_model_saved_on_a_gpu_loads_on_the_cpu(tmp_path, monkeypatch):
     X, Y = _mixed_frame()
-    est = JointRegressorClassifier(**FAST).fit(X, Y)
+    est = joint(**FAST).fit(X, Y)
     # tensors are always written from host memory; the file records the device
     est.device_ = "cuda:0"
     path = est.save(tmp_path / "gpu.safetensors")
@@ -281,7 +282,7 @@ def test_a_model_saved_on_a_gpu_loads_on_the_cpu(tmp_path, monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_model_fitted_on_a_gpu_loads_on_the_cpu(tmp_path):
     X, Y = _mixed_frame()
-    est = JointRegressorClassifier(**FAST, device="cuda").fit(X, Y)
+    est = joint(**FAST, device="cuda").fit(X, Y)
     loaded = JointRegressorClassifier.load(
         est.save(tmp_path / "gpu.safetensors"), device="cpu"
     )
@@ -301,7 +302,7 @@ def test_saving_needs_a_fitted_model_and_savable_values(tmp_path):
 
 def test_random_state_objects_are_saved_as_none(tmp_path):
     X, Y = _mixed_frame()
-    est = JointRegressorClassifier(max_iter=3, random_state=np.random.RandomState(0))
+    est = joint(max_iter=3, random_state=np.random.RandomState(0))
     loaded = JointRegressorClassifier.load(est.fit(X, Y).save(tmp_path / "m"))
     assert loaded.random_state is None
     pd.testing.assert_frame_equal(est.predict(X), loaded.predict(X))

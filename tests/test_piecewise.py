@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import joint
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier
@@ -81,9 +82,7 @@ def test_binary_constant_and_missing_columns_fit_without_warnings(tmp_path):
         }
     )
     Y = pd.DataFrame({"v": X["x"] + X["flag"], "c": X["colour"].astype(str)})
-    est = JointRegressorClassifier(
-        numeric_embedding="piecewise", max_iter=5, early_stopping=False
-    )
+    est = joint(numeric_embedding="piecewise", max_iter=5, early_stopping=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # rtdl warns about single-bin columns
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -105,7 +104,7 @@ def test_piecewise_learns_steps_that_a_plain_network_smooths_over():
     train, test = slice(0, 900), slice(900, None)
     rmse = {}
     for embedding in ["piecewise", None]:
-        est = JointRegressorClassifier(numeric_embedding=embedding, random_state=0)
+        est = joint(numeric_embedding=embedding, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X[train], y[train])
@@ -122,6 +121,6 @@ def test_sparse_and_dense_x_fit_the_same_piecewise_network():
     kw = dict(numeric_embedding="piecewise", max_iter=3, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dense = JointRegressorClassifier(**kw).fit(X, y)
-        sparse = JointRegressorClassifier(**kw).fit(sp.csr_matrix(X), y)
+        dense = joint(**kw).fit(X, y)
+        sparse = joint(**kw).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.predict(X), dense.predict(X), rtol=1e-5)

@@ -4,6 +4,7 @@ import re
 
 import matplotlib
 import pytest
+from conftest import joint
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead.datasets import make_joint_dataset
@@ -15,7 +16,7 @@ matplotlib.use("Agg")
 @pytest.fixture(scope="module")
 def fitted():
     X, Y = make_joint_dataset(n_samples=200, n_labels=2, random_state=0)
-    est = JointRegressorClassifier(
+    est = joint(
         max_iter=6, early_stopping=True, head_hidden_layer_sizes=(4,), random_state=0
     )
     return est.fit(X, Y)

@@ -4,9 +4,10 @@ dicts and scorer keys; polars' dtypes are read as pandas' would be."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 from sklearn.model_selection import cross_validate
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 from sklearn_multihead._targets import as_target_columns
 from sklearn_multihead.metrics import make_target_scorers
 
@@ -50,7 +51,7 @@ def test_polars_dtypes_are_read_like_pandas():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: JointRegressorClassifier(
+        lambda: joint(
             n_models=1, max_iter=30, random_state=0, target_types={"grade": "auto"}
         ),
         lambda: RandomForestRegressorClassifier(n_estimators=10, random_state=0),
@@ -79,7 +80,7 @@ def test_polars_y_names_the_scorer_keys():
 
 def test_polars_series_y_is_one_target():
     X, Y = _data()
-    model = JointRegressorClassifier(n_models=1, max_iter=20, random_state=0)
+    model = joint(n_models=1, max_iter=20, random_state=0)
     model.fit(X, Y["grade"])
     pred = model.predict(X[:4])
     assert pred.shape == (4,)

@@ -8,13 +8,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import (
-    JointRegressorClassifier,
     RandomForestRegressorClassifier,
 )
 from sklearn_multihead._targets import TargetEncoder
@@ -53,7 +53,7 @@ def fitted():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         models = [
-            JointRegressorClassifier(max_iter=10, random_state=0).fit(X.to_numpy(), Y),
+            joint(max_iter=10, random_state=0).fit(X.to_numpy(), Y),
             RandomForestRegressorClassifier(n_estimators=5, random_state=0).fit(
                 X.to_numpy(), Y
             ),
@@ -114,11 +114,11 @@ def test_zero_weight_rows_without_targets_change_nothing(n_extra, X_extra):
     X = X.to_numpy()
     # one batch per epoch: the extra rows cannot change which rows share a batch
     params = {"max_iter": 15, "batch_size": 128, "random_state": 0}
-    base = JointRegressorClassifier(**params).fit(X, Y, sample_weight=np.ones(60))
+    base = joint(**params).fit(X, Y, sample_weight=np.ones(60))
     Y_extra = pd.DataFrame(
         {c: pd.Series([None] * n_extra, dtype=Y[c].dtype) for c in Y.columns}
     )
-    grown = JointRegressorClassifier(**params).fit(
+    grown = joint(**params).fit(
         np.vstack([X, X_extra[:n_extra]]),
         pd.concat([Y, Y_extra], ignore_index=True),
         sample_weight=np.r_[np.ones(60), np.zeros(n_extra)],
@@ -154,7 +154,7 @@ def test_save_then_load_is_the_identity_on_predictions(tmp_path_factory, targets
     Y = pd.DataFrame({f"t{j}": col for j, col in enumerate(targets)})
     path = tmp_path_factory.mktemp("m") / "model.safetensors"
     for est in (
-        JointRegressorClassifier(max_iter=2, random_state=0),
+        joint(max_iter=2, random_state=0),
         RandomForestRegressorClassifier(n_estimators=2, random_state=0),
     ):
         est.fit(X, Y)

@@ -8,14 +8,13 @@ a whole number (a silent wrong result). Float columns keep their float dtype.
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import joint
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 from sklearn_multihead.metrics import estimator_report
 
 ESTIMATORS = {
-    "joint": lambda: JointRegressorClassifier(
-        hidden_layer_sizes=(16,), max_iter=30, random_state=0
-    ),
+    "joint": lambda: joint(hidden_layer_sizes=(16,), max_iter=30, random_state=0),
     "forest": lambda: RandomForestRegressorClassifier(n_estimators=10, random_state=0),
 }
 

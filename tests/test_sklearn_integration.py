@@ -4,6 +4,7 @@ partial dependence, classifier chains."""
 
 import numpy as np
 import pytest
+from conftest import joint
 from sklearn.base import is_classifier, is_regressor
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification, make_regression
@@ -19,11 +20,11 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import train_test_split
 from sklearn.multioutput import ClassifierChain
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 
 
-def joint(kind):
-    return JointRegressorClassifier(
+def single(kind):
+    return joint(
         hidden_layer_sizes=(32,), max_iter=60, target_types=[kind], random_state=0
     )
 
@@ -52,9 +53,9 @@ def test_the_type_comes_from_the_fitted_target_or_a_one_entry_target_types(
     classification,
 ):
     X_train, _, y_train, _ = classification
-    assert is_classifier(joint("classification"))
+    assert is_classifier(single("classification"))
     assert is_regressor(forest("regression"))
-    auto = JointRegressorClassifier(max_iter=5, random_state=0)
+    auto = joint(max_iter=5, random_state=0)
     assert not is_classifier(auto) and not is_regressor(auto)
     auto.fit(X_train, y_train)
     assert is_classifier(auto)
@@ -67,7 +68,7 @@ def test_the_type_comes_from_the_fitted_target_or_a_one_entry_target_types(
     assert not is_classifier(auto) and isinstance(auto.classes_, list)
 
 
-@pytest.mark.parametrize("make", [joint, forest])
+@pytest.mark.parametrize("make", [single, forest], ids=["joint", "forest"])
 def test_stacking_and_voting_regressors(regression, make):
     X_train, X_test, y_train, y_test = regression
     members = [("ours", make("regression")), ("ridge", RidgeCV())]
@@ -80,7 +81,7 @@ def test_stacking_and_voting_regressors(regression, make):
         assert score >= np.mean(scores) - 0.02, type(wrapper).__name__
 
 
-@pytest.mark.parametrize("make", [joint, forest])
+@pytest.mark.parametrize("make", [single, forest], ids=["joint", "forest"])
 def test_stacking_and_voting_classifiers(classification, make):
     X_train, X_test, y_train, y_test = classification
     members = [("ours", make("classification")), ("logit", LogisticRegression())]
@@ -95,7 +96,7 @@ def test_stacking_and_voting_classifiers(classification, make):
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("make", [joint, forest])
+@pytest.mark.parametrize("make", [single, forest], ids=["joint", "forest"])
 def test_calibration(classification, make):
     X_train, X_test, y_train, y_test = classification
     calibrated = CalibratedClassifierCV(make("classification"), cv=3)
@@ -111,21 +112,21 @@ def test_calibration(classification, make):
 
 def test_decision_function_and_log_proba_agree_with_proba(classification):
     X_train, X_test, y_train, _ = classification
-    est = joint("classification").fit(X_train, y_train)
+    est = single("classification").fit(X_train, y_train)
     logits = est.decision_function(X_test)
     assert logits.shape == (len(X_test), 3)
     np.testing.assert_array_equal(logits.argmax(axis=1), est.predict(X_test))
     np.testing.assert_allclose(
         np.exp(est.predict_log_proba(X_test)), est.predict_proba(X_test), rtol=1e-6
     )
-    binary = joint("classification").fit(X_train, y_train == 0)
+    binary = single("classification").fit(X_train, y_train == 0)
     assert binary.decision_function(X_test).shape == (len(X_test),)
     np.testing.assert_array_equal(
         binary.decision_function(X_test) > 0, binary.predict(X_test)
     )
 
 
-@pytest.mark.parametrize("make", [joint, forest])
+@pytest.mark.parametrize("make", [single, forest], ids=["joint", "forest"])
 def test_partial_dependence(regression, classification, make):
     X_train, _, y_train, _ = regression
     est = make("regression").fit(X_train, y_train)
@@ -138,7 +139,7 @@ def test_partial_dependence(regression, classification, make):
     assert pd_result["average"].shape == (3, 10)  # one curve per class
 
 
-@pytest.mark.parametrize("make", [joint, forest])
+@pytest.mark.parametrize("make", [single, forest], ids=["joint", "forest"])
 def test_classifier_chain_predict_proba(classification, make):
     X_train, X_test, y_train, _ = classification
     Y = np.c_[y_train == 0, y_train == 1, y_train == 2].astype(int)
@@ -150,7 +151,7 @@ def test_classifier_chain_predict_proba(classification, make):
 
 def test_classifier_methods_say_when_they_do_not_apply(regression):
     X_train, _, y_train, _ = regression
-    est = joint("regression").fit(X_train, y_train)
+    est = single("regression").fit(X_train, y_train)
     with pytest.raises(
         AttributeError, match="has no attribute 'decision_function'"
     ) as e:

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from conftest import joint
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 from sklearn_multihead._joint.net import SparseRows
 
 
@@ -24,8 +25,8 @@ def data():
 def test_sparse_and_dense_x_give_the_same_network(data, kind):
     X, Y = data
     params = dict(max_iter=3, batch_size=256, random_state=0)
-    dense = JointRegressorClassifier(**params).fit(X, Y)
-    sparse = JointRegressorClassifier(**params).fit(sp.csr_matrix(X).asformat(kind), Y)
+    dense = joint(**params).fit(X, Y)
+    sparse = joint(**params).fit(sp.csr_matrix(X).asformat(kind), Y)
     pd.testing.assert_frame_equal(dense.predict(X), sparse.predict(sp.csr_matrix(X)))
     np.testing.assert_allclose(
         dense.predict_proba(X)[0], sparse.predict_proba(sp.csr_matrix(X))[0]
@@ -45,9 +46,7 @@ def test_no_full_dense_copy(data, monkeypatch):
         return out
 
     monkeypatch.setattr(SparseRows, "__getitem__", spy)
-    est = JointRegressorClassifier(
-        max_iter=2, batch_size=128, early_stopping=True, n_models=1
-    )
+    est = joint(max_iter=2, batch_size=128, early_stopping=True, n_models=1)
     est.fit(X, Y).predict(X)
     assert densified and max(densified) <= 512  # training and predict chunks
 
@@ -59,7 +58,7 @@ def test_the_readme_pipeline_with_a_sparse_one_hot_encoder():
     Y = pd.DataFrame({"n": (city.astype(int) % 7).astype(float), "big": city > "5"})
     model = make_pipeline(
         OneHotEncoder(handle_unknown="ignore"),  # sparse output
-        JointRegressorClassifier(max_iter=30, random_state=0),
+        joint(max_iter=30, random_state=0),
     )
     assert model.fit(X, Y).score(X, Y) > 0.5
 

@@ -6,8 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-from sklearn_multihead import JointRegressorClassifier
+from conftest import joint
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def _fit(X, y, **params):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         params = {"max_iter": 100, "random_state": 0, "early_stopping": False, **params}
-        est = JointRegressorClassifier(**params)
+        est = joint(**params)
         est.fit(X, y)
     return est, [str(w.message) for w in caught if w.category is UserWarning]
 
@@ -91,14 +90,14 @@ def test_settings_that_cannot_train_are_refused(data, params, match):
     X, y = data
     Y = pd.DataFrame({"n": y, "c": np.where(y > 0, "a", "b")})
     with pytest.raises(ValueError, match=match):
-        JointRegressorClassifier(max_iter=2, **params).fit(X, Y)
+        joint(max_iter=2, **params).fit(X, Y)
 
 
 @pytest.mark.parametrize("n", [257, 513, 1025])
 def test_batch_norm_with_a_one_row_last_batch(n):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(n, 3))
-    est = JointRegressorClassifier(batch_norm=True, max_iter=30, random_state=0)
+    est = joint(batch_norm=True, max_iter=30, random_state=0)
     assert est.fit(X, X[:, 0]).score(X, X[:, 0]) > 0.5
 
 
@@ -111,7 +110,7 @@ def test_a_target_with_thousands_of_classes_warns_and_predicts_in_chunks(monkeyp
     n = 1500
     X = rng.normal(size=(n, 3))
     Y = pd.DataFrame({"v": X[:, 0], "id": [f"user{i}" for i in range(n)]})
-    est = JointRegressorClassifier(max_iter=2, n_models=1, early_stopping=False)
+    est = joint(max_iter=2, n_models=1, early_stopping=False)
     with pytest.warns(UserWarning, match="'id' has 1,500 classes for 1,500 labelled"):
         est.fit(X, Y)
     whole_pred, whole_proba = est.predict(X), est.predict_proba(X)[0]
