@@ -1,4 +1,6 @@
-"""Abalone: rings as a number and as a class in one model, a forest beside it.
+"""
+Abalone: rings as a number and as a class in one model, a forest beside it.
+===========================================================================
 
 The tutorial's case: from seven shell measurements, predict an abalone's age
 in rings both as a number (regression) and as a class (one of the ring

@@ -1,4 +1,6 @@
-"""A census-style table: a class and a number from mixed features.
+"""
+A census-style table: a class and a number from mixed features.
+===============================================================
 
 Predict whether a person earns over 50K (a binary class) and their weekly
 hours (a number) from age, education, occupation and sex. The categorical

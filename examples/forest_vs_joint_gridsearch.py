@@ -1,4 +1,6 @@
-"""A random forest and the joint network in one GridSearchCV.
+"""
+A random forest and the joint network in one GridSearchCV.
+==========================================================
 
 One Pipeline whose last step is searched over: a multi-output
 RandomForestRegressorClassifier with two sizes, and the joint network with

@@ -1,4 +1,6 @@
-"""Multi-label tagging: a group of yes/no tags per row.
+"""
+Multi-label tagging: a group of yes/no tags per row.
+====================================================
 
 Six tags (``label_0`` .. ``label_5``), each a binary head of one network with
 dropout, batch normalisation and early stopping. Instead of the 0.5 default,

@@ -1,4 +1,6 @@
-"""Quickstart: one network for a float, a bool and a str target at once.
+"""
+Quickstart: one network for a float, a bool and a str target at once.
+=====================================================================
 
 Runs on the package's own synthetic data and prints, for each target, the
 joint model's held-out score beside a Dummy baseline.

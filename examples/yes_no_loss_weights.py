@@ -1,4 +1,6 @@
-"""Several independent yes/no outputs, with per-output loss weights.
+"""
+Several independent yes/no outputs, with per-output loss weights.
+=================================================================
 
 Four binary outputs share one network. Say the first one matters most: its
 loss can count three times in the sum (``loss_weights`` by name, the others

@@ -294,7 +294,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         Number of targets.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X is a DataFrame with string column names.
     net_ : skorch.NeuralNet
         The fitted skorch net; ``net_.module_`` is the torch module.
