@@ -277,6 +277,19 @@ def _mlp_blocks(n_in, sizes, *, activation, dropout, batch_norm, k=1):
     return layers, n_in
 
 
+def _set_mode(module, mode, train):
+    """``nn.Module.train(mode)`` unless the module is in that mode already.
+
+    skorch sets the mode before every step, and setting it again walks every
+    submodule through torch's slow ``__setattr__`` (5% of a step of
+    bench_abalone's joint_reference network). Modes change through the root
+    here (skorch, ``predict_raw``), so the root's flag speaks for all.
+    """
+    if module.training == mode:
+        return module
+    return train(mode)
+
+
 class MultiHeadMLP(nn.Module):
     """Shared MLP trunk with one output head per target.
 
@@ -415,6 +428,9 @@ class MultiHeadMLP(nn.Module):
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
+    def train(self, mode=True):
+        return _set_mode(self, mode, super().train)
+
     def forward(self, X):
         if self.n_ensemble > 1:
             out = self.member_outputs(X)
@@ -447,6 +463,9 @@ class AveragedMLPs(nn.Module):
         self.head_sizes, self.head_slices = first.head_sizes, first.head_slices
         self.head_kinds = first.head_kinds
         self.n_ensemble = sum(m.n_ensemble for m in members)
+
+    def train(self, mode=True):
+        return _set_mode(self, mode, super().train)
 
     def forward(self, X):
         out = self.member_outputs(X)

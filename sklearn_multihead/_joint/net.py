@@ -378,33 +378,24 @@ class TargetLosses(Callback):
     """
 
     def on_epoch_begin(self, net, **kwargs):
-        self.sums_ = {}
+        self.batches_ = {"train": [], "valid": []}
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         parts = net.__dict__.pop("batch_target_losses_", None)
-        if parts is None:
-            return
-        losses, weights, rows = parts
-        prefix = "train" if training else "valid"
-        total = self.sums_.get(prefix)
-        if total is None:
-            total = self.sums_[prefix] = [torch.zeros_like(losses), 0.0 * losses]
-        if weights is None:
-            total[0].add_(losses, alpha=rows)
-            total[1].add_(rows)
-        else:
-            total[0].addcmul_(losses, weights)
-            total[1].add_(weights)
+        if parts is not None:  # summed once per epoch, in on_epoch_end
+            self.batches_["train" if training else "valid"].append(parts)
 
     def on_epoch_end(self, net, **kwargs):
         criterion = net.criterion_
-        for prefix in ("train", "valid"):
-            if prefix not in self.sums_:
+        for prefix, batches in self.batches_.items():
+            if not batches:
                 continue
-            loss_sum, weight_sum = self.sums_[prefix]
-            per_target = criterion.in_target_order(
-                loss_sum / weight_sum.clamp_min(1e-12)
+            losses = torch.stack([b[0] for b in batches])
+            weights = torch.stack(
+                [torch.full_like(b[0], b[2]) if b[1] is None else b[1] for b in batches]
             )
+            mean = (losses * weights).sum(0) / weights.sum(0).clamp_min(1e-12)
+            per_target = criterion.in_target_order(mean)
             with torch.no_grad():
                 total = float(criterion.combine(per_target))
             if not math.isfinite(total):
@@ -418,11 +409,11 @@ class TargetLosses(Callback):
                 h[f"{prefix}_loss"] for h in net.history[:-1] if f"{prefix}_loss" in h
             ]
             net.history.record(f"{prefix}_loss", total)
-            net.history.record(
-                f"{prefix}_loss_best", not earlier or total < min(earlier)
-            )
+            best = not earlier or total < min(earlier)
+            net.history.record(f"{prefix}_loss_best", best)
             for name, value in zip(net.target_names, per_target.tolist()):
                 net.history.record(f"{prefix}_loss_{name}", value)
+        self.batches_ = {"train": [], "valid": []}
 
 
 class ValidationScore(Callback):
