@@ -23,6 +23,7 @@ def four_threads(monkeypatch):
     OMP_NUM_THREADS set)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(training, "cpu_count", lambda: 8)
+    monkeypatch.setattr(training, "busy_cores", lambda: 0)
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     yield
@@ -38,6 +39,19 @@ def test_small_steps_run_on_one_thread_large_ones_on_the_budget(
     assert threads_for(PARALLEL_WORK) == 2
     monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
     assert threads_for(PARALLEL_WORK) == 4
+
+
+def test_a_fit_of_large_steps_leaves_out_the_busy_cores(monkeypatch, four_threads):
+    monkeypatch.setattr(training, "busy_cores", lambda: 7)
+    assert threads_for(PARALLEL_WORK, fit=True) == 1
+    assert threads_for(PARALLEL_WORK) == 4  # a predict call: the budget
+    monkeypatch.setattr(training, "busy_cores", lambda: 5)
+    assert threads_for(PARALLEL_WORK, fit=True) == 3
+    assert threads_for(PARALLEL_WORK - 1, fit=True) == 1
+
+
+def test_busy_cores_reads_the_machine():
+    assert 0 <= training.busy_cores() <= 10_000
 
 
 def test_an_explicit_n_threads_wins_within_the_machine(monkeypatch, four_threads):

@@ -532,7 +532,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         if net.train_split is False:  # a chunk after an early-stopped fit
             stopper.monitor = "train_loss"  # there is no valid_loss to watch
         try:
-            with torch_threads(threads_for(work, self.n_threads)):
+            with torch_threads(threads_for(work, self.n_threads, fit=True)):
                 net.partial_fit(data, None, epochs=epochs)
         finally:
             stopper.monitor = monitor
@@ -739,7 +739,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 max_epochs=epochs,
             )
             work = batch_size * widest_layer(module)
-            with torch_threads(threads_for(work, self.n_threads)):
+            with torch_threads(threads_for(work, self.n_threads, fit=True)):
                 self.net_.fit(data, None)
         return stopper, data
 

@@ -11,7 +11,8 @@ Inside:
 - ``constant_loss``: the training loss of a network that learnt nothing (the
   best constant prediction), the yardstick of the training warnings.
 - ``torch_threads`` / ``threads_for``: the thread policy, one
-  ``torch.set_num_threads`` scope per fit or predict call.
+  ``torch.set_num_threads`` scope per fit or predict call (``busy_cores``:
+  one reading of the machine's load per fit of large steps).
 - ``training_warnings`` / ``many_class_warnings``: what a fit says about its
   own training when it went wrong.
 """
@@ -52,16 +53,38 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
-def threads_for(work, n_threads=None):
+def busy_cores():
+    """Runnable tasks of other processes right now (0 where unknown): the
+    machine's runnable count (``/proc/loadavg``) less this process's running
+    threads (OpenMP workers still spinning after a parallel step)."""
+    try:
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    own += f.read().rpartition(")")[2].split()[0] == "R"
+            except (OSError, IndexError):  # a thread that just ended
+                continue
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(runnable - max(own, 1), 0)
+
+
+def threads_for(work, n_threads=None, fit=False):
     """torch threads for steps of ``work`` (rows x widest layer).
 
     ``n_threads`` (the estimator's parameter) wins: -1 for the whole budget,
     an int for that many, never more than this process's cores (a number
     read from a model file cannot ask OpenMP for 100,000 threads). None:
-    one thread below ``PARALLEL_WORK``, else the budget. The budget is
-    torch's current setting (which ``threadpoolctl`` limits change), lowered
-    to ``OMP_NUM_THREADS`` when a parallel runner (joblib, Dask) set it so
-    that workers x threads <= cores.
+    one thread below ``PARALLEL_WORK``, else the budget: torch's current
+    setting (which ``threadpoolctl`` limits change), lowered to
+    ``OMP_NUM_THREADS`` when a parallel runner (joblib, Dask) set it so that
+    workers x threads <= cores. A ``fit`` of large steps also leaves out the
+    cores other processes are running on at its start (read once per fit):
+    two OpenMP threads on a busy core cost 2-4 x (bench_threads.py, (128, 64)
+    and (256, 128) networks with 1 and 2 busy processes).
     """
     budget = torch.get_num_threads()
     try:
@@ -75,6 +98,8 @@ def threads_for(work, n_threads=None):
         return max(1, min(wanted, cpu_count()))
     if work is not None and work < PARALLEL_WORK:
         return 1
+    if fit:
+        budget = min(budget, cpu_count() - busy_cores())
     return max(1, budget)
 
 
