@@ -12,7 +12,7 @@ from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead.cli import main
 from sklearn_multihead.datasets import make_joint_dataset
 
-FAST = ["--max-iter", "3", "--no-progress"]
+FAST = ["--max-iter", "3", "--n-models", "1", "--no-progress"]
 
 
 @pytest.fixture
@@ -290,3 +290,50 @@ def test_nested_cells_are_one_line():
     X = pd.DataFrame({"tags": [["a"], ["b", "c"]] * 10, "x": np.arange(20.0)})
     with pytest.raises(UsageError, match="Column 'tags' holds values that are"):
         plan_features(X)
+
+
+def test_predictions_csv_defuses_spreadsheet_formulas(tmp_path, capsys):
+    """A class label (or target name) that a spreadsheet would run as a
+    formula is written with a leading quote; numbers stay numbers."""
+    rng = np.random.RandomState(0)
+    evil = "=cmd|' /C calc'!A0"
+    table = pd.DataFrame(
+        {
+            "x": rng.normal(size=60),
+            "kind": np.where(rng.rand(60) > 0.5, evil, "@SUM(A1)"),
+            "-v": rng.normal(size=60) - 5,
+        }
+    )
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    model, out = tmp_path / "m", tmp_path / "pred.csv"
+    argv = ["fit", str(path), "-t", "kind", "--target=-v", "--model", str(model)]
+    assert main([*argv, *FAST]) == 0
+    assert main(["predict", str(model), str(path), "--out", str(out), "--proba"]) == 0
+    lines = out.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["kind", "'-v"]
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in header)
+    written = pd.read_csv(out)
+    assert set(written["kind"]) <= {"'" + evil, "'@SUM(A1)"}
+    assert (written["'-v"] < 0).all()  # negative numbers are written as numbers
+
+
+def test_predict_proba_refuses_a_column_name_it_would_write_twice(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    k = np.where(rng.rand(80) > 0.5, "p", "q")
+    table = pd.DataFrame(
+        {"x": rng.normal(size=80), "k": k, "k_proba_p": rng.normal(size=80)}
+    )
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    model = tmp_path / "m"
+    argv = ["fit", str(path), "-t", "k", "-t", "k_proba_p", "--model", str(model)]
+    assert main([*argv, *FAST]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(path), "--out", str(out), "--proba"]) == 2
+    err = _error(capsys)
+    assert "'k_proba_p' twice: as the target 'k_proba_p'" in err
+    assert "the probability of class 'p' of 'k'" in err
+    assert not out.exists()

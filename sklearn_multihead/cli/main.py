@@ -232,7 +232,11 @@ def _run(args):
         predict_table,
         score_table,
     )
-    from sklearn_multihead.cli.outputs import check_output_file, write_file
+    from sklearn_multihead.cli.outputs import (
+        check_output_file,
+        spreadsheet_safe,
+        write_file,
+    )
 
     if args.command in ("predict", "score"):
         table = _table.read_table(args.data, args.sep)
@@ -247,6 +251,7 @@ def _run(args):
             inputs = [args.data, *Path(args.model).glob("*")]
             check_output_file(args.out, "--out", inputs, args.force)
         pred, _, _ = predict_table(args.model, table, proba=args.proba)
+        pred = spreadsheet_safe(pred)  # no cell or name a spreadsheet would run
         if args.out:
             write_file(args.out, lambda path: pred.to_csv(path, index=False))
             print(f"wrote {len(pred)} rows to {args.out}")

@@ -185,9 +185,18 @@ def predict_table(folder, table, proba=False, model_parts=None):
             for name, classes in zip(spec["targets"], model.target_classes_)
             if classes is not None
         ]
+        made = {str(c): f"the target {c!r}" for c in pred.columns}
         for (name, classes), p in zip(classified, probas):
             for k, label in enumerate(classes):
-                pred[f"{name}_proba_{label}"] = p[:, k]
+                column = f"{name}_proba_{label}"
+                source = f"the probability of class {label!r} of {name!r}"
+                if column in made:
+                    raise UsageError(
+                        f"--proba would write {column!r} twice: as {made[column]} "
+                        f"and as {source}. Rename the target (or drop --proba)."
+                    )
+                made[column] = source
+                pred[column] = p[:, k]
     return pred, probas, model
 
 

@@ -10,6 +10,11 @@ Inside:
 - ``write_file``: write a file to a temporary name in its folder, then rename
   it into place: a failure (a full disk) leaves the old file as it was, and
   a symlink at the path is replaced, never written through.
+- ``spreadsheet_safe``: a table's text cells and column names that a
+  spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+  ``@``, a tab or a carriage return: the OWASP rule) prefixed with ``'``, so
+  that a label from a shared model folder cannot become a live formula in
+  the CSV files the command writes.
 - ``replace_folder``: the same for a whole folder (a model folder): written
   beside it under a temporary name, then swapped in; the old folder is
   removed only once the new one is in place.
@@ -131,3 +136,37 @@ def replace_folder(folder, write):
         else:
             shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame):
+    """``frame`` with its text cells and column names defused (a copy when
+    anything changed): ``=cmd|' /C calc'!A0`` is written ``'=cmd|...``.
+    Numbers stay numbers: a negative number is no formula."""
+    columns = [_defused(c) for c in frame.columns]
+    out = None
+    for j in range(frame.shape[1]):
+        values = frame.iloc[:, j]
+        if values.dtype.kind not in "OSUT" and str(values.dtype) not in (
+            "string",
+            "category",
+        ):
+            continue
+        cells = values.astype(object)
+        defused = cells.map(_defused)
+        if not defused.equals(cells):
+            if out is None:
+                out = frame.copy()
+            out.isetitem(j, defused)
+    if columns != list(frame.columns):
+        out = (frame if out is None else out).set_axis(columns, axis=1)
+    return frame if out is None else out
