@@ -40,7 +40,10 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
     captured = capsys.readouterr()
     printed = captured.out
     lines = printed.splitlines()
-    assert lines[0].startswith("data: 2,000 rows | features: 8 numeric, 2 categorical")
+    assert lines[0].startswith(
+        "data: 2,000 rows | features: 8 numeric (x0, x1, x2, x3, x4, x5, +2 more), "
+        "2 categorical (cat0, cat1)"
+    )
     assert "2-fold cross-validation" in lines[1]
     assert lines[3].split() == ["target", "metric", "joint", "forest", "separate"]
     for target, metric in [
@@ -215,7 +218,9 @@ def test_fit_then_predict_then_score(table_csv, tmp_path, capsys):
     argv = ["fit", str(table_csv), "-t", "reg_0", "-t", "bin_0", "-t", "cls_0"]
     assert main([*argv, "--model", str(model), *FIT_FAST, "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("data: 150 rows | features: 4 numeric, 1 categorical")
+    assert printed.startswith(
+        "data: 150 rows | features: 4 numeric (x0, x1, x2, x3), 1 categorical"
+    )
     assert (
         "fitted the joint network in" in printed and "5 epochs on 150 rows" in printed
     )
@@ -264,7 +269,9 @@ def test_semicolon_csv_is_detected_and_sep_can_be_given(table_csv, tmp_path, cap
     table.to_csv(semi, sep=";", index=False)
     argv = ["compare", str(semi), "-t", "reg_0", "--cv", "2", "--models", "forest"]
     assert main([*argv, *COMPARE_FAST]) == 0
-    assert "features: 4 numeric, 3 categorical" in capsys.readouterr().out
+    assert (
+        "features: 4 numeric (x0, x1, x2, x3), 3 categorical" in capsys.readouterr().out
+    )
     piped = tmp_path / "piped.txt"
     table.to_csv(piped, sep="|", index=False)
     argv = ["compare", str(piped), "--sep", "|", "-t", "reg_0", "--cv", "2"]
@@ -294,7 +301,7 @@ def test_dates_become_numbers_and_ids_are_set_aside(tmp_path, capsys):
     argv = ["fit", str(path), "-t", "price", "-t", "big", "--model", str(model)]
     assert main([*argv, "--max-iter", "150", "--no-progress"]) == 0
     audit = capsys.readouterr().out.splitlines()[0]
-    assert "features: 1 numeric, 1 dates as days (when)" in audit
+    assert "features: 1 numeric (x), 1 dates as days (when)" in audit
     assert "order_id (ID-like: 300 distinct values in 300 rows)" in audit
     assert "same (constant)" in audit and "empty (all missing)" in audit
     assert "big classification (2 classes)" in audit

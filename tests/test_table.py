@@ -7,6 +7,7 @@ import pytest
 from sklearn_multihead.cli.tables import (
     MAX_LEVELS,
     UsageError,
+    audit_line,
     check_targets,
     dates_as_days,
     detect_separator,
@@ -100,3 +101,53 @@ def test_targets_are_typed_and_checked():
     }
     with pytest.raises(UsageError, match="holds an infinite value"):
         check_targets(pd.DataFrame({"n": [1.0, np.inf]}), {})
+
+
+def test_integer_row_ids_are_set_aside_and_named():
+    """An R ``rownames`` column, or any integer column with a distinct value
+    on every row in order, would leak how the table was sorted."""
+    rng = np.random.RandomState(0)
+    n = 100
+    X = pd.DataFrame(
+        {
+            "rownames": rng.permutation(n) + 1,  # named as an index
+            "serial": np.arange(n) * 3 + 7,  # in order
+            "year": np.repeat(np.arange(2000, 2010), 10),  # repeats: a feature
+            "code": rng.permutation(n),  # distinct, unordered, no index name
+            "x": rng.normal(size=n),
+        }
+    )
+    plan = plan_features(X)
+    assert plan["numeric"] == ["year", "code", "x"]
+    assert plan["dropped"]["rownames"].startswith("ID-like: an index name")
+    assert plan["dropped"]["serial"] == "ID-like: 100 distinct integers in order"
+    line = audit_line(X, pd.DataFrame({"y": X["x"]}), plan, {"y": "regression"})
+    assert "3 numeric (year, code, x)" in line
+    assert "set aside: rownames (ID-like" in line and "serial (ID-like" in line
+
+
+@pytest.mark.parametrize(
+    "cells, kind",
+    [
+        (["12:30", "07:05", "23:59:30"], "time"),
+        (["16:9", "4:3", "21:9"], "text"),  # ratios
+        (["3/4", "1/2", "2/3"], "text"),  # fractions
+        (["2024-03-01", "2023-12-25", "2020-02-29"], "date"),
+        (["03/01/2024", "12/25/2023", "02/29/2020"], "date"),
+    ],
+)
+def test_only_full_dates_are_dates_and_times_of_day_are_minutes(cells, kind):
+    X = pd.DataFrame({"c": cells * 20, "x": np.arange(60.0) % 7})
+    plan = plan_features(X)
+    if kind == "text":
+        assert plan["categorical"] == ["c"] and not plan["dates"]
+        return
+    assert list(plan["dates"]) == ["c"]
+    values = prepare_features(X, plan)["c"].to_numpy()
+    if kind == "time":  # the same number every day
+        assert values[:3].tolist() == [750.0, 425.0, 23 * 60 + 59.5]
+        assert "1 times of day as minutes (c)" in audit_line(
+            X, pd.DataFrame({"y": X["x"]}), plan, {"y": "regression"}
+        )
+    else:
+        assert np.isfinite(values).all() and (values > 18_000).all()  # days

@@ -23,6 +23,7 @@ from pathlib import Path
 from sklearn_multihead import __version__
 from sklearn_multihead.cli.outputs import replace_folder
 from sklearn_multihead.cli.tables import (
+    DATE_FORMATS,
     UsageError,
     check_numeric_cells,
     prepare_features,
@@ -151,7 +152,7 @@ def _check_spec(spec):
         names(plan["numeric"])
         and names(plan["categorical"])
         and isinstance(dates, dict)
-        and all(v in ("ISO8601", "infer", "datetime") for v in dates.values())
+        and all(v in DATE_FORMATS for v in dates.values())
         and plan["numeric"] + plan["categorical"] + list(dates) == spec["features"]
         and len(set(spec["features"])) == len(spec["features"])
     ):

@@ -46,6 +46,23 @@ MAX_LEVELS = 32
 MAX_CLASSES = 200
 #: share of a text column's sampled values that must parse as dates
 DATE_SHARE = 0.9
+#: the date format of a column of times of day ("12:30", "07:05:30"): they
+#: become minutes since midnight, never a date (pandas reads "12:30" as
+#: today at 12:30, a different number every day)
+TIME_OF_DAY = "time of day"
+#: the formats a column spec may name (a saved plan is checked against them)
+DATE_FORMATS = ("ISO8601", "infer", "datetime", TIME_OF_DAY)
+#: a full date: three numbers (day, month, year in some order) or a month's name
+FULL_DATE = (
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+    r"|(?i:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d{4})"
+    r"|(?i:\d{4}.*\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
+)
+#: a time of day: hours 0-23, two-digit minutes, optional seconds
+CLOCK = r"^\s*(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?\s*$"
+#: integer columns with these names (lowercased) and a distinct value per row
+#: are row IDs, whatever their order
+INDEX_NAMES = ("rownames", "index", "id", "row", "row_id", "rowid", "unnamed: 0")
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
 
@@ -207,21 +224,33 @@ def _row(label):
 
 # -- features -----------------------------------------------------------------------
 def _date_format(col):
-    """ "ISO8601" or "infer" when the text column ``col`` holds dates, else None."""
+    """ "ISO8601" or "infer" when the text column ``col`` holds full dates,
+    ``TIME_OF_DAY`` when it holds times of day, else None. A time of day, a
+    ratio ("16:9") or a fraction ("3/4") is no date."""
     sample = col.dropna()
     sample = sample.iloc[: min(len(sample), 200)]
     if len(sample) == 0 or not all(isinstance(v, str) for v in sample):
         return None
     text = sample.astype(str)
-    looks = text.str.contains(r"\d", regex=True) & text.str.contains(
-        r"[-/:]", regex=True
-    )
-    if looks.mean() < DATE_SHARE:
+    if text.str.match(CLOCK).mean() >= DATE_SHARE:
+        return TIME_OF_DAY
+    if text.str.contains(FULL_DATE, regex=True).mean() < DATE_SHARE:
         return None
     for fmt in ("ISO8601", "infer"):
         if _parse_dates(text, fmt).notna().mean() >= DATE_SHARE:
             return fmt
     return None
+
+
+def _minutes_of_day(col):
+    """Times of day ("12:30", "07:05:30") as minutes since midnight (NaN
+    where a cell is no time of day)."""
+    text = col.astype(object).where(col.notna(), "").astype(str)
+    parts = text.str.extract(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*$")
+    hours, minutes = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    seconds = pd.to_numeric(parts[2]).fillna(0.0)
+    valid = text.str.match(CLOCK)
+    return (hours * 60 + minutes + seconds / 60).where(valid).astype(float)
 
 
 def _parse_dates(col, fmt):
@@ -239,7 +268,10 @@ def _parse_dates(col, fmt):
 
 
 def dates_as_days(col, fmt):
-    """A date column as float days since 1970-01-01 (NaN where not a date)."""
+    """A date column as float days since 1970-01-01 (NaN where not a date);
+    a column of times of day as minutes since midnight."""
+    if fmt == TIME_OF_DAY:
+        return _minutes_of_day(col)
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         parsed = col.dt.tz_localize("UTC") if col.dt.tz is None else col
         parsed = parsed.dt.tz_convert("UTC")
@@ -275,6 +307,10 @@ def plan_features(X):
             plan["dates"][name] = "datetime"
             continue
         if pd.api.types.is_numeric_dtype(col.dtype):
+            why = _row_id(name, known)
+            if why:
+                plan["dropped"][name] = why
+                continue
             plan["numeric"].append(name)
             continue
         fmt = _date_format(col)
@@ -296,6 +332,21 @@ def plan_features(X):
             + ")."
         )
     return plan
+
+
+def _row_id(name, known):
+    """Why an integer column is a row ID (a distinct value on every row, in
+    order, or named like an index), else None: it would leak how the table
+    was sorted (e.g. R's ``rownames`` of a table sorted by a target)."""
+    if not pd.api.types.is_integer_dtype(known.dtype) or len(known) < 3:
+        return None
+    if known.nunique() != len(known):
+        return None
+    if str(name).strip().lower() in INDEX_NAMES:
+        return f"ID-like: an index name, a distinct value on all {len(known):,} rows"
+    if known.is_monotonic_increasing or known.is_monotonic_decreasing:
+        return f"ID-like: {len(known):,} distinct integers in order"
+    return None
 
 
 def prepare_features(X, plan):
@@ -338,6 +389,8 @@ def audit_line(X, Y, plan, types):
 
     parts = [f"{len(X):,} rows"]
     kinds = [f"{len(plan['numeric'])} numeric"]
+    if plan["numeric"]:
+        kinds[0] += f" ({names(plan['numeric'])})"
     if plan["categorical"]:
         many = [c for c in plan["categorical"] if plan["levels"][c] > MAX_LEVELS]
         text = f"{len(plan['categorical'])} categorical ({names(plan['categorical'])}"
@@ -345,10 +398,12 @@ def audit_line(X, Y, plan, types):
             text += f"; {c}: {plan['levels'][c]:,} levels, the rare ones grouped"
         text += ")"
         kinds.append(text)
-    if plan["dates"]:
-        kinds.append(
-            f"{len(plan['dates'])} dates as days ({names(list(plan['dates']))})"
-        )
+    dates = [c for c, fmt in plan["dates"].items() if fmt != TIME_OF_DAY]
+    times = [c for c, fmt in plan["dates"].items() if fmt == TIME_OF_DAY]
+    if dates:
+        kinds.append(f"{len(dates)} dates as days ({names(dates)})")
+    if times:
+        kinds.append(f"{len(times)} times of day as minutes ({names(times)})")
     parts.append("features: " + ", ".join(kinds))
     if plan["dropped"]:
         parts.append(
