@@ -119,7 +119,7 @@ def test_an_error_in_a_forked_worker_reaches_the_command(monkeypatch):
         main(argv)
 
 
-def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch):
+def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch, capsys):
     """A worker killed mid-fit (as the system does when memory runs out)
     fails the command at once with an error that says what to try, and
     leaves no worker behind."""
@@ -134,8 +134,9 @@ def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch):
     monkeypatch.setattr(_report, "can_fork", lambda: True)
     monkeypatch.setattr(_report, "fit_predict", dying)
     argv = ["compare", "--cv", "2", *FIT_FAST, "--n-jobs", "2", "--no-progress"]
-    with pytest.raises(RuntimeError, match="ended abruptly.*--n-jobs 1"):
-        main(argv)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ended abruptly" in err and "--n-jobs 1" in err
     # joblib keeps its own (loky) workers for reuse: only the pool's count
     forked = [
         c for c in multiprocessing.active_children() if "Loky" not in type(c).__name__
@@ -538,3 +539,51 @@ def test_fit_learns_a_text_column_as_categories(tmp_path, capsys):
     pred = pd.read_csv(out)["sales"].to_numpy()
     np.testing.assert_allclose(pred[:4], [-3.0, 0.0, 1.5, 4.0], atol=0.5)
     assert np.isfinite(pred[4:]).all()  # unseen and missing levels: still a number
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_killing_the_command_kills_its_workers(tmp_path):
+    """SIGKILL or SIGTERM to compare: its forked workers die with it, instead
+    of running on (adopted by init) with the command's stdout open."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    import os
+    import signal
+    import time
+
+    code = (
+        "import os, time\n"
+        "from sklearn_multihead.cli import compare as c, main\n"
+        "c.can_fork = lambda: True\n"
+        "def slow(*args, **kwargs):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, str(os.getpid())), 'w').close()\n"
+        "    time.sleep(120)\n"
+        "c.fit_predict = slow\n"
+        "main(['compare', '--cv', '2', '--max-iter', '1', '--n-jobs', '2',"
+        " '--no-progress'])\n"
+    )
+    for sig in (signal.SIGKILL, signal.SIGTERM):
+        for f in tmp_path.iterdir():
+            f.unlink()
+        command = subprocess.Popen([sys.executable, "-c", code])
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = [int(f.name) for f in tmp_path.iterdir()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        command.send_signal(sig)
+        command.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in workers), sig
+        for p in workers:  # never leave one behind, whatever the verdict
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

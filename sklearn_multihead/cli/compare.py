@@ -23,6 +23,7 @@ the fits as they run); imported by ``cli`` only when a command needs it.
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -225,7 +226,8 @@ def side_by_side(calls, workers):
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=_one_thread,
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
     )
     calls, pending = iter(calls), set()
 
@@ -241,12 +243,12 @@ def side_by_side(calls, workers):
                 pending.discard(future)
                 try:
                     result = future.result()
-                except BrokenProcessPool as exc:
-                    raise RuntimeError(
-                        f"A worker process of compare ended abruptly ({exc}); "
-                        "the system may have stopped it for lack of memory. Run "
-                        "the fits in turn with --n-jobs 1, or on fewer rows."
-                    ) from exc
+                except BrokenProcessPool:
+                    raise UsageError(
+                        "A worker process of compare ended abruptly: the system "
+                        "may have stopped it for lack of memory. Run the fits in "
+                        "turn with --n-jobs 1, or on fewer rows."
+                    ) from None
                 submit(1)
                 yield result
     finally:  # an error or Ctrl-C: no new fits; those running end on their own
@@ -268,11 +270,27 @@ def can_fork():
     )
 
 
-def _one_thread():
-    """A forked worker's torch threads: one, as joblib gives its workers when
-    there is a worker per core."""
+#: Linux's prctl option that sends a signal to a process when its parent dies
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_start(parent):
+    """A forked worker's set-up: it dies with the command (SIGKILL when the
+    command's process ends, however it ends: a worker adopted by init would
+    keep running, and keep the command's stdout open, so that
+    ``compare | tee log`` never returned), and runs torch on one thread, as
+    joblib gives its workers when there is a worker per core."""
+    import ctypes
+
     import torch
 
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool is not forked there
+        pass
+    if os.getppid() != parent:  # the command ended before the line above
+        os._exit(1)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
