@@ -12,19 +12,14 @@ rounds; the reference is a bare forward of the fitted module over a float32
 tensor of the same rows, timed in the same rounds. Reported: the median over
 rounds of each input's time per call and of its ratio to the reference.
 
-- quick checks: float arrays of the fitted width (model fitted on an array)
-  and DataFrames of float columns named as in fit skip scikit-learn's full
-  input checks, which would return the same array;
-- full checks: a list of rows, and a DataFrame of nullable ``Float64``
-  columns, go through them (``validate_data``); so does the float DataFrame
-  given to a copy of the model with the quick checks turned off, to show
-  what they save.
+Every input goes through scikit-learn's input checks (``validate_data``);
+the table shows what each kind of X costs on top of the forward pass (a
+float64 forward on the CPU, decisions and labels, the DataFrame).
 
     python benchmarks/bench_latency.py --rows 100 --out benchmarks/results/latency.json
 """
 
 import argparse
-import copy
 import json
 import platform
 import statistics
@@ -72,15 +67,10 @@ def calls(X, on_frame, on_array, n_rows):
         with torch.no_grad():
             module(tensor)
 
-    # the same model with the quick checks turned off: what they save
-    full = copy.deepcopy(on_frame)
-    full._quickly_checked_X = lambda X: None
-
     return {
-        "DataFrame, float64 columns": ("quick", lambda: on_frame.predict(df)),
-        "same, quick checks off": ("full", lambda: full.predict(df)),
-        "array, float32": ("quick", lambda: on_array.predict(arr)),
-        "array, float64": ("quick", lambda: on_array.predict(arr.astype(np.float64))),
+        "DataFrame, float64 columns": ("full", lambda: on_frame.predict(df)),
+        "array, float32": ("full", lambda: on_array.predict(arr)),
+        "array, float64": ("full", lambda: on_array.predict(arr.astype(np.float64))),
         "DataFrame, nullable Float64": (
             "full",
             lambda: on_frame.predict(df.astype("Float64")),

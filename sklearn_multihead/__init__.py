@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "JointRegressorClassifier": "sklearn_multihead._joint.estimator",
     "RandomForestRegressorClassifier": "sklearn_multihead._forest.estimator",
+    "DummyRegressorClassifier": "sklearn_multihead._dummy",
     "estimator_report": "sklearn_multihead.metrics",
     "joint_score": "sklearn_multihead.metrics",
     "make_joint_scorer": "sklearn_multihead.metrics",
@@ -24,6 +25,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DummyRegressorClassifier",
     "JointRegressorClassifier",
     "RandomForestRegressorClassifier",
     "estimator_report",
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # explicit imports for type checkers and IDEs
+    from sklearn_multihead._dummy import DummyRegressorClassifier
     from sklearn_multihead._forest.estimator import RandomForestRegressorClassifier
     from sklearn_multihead._joint.estimator import JointRegressorClassifier
     from sklearn_multihead.metrics import (

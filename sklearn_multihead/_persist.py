@@ -39,6 +39,13 @@ MAX_HEADER_BYTES = 64 * 2**20
 #: buffers, optimiser moments), so this allows over a thousand averaged
 #: networks, and bounds what a forged table of tiny tensors costs to read
 MAX_TENSORS = 50_000
+#: the most JSON lists and objects a document may hold, and the fewest bytes
+#: of document per list or object: parsed, each costs ~60-200 bytes of Python
+#: memory, so a document padded with empty lists ("[],", 3 bytes each) would
+#: cost 20-60 x its size (3.8 GB for 64 MiB); a model's document holds a few
+#: per column and per target (its arrays are tagged lists of values)
+MAX_CONTAINERS = 1_000_000
+MIN_BYTES_PER_CONTAINER = 8
 
 
 class ModelFileError(ValueError):
@@ -256,6 +263,13 @@ def read_model(path):
         raise ModelFileError(
             f"{path!r} was changed after it was written: its SHA-256 digest does not "
             "match its content. Save the model again from a trusted copy."
+        )
+    containers = text.count("[") + text.count("{")  # strings count too: an upper bound
+    if containers > min(MAX_CONTAINERS, len(text) // MIN_BYTES_PER_CONTAINER):
+        raise ModelFileError(
+            f"{what}: its metadata holds {containers:,} JSON lists and objects in "
+            f"{len(text):,} characters, more than a model's (at most "
+            f"{MAX_CONTAINERS:,}, and one per {MIN_BYTES_PER_CONTAINER} characters)."
         )
     try:
         doc = json.loads(text)

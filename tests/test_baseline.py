@@ -59,3 +59,19 @@ def test_regression_only_has_no_predict_proba():
     X, Y = make_joint_dataset(n_samples=50, n_binary=0, n_multiclass=0)
     rf = RandomForestRegressorClassifier(**RF).fit(X, Y)
     assert not hasattr(rf, "predict_proba")
+
+
+def test_the_dummy_predicts_means_and_most_frequent_classes_ignoring_x():
+    from sklearn_multihead import DummyRegressorClassifier
+
+    X = pd.DataFrame({"text": ["a", "b", "c", "d", "e"], "n": [1, 2, 3, 4, 5]})
+    Y = pd.DataFrame(
+        {"v": [1.0, 2.0, 3.0, np.nan, 6.0], "k": ["x", "y", "y", "y", None]}
+    )
+    dummy = DummyRegressorClassifier().fit(X, Y, sample_weight=[1, 1, 1, 1, 2])
+    pred = dummy.predict(X.iloc[:2])
+    # weighted, over the known cells (targets are encoded in float32)
+    assert pred["v"].tolist() == pytest.approx([(1 + 2 + 3 + 12) / 5] * 2)
+    assert pred["k"].tolist() == ["y", "y"] and pred["k"].dtype == Y["k"].dtype
+    np.testing.assert_allclose(dummy.predict_proba(X.iloc[:1])[0], [[0.25, 0.75]])
+    assert dummy.score(X, Y) < 1.0

@@ -45,19 +45,27 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
         "2 categorical (cat0, cat1)"
     )
     assert "2-fold cross-validation" in lines[1]
-    assert lines[3].split() == ["target", "metric", "joint", "forest", "separate"]
+    assert lines[3].split() == [
+        "target",
+        "metric",
+        "joint",
+        "forest",
+        "separate",
+        "dummy",
+    ]
     for target, metric in [
         ("reg_0", "r2"),
         ("bin_0", "accuracy"),
         ("cls_0", "f1_macro"),
     ]:
         assert [target, metric] in [r[:2] for r in _table_lines(printed)]
-    # a line per finished fit, with its time and epochs: 2 folds x (1 + 1 + 3)
+    # a line per finished fit, with its time and epochs: 2 folds x (1 + 1 + 3
+    # + the dummy)
     done = [line for line in captured.err.splitlines() if "fitted in" in line]
-    assert len(done) == 10
+    assert len(done) == 12
     assert "fold 1/2 joint: fitted in" in done[0] and "(5 epochs)" in done[0]
     report = (out / "report.md").read_text()
-    assert "| target | metric | joint | forest | separate |" in report
+    assert "| target | metric | joint | forest | separate | dummy |" in report
     assert "![scores](scores.png)" in report
     assert lines[0] in report
     results = json.loads((out / "results.json").read_text())
@@ -65,7 +73,7 @@ def test_compare_on_the_embedded_default_writes_report_json_and_plots(tmp_path, 
     r2 = next(
         r for r in results["summary"] if r["target"] == "reg_0" and r["metric"] == "r2"
     )
-    assert set(r2) == {"target", "metric", "joint", "forest", "separate"}
+    assert set(r2) == {"target", "metric", "joint", "forest", "separate", "dummy"}
     assert all(isinstance(r2[m]["mean"], float) for m in ("joint", "forest"))
     for png in ("scores.png", "history.png"):
         assert (out / png).read_bytes()[:8] == PNG
@@ -89,7 +97,7 @@ def test_fits_in_worker_processes_give_the_same_table(
         argv = [*base, "--n-jobs", jobs, "--out", str(out)]
         assert main(argv) == 0
         err = capsys.readouterr().err
-        assert err.count("fitted in") == 2 * (1 + 1 + 3), err
+        assert err.count("fitted in") == 2 * (1 + 1 + 3 + 1), err
         assert "fold 2/2 separate [cls_0]: fitted in" in err
         results[jobs] = json.loads((out / "results.json").read_text())
     one, two = (pd.DataFrame(results[j]["folds"]) for j in ("1", "2"))
@@ -100,7 +108,7 @@ def test_fits_in_worker_processes_give_the_same_table(
         one[scores].to_numpy(float), two[scores].to_numpy(float), rtol=1e-4
     )
     times = two[two["target"].isna()]
-    assert (times["fit_s"] > 0).all() and len(times) == 2 * 3
+    assert (times["fit_s"] > 0).all() and len(times) == 2 * 4
 
 
 def test_an_error_in_a_forked_worker_reaches_the_command(monkeypatch):
@@ -587,3 +595,41 @@ def test_killing_the_command_kills_its_workers(tmp_path):
         for p in workers:  # never leave one behind, whatever the verdict
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_compare_shows_the_dummy_baseline_and_marks_who_does_not_beat_it(
+    capsys, tmp_path
+):
+    out = tmp_path / "report"
+    argv = ["compare", "--cv", "2", "--models", "joint", "--out", str(out)]
+    assert main([*argv, *COMPARE_FAST]) == 0
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.startswith("target"))
+    assert header.split() == ["target", "metric", "joint", "dummy"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["models"] == ["joint", "dummy"]
+    assert "dummy" in (out / "report.md").read_text()
+    # the marking itself, on a summary where the forest does not beat it
+    summary = pd.DataFrame(
+        [
+            {
+                "target": "k",
+                "metric": "accuracy",
+                "joint": (0.9, 0.01, 2),
+                "forest": (0.5, 0.01, 2),
+                "dummy": (0.5, 0.0, 2),
+            },
+            {
+                "target": "v",
+                "metric": "rmse",
+                "joint": (1.0, 0.1, 2),
+                "forest": (2.5, 0.1, 2),
+                "dummy": (2.0, 0.0, 2),
+            },
+        ]
+    )
+    text = _report.format_table(summary, baseline="dummy")
+    rows = {line.split()[0]: line for line in text.splitlines()[2:4]}
+    assert "0.900 ± 0.010 *" in rows["k"] and "0.500 ± 0.010 !" in rows["k"]
+    assert "2.500 ± 0.100 !" in rows["v"] and "1.000 ± 0.100 *" in rows["v"]
+    assert "! not better than dummy" in text

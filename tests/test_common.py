@@ -17,7 +17,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import (
+    DummyRegressorClassifier,
+    JointRegressorClassifier,
+    RandomForestRegressorClassifier,
+)
 
 FAST = dict(n_models=1, hidden_layer_sizes=(16,), max_iter=5, random_state=0)
 
@@ -69,6 +73,7 @@ def _run(estimator, check):
         JointRegressorClassifier(**FAST),
         JointRegressorClassifier(**{**FAST, "n_models": 2, "n_ensemble": 2}),
         RandomForestRegressorClassifier(n_estimators=5, random_state=0),
+        DummyRegressorClassifier(),
     ],
     expected_failed_checks=expected_failed_checks,
 )

@@ -115,3 +115,45 @@ def test_predictions_follow_the_weights_after_more_training(tmp_path):
     with torch.no_grad():
         next(est.net_.module_.parameters()).add_(0.5)
     assert np.abs(est.predict_proba(X) - trained).max() > 1e-4
+
+
+def test_predicting_from_another_thread_never_changes_the_training_mode():
+    """A predict while partial_fit trains (another thread) runs on its own
+    copy of the weights: every training step keeps dropout and batch norm in
+    training mode."""
+    import threading
+
+    from skorch.callbacks import Callback
+
+    class Modes(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_batch_begin(self, net, training=None, **kwargs):
+            if training:
+                self.seen.append(net.module_.training)
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4))
+    y = X[:, 0] + X[:, 1]
+    modes = Modes()
+    est = joint(
+        dropout=0.2, batch_norm=True, batch_size=16, max_iter=1, callbacks=[modes]
+    )
+    est.partial_fit(X, y)
+    stop = threading.Event()
+
+    def predict_in_a_loop():
+        while not stop.is_set():
+            est.predict(X[:50])
+
+    other = threading.Thread(target=predict_in_a_loop)
+    other.start()
+    try:
+        for _ in range(3):
+            est.partial_fit(X, y)
+    finally:
+        stop.set()
+        other.join()
+    assert len(modes.seen) == 4 * 38  # 600 rows in batches of 16, 4 epochs
+    assert all(modes.seen)

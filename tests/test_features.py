@@ -286,3 +286,29 @@ def test_ensemble_needs_fused_heads():
     est = joint(n_ensemble=2, hidden_layer_sizes=())
     with pytest.raises(ValueError, match="needs at least one hidden layer"):
         est.fit(X, Y)
+
+
+def test_labels_that_changed_type_at_predict_warn_naming_the_column():
+    """Ints at fit and strings at predict, or another case: every label is
+    unknown, and the model says so, naming the column; fit's own rare
+    categories do not warn."""
+    rng = np.random.RandomState(0)
+    n = 300
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "shop": pd.Series(rng.choice(["north", "south", "east"], n), dtype=object),
+        }
+    )
+    y = (X["shop"] == "north").astype(float) + X["x"]
+    est = joint(max_iter=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.predict(X)  # the fitted labels: no warning
+    shouted = X.assign(shop=X["shop"].str.upper())
+    with pytest.warns(UserWarning, match=r"100% of the categories in column 'shop'"):
+        est.predict(shouted)
+    few = shouted.iloc[:5]  # too few cells to judge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.predict(few)

@@ -115,7 +115,8 @@ def test_deeply_nested_json_is_a_model_file_error(tmp_path):
     from sklearn_multihead._persist import ModelFileError
 
     path = tmp_path / "nested.safetensors"
-    _rewrite(path, "[" * 200_000 + "]" * 200_000)
+    # deep, but few lists for its size (the count of lists is checked first)
+    _rewrite(path, "[" * 20_000 + " " * 200_000 + "]" * 20_000)
     with pytest.raises(ModelFileError, match="not valid JSON"):
         RandomForestRegressorClassifier.load(path)
 
@@ -397,13 +398,32 @@ def _a_huge_document(path):
     return _safetensors_file(path, header)
 
 
+def _a_padded_document(path):
+    """A real model's document padded with 2.2 million empty lists, its digest
+    recomputed: parsed, it would cost 20-60 x its size."""
+    import json
+
+    from sklearn_multihead._persist import _DOC_KEY
+
+    X = np.random.RandomState(0).normal(size=(40, 2))
+    joint(max_iter=1, hidden_layer_sizes=(4,)).fit(X, X[:, 0]).save(path)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        doc = json.loads(f.metadata()[_DOC_KEY])
+    doc["padding"] = [[] for _ in range(2_200_000)]
+    _rewrite(path, json.dumps(doc))
+    return path
+
+
 @pytest.mark.parametrize(
     "make, match",
     [
         (_many_tiny_tensors, "tensors; a model holds at most"),
         (_a_huge_document, "its SHA-256 digest does not match"),
+        (_a_padded_document, "JSON lists and objects in"),
     ],
-    ids=["130k-tiny-tensors", "9MB-document"],
+    ids=["130k-tiny-tensors", "9MB-document", "padded-document"],
 )
 def test_a_10_mb_file_costs_under_200_mb_to_refuse(tmp_path, make, match):
     path = make(tmp_path / "big.safetensors")
@@ -413,3 +433,74 @@ def test_a_10_mb_file_costs_under_200_mb_to_refuse(tmp_path, make, match):
     )
     assert refusal.startswith("refused:") and match in refusal, refusal
     assert grew_mb < 200
+
+
+def _forged_network(tmp_path, change_doc=None, change_tensors=None):
+    """A network with a 3-class target, a categorical and a missing-value
+    column, saved; its document and tensors changed, the digest recomputed."""
+    import pandas as pd
+
+    from sklearn_multihead._persist import read_model, write_model
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "x": np.where(rng.rand(90) < 0.2, np.nan, rng.normal(size=90)),
+            "c": rng.choice(["a", "b", "c"], 90),
+        }
+    )
+    y = pd.Series(rng.choice(["p", "q", "r"], 90))
+    path = tmp_path / "net.safetensors"
+    joint(max_iter=2).fit(X, y).save(path)
+    doc, tensors = read_model(path)
+    if change_doc:
+        change_doc(doc)
+    if change_tensors:
+        change_tensors(tensors)
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+    return path, X
+
+
+def _set_doc_entry(key, value):
+    def change(doc):
+        _set_entry(doc, key, value)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change_doc, change_tensors, match",
+    [
+        (_set_doc_entry("head_sizes", [5]), None, "head sizes do not match"),
+        (
+            None,
+            lambda t: t.__setitem__(
+                "module.inputs.offsets", np.array([10**6], dtype=np.int64)
+            ),
+            "offsets do not match the network's configuration",
+        ),
+        (
+            None,
+            lambda t: t.__setitem__(
+                "module.inputs.missing_columns", np.array([7], dtype=np.int64)
+            ),
+            "missing_columns do not match the network's configuration",
+        ),
+        (
+            None,
+            lambda t: t["module.inputs.center"].__setitem__(0, np.nan),
+            "module.inputs.center is not finite",
+        ),
+    ],
+    ids=["5-output-head", "offsets", "missing-columns", "nan-center"],
+)
+def test_forged_network_arrays_are_refused_on_load(
+    tmp_path, change_doc, change_tensors, match
+):
+    from sklearn_multihead import JointRegressorClassifier
+    from sklearn_multihead._persist import ModelFileError
+
+    path, X = _forged_network(tmp_path, change_doc, change_tensors)
+    with pytest.raises(ModelFileError, match=match):
+        JointRegressorClassifier.load(path)

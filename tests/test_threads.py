@@ -41,13 +41,13 @@ def test_small_steps_run_on_one_thread_large_ones_on_the_budget(
     assert threads_for(PARALLEL_WORK) == 4
 
 
-def test_a_fit_of_large_steps_leaves_out_the_busy_cores(monkeypatch, four_threads):
+def test_large_steps_leave_out_the_busy_cores(monkeypatch, four_threads):
     monkeypatch.setattr(training, "busy_cores", lambda: 7)
-    assert threads_for(PARALLEL_WORK, fit=True) == 1
-    assert threads_for(PARALLEL_WORK) == 4  # a predict call: the budget
+    assert threads_for(PARALLEL_WORK) == 1
     monkeypatch.setattr(training, "busy_cores", lambda: 5)
-    assert threads_for(PARALLEL_WORK, fit=True) == 3
-    assert threads_for(PARALLEL_WORK - 1, fit=True) == 1
+    assert threads_for(PARALLEL_WORK) == 3
+    assert threads_for(PARALLEL_WORK - 1) == 1
+    assert threads_for(PARALLEL_WORK, n_threads=4) == 4  # the parameter wins
 
 
 def test_busy_cores_reads_the_machine():

@@ -532,7 +532,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         if net.train_split is False:  # a chunk after an early-stopped fit
             stopper.monitor = "train_loss"  # there is no valid_loss to watch
         try:
-            with torch_threads(threads_for(work, self.n_threads, fit=True)):
+            with torch_threads(threads_for(work, self.n_threads)):
                 net.partial_fit(data, None, epochs=epochs)
         finally:
             stopper.monitor = monitor
@@ -739,7 +739,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 max_epochs=epochs,
             )
             work = batch_size * widest_layer(module)
-            with torch_threads(threads_for(work, self.n_threads, fit=True)):
+            with torch_threads(threads_for(work, self.n_threads)):
                 self.net_.fit(data, None)
         return stopper, data
 
@@ -809,7 +809,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             if reset:
                 plan = FeaturePlan(self.categorical_features)
                 self._features = plan.fit(X, sample_weight)
-            return self._features.transform(X)
+                return self._features.transform(X)
+            matrix = self._features.transform(X)
+            for message in self._features.unseen_warnings(matrix, list(X.columns)):
+                # stacklevel: the user's predict -> _raw_chunks -> _validate_X
+                warnings.warn(
+                    f"{type(self).__name__}: {message}", UserWarning, stacklevel=5
+                )
+            return matrix
         if reset:
             self._features = FeaturePlan.numeric_only(X.shape[1])
         return X

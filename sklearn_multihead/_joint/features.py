@@ -35,6 +35,10 @@ import pandas as pd
 MIN_FREQUENCY = 2
 #: at most this many categories per column get a code of their own
 MAX_CATEGORIES = 1000
+#: ``unseen_warnings``: the fewest known cells of a column it judges, and how
+#: far above fit's share of unknown categories a predict's share must be
+UNSEEN_MIN_CELLS = 20
+UNSEEN_EXCESS = 0.3
 #: the codes before the vocabulary: unknown / rare, then missing
 UNKNOWN, MISSING, FIRST = 0, 1, 2
 
@@ -160,6 +164,12 @@ class FeaturePlan:
         self.vocabularies_ = [
             self._vocabulary(X.iloc[:, j], sample_weight) for j in self.categorical_
         ]
+        # the share of each column's known cells that get the "unknown" code
+        # in fit (categories seen once): what rows held out of fit would see
+        self.unknown_shares_ = [
+            _unknown_share(self._codes(X.iloc[:, j], vocab))
+            for j, vocab in zip(self.categorical_, self.vocabularies_)
+        ]
         return self
 
     @classmethod
@@ -169,6 +179,7 @@ class FeaturePlan:
         plan.numeric_ = np.arange(n_features)
         plan.categorical_ = np.arange(0)
         plan.vocabularies_ = []
+        plan.unknown_shares_ = []
         return plan
 
     @staticmethod
@@ -210,6 +221,33 @@ class FeaturePlan:
             out[:, base + i] = self._codes(X.iloc[:, j], vocab)
         return out
 
+    def unseen_warnings(self, matrix, names=None):
+        """Messages for the categorical columns of a transformed ``matrix`` (at
+        predict) whose share of categories unseen in fit is far above fit's
+        own (at least 20 known cells; at least 30 points above and twice the
+        share of fit): labels that changed type (1 and "1"), case or spacing
+        all become "unknown", and the model predicts without the column."""
+        messages = []
+        base = len(self.numeric_)
+        for i, (j, fitted) in enumerate(
+            zip(self.categorical_, getattr(self, "unknown_shares_", []))
+        ):
+            codes = matrix[:, base + i]
+            known = int((codes != MISSING).sum())
+            if known < UNSEEN_MIN_CELLS:
+                continue
+            share = float((codes == UNKNOWN).sum()) / known
+            if share >= fitted + UNSEEN_EXCESS and share >= 2 * fitted:
+                name = repr(names[j]) if names is not None else f"at position {j}"
+                messages.append(
+                    f"{share:.0%} of the categories in column {name} were not seen "
+                    f"in fit (fit's own share of rare ones: {fitted:.0%}); the model "
+                    "predicts as if the column were missing for them. Check the "
+                    "column's labels: a change of type (1 and '1'), case or spacing "
+                    "makes every label unknown."
+                )
+        return messages
+
     @staticmethod
     def _codes(column, vocab):
         missing = column.isna().to_numpy()
@@ -227,6 +265,7 @@ class FeaturePlan:
             "numeric": self.numeric_.tolist(),
             "categorical": self.categorical_.tolist(),
             "vocabularies": [v.tolist() for v in self.vocabularies_],
+            "unknown_shares": [float(x) for x in self.unknown_shares_],
         }
 
     @classmethod
@@ -242,6 +281,17 @@ class FeaturePlan:
             not isinstance(v, list) or len(v) > MAX_CATEGORIES for v in vocabularies
         ):
             raise ValueError("the feature plan's vocabularies are malformed")
+        # files saved before the shares were recorded: no unseen warnings
+        shares = state.get("unknown_shares", [0.0] * len(categorical))
+        if (
+            not isinstance(shares, list)
+            or len(shares) != len(categorical)
+            or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in shares)
+        ):
+            raise ValueError("the feature plan's unknown shares are malformed")
+        plan.unknown_shares_ = [float(x) for x in shares]
+        if "unknown_shares" not in state:
+            plan.unknown_shares_ = []
         plan.numeric_ = np.array(numeric, dtype=np.intp)
         plan.categorical_ = np.array(categorical, dtype=np.intp)
         plan.vocabularies_ = []
@@ -254,6 +304,11 @@ class FeaturePlan:
             arr[:] = v
             plan.vocabularies_.append(arr)
         return plan
+
+
+def _unknown_share(codes):
+    known = codes != MISSING
+    return float((codes[known] == UNKNOWN).mean()) if known.any() else 0.0
 
 
 def robust_scaling(X, sample_weight=None):

@@ -118,7 +118,11 @@ def check_network_file(
 
 def load_network_tensors(module, criterion, tensors):
     """Fill ``module`` and ``criterion`` with the file's tensors (strictly:
-    a missing or extra tensor is a ValueError)."""
+    a missing or extra tensor is a ValueError). The index buffers that the
+    configuration determines (the embedding offsets, the missing-value
+    columns) must be the ones the network built from it holds: a forged
+    index would make ``predict`` index out of range. Every float must be
+    finite."""
     expected = 0
     for part, obj in [("module", module), ("criterion", criterion)]:
         prefix = part + "."
@@ -127,6 +131,21 @@ def load_network_tensors(module, criterion, tensors):
             for k, v in tensors.items()
             if k.startswith(prefix)
         }
+        built = obj.state_dict()
+        for name, value in state.items():
+            mine = built.get(name)
+            if mine is None:
+                continue  # load_state_dict names it
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError(f"the file's tensor {prefix + name} is not finite")
+            if not mine.is_floating_point() and name.endswith(
+                ("offsets", "missing_columns")
+            ):
+                if mine.shape != value.shape or not torch.equal(mine, value):
+                    raise ValueError(
+                        f"the file's {prefix + name} do not match the network's "
+                        "configuration"
+                    )
         obj.load_state_dict(state, strict=True)
         expected += len(state)
     if expected != len(tensors):

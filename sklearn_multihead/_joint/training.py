@@ -12,7 +12,7 @@ Inside:
   best constant prediction), the yardstick of the training warnings.
 - ``torch_threads`` / ``threads_for``: the thread policy, one
   ``torch.set_num_threads`` scope per fit or predict call (``busy_cores``:
-  one reading of the machine's load per fit of large steps).
+  one reading of the machine's load per call of large steps).
 - ``training_warnings`` / ``many_class_warnings``: what a fit says about its
   own training when it went wrong.
 """
@@ -72,7 +72,7 @@ def busy_cores():
     return max(runnable - max(own, 1), 0)
 
 
-def threads_for(work, n_threads=None, fit=False):
+def threads_for(work, n_threads=None):
     """torch threads for steps of ``work`` (rows x widest layer).
 
     ``n_threads`` (the estimator's parameter) wins: -1 for the whole budget,
@@ -81,10 +81,11 @@ def threads_for(work, n_threads=None, fit=False):
     one thread below ``PARALLEL_WORK``, else the budget: torch's current
     setting (which ``threadpoolctl`` limits change), lowered to
     ``OMP_NUM_THREADS`` when a parallel runner (joblib, Dask) set it so that
-    workers x threads <= cores. A ``fit`` of large steps also leaves out the
-    cores other processes are running on at its start (read once per fit):
-    two OpenMP threads on a busy core cost 2-4 x (bench_threads.py, (128, 64)
-    and (256, 128) networks with 1 and 2 busy processes).
+    workers x threads <= cores. Large steps also leave out the cores other
+    processes are running on when the call starts (read once per fit or
+    predict call, ~0.1 ms): two OpenMP threads on a busy core cost 2-4 x in
+    fit and in predict (bench_threads.py, (128, 64) and (256, 128) networks
+    with 1 and 2 busy processes).
     """
     budget = torch.get_num_threads()
     try:
@@ -98,9 +99,7 @@ def threads_for(work, n_threads=None, fit=False):
         return max(1, min(wanted, cpu_count()))
     if work is not None and work < PARALLEL_WORK:
         return 1
-    if fit:
-        budget = min(budget, cpu_count() - busy_cores())
-    return max(1, budget)
+    return max(1, min(budget, cpu_count() - busy_cores()))
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 
 from sklearn_multihead import (
+    DummyRegressorClassifier,
     JointRegressorClassifier,
     RandomForestRegressorClassifier,
     target_report,
@@ -85,6 +86,9 @@ def make_models(plan, types, args, progress=None, forest_jobs=1):
         "joint": Pipeline([("model", joint)]),
         "forest": Pipeline([("prep", make_preprocessor(plan)), ("model", forest)]),
         "separate": Pipeline([("model", clone(joint).set_params(target_types="auto"))]),
+        "dummy": Pipeline(
+            [("model", DummyRegressorClassifier(target_types=types or "auto"))]
+        ),
     }
     return {name: models[name] for name in args.models}
 
@@ -356,28 +360,44 @@ def summarize(rows):
     return pd.DataFrame(out)
 
 
-def format_table(summary, markdown=False):
+def format_table(summary, markdown=False, baseline=None):
     """The summary as text: one row per target and metric, one column per model;
-    the best model of each row is marked with *."""
+    the best model of each row is marked with *, and a model that does not
+    beat the ``baseline`` model's score (the one that learns nothing) with !."""
     models = [c for c in summary.columns if c not in ("target", "metric")]
     header = ["target", "metric", *models]
-    lines = []
+    lines, flagged = [], False
     for _, r in summary.iterrows():
         cells = {}
         values = {m: r[m][0] for m in models if isinstance(r[m], tuple)}
         finite = {m: v for m, v in values.items() if np.isfinite(v)}
         best = None
-        if finite and r["target"] != "(time)":
-            pick = min if r["metric"] in LOWER_IS_BETTER else max
-            best = pick(finite, key=finite.get)
+        scored = r["target"] != "(time)"
+        lower = r["metric"] in LOWER_IS_BETTER
+        if finite and scored:
+            best = (min if lower else max)(finite, key=finite.get)
+        floor = finite.get(baseline) if scored else None
         for m in models:
             if not isinstance(r[m], tuple) or not np.isfinite(r[m][0]):
                 cells[m] = "-"
                 continue
             mean, std, _ = r[m]
             cells[m] = f"{mean:.3f} ± {std:.3f}" + (" *" if m == best else "")
+            if (
+                floor is not None
+                and m != baseline
+                and (mean >= floor if lower else mean <= floor)
+            ):
+                cells[m] += " !"
+                flagged = True
         lines.append([str(r["target"]), r["metric"], *[cells[m] for m in models]])
-    return render(header, lines, markdown)
+    text = render(header, lines, markdown)
+    if flagged:
+        text += (
+            f"\n\n! not better than {baseline} (each target's mean or most "
+            "frequent class): the model learned nothing there"
+        )
+    return text
 
 
 def render(header, lines, markdown=False):

@@ -21,6 +21,9 @@ from sklearn_multihead import __version__
 
 #: the models that compare can run (kept here: --help imports nothing heavy)
 MODELS = ("joint", "forest", "separate")
+#: the model that learns nothing (each target's mean or most frequent class),
+#: always compared
+BASELINE = "dummy"
 
 
 # -- command line -------------------------------------------------------------------
@@ -159,7 +162,8 @@ def build_parser():
         nargs="+",
         choices=MODELS,
         default=list(MODELS),
-        help="models to compare (default: all three)",
+        help="models to compare (default: all three; the dummy baseline, which "
+        "predicts each target's mean or most frequent class, is always shown)",
     )
     p.add_argument(
         "--out", metavar="DIR", help="write report.md, results.json and plots here"
@@ -307,6 +311,8 @@ def _compare(X, Y, types, plan, args, data_name, audit):
     if args.out:
         inputs = [args.data] if args.data else []
         check_output_folder(args.out, "--out", REPORT_FILES, inputs, args.force)
+    # the baseline that learns nothing goes beside every score
+    args.models = [m for m in args.models if m != BASELINE] + [BASELINE]
     t0 = time.perf_counter()
     rows, summary, joint = compare(
         prepare_features(X, plan), Y, types, plan, args, progress=not args.no_progress
@@ -315,7 +321,7 @@ def _compare(X, Y, types, plan, args, data_name, audit):
         f"{data_name}: {args.cv}-fold cross-validation, mean ± std over folds "
         f"(* best), {time.perf_counter() - t0:.1f} s\n"
     )
-    print(format_table(summary))
+    print(format_table(summary, baseline=BASELINE))
     if args.out:
         paths = write_outputs(args.out, rows, summary, joint, args, data_name, audit)
         print("\nwrote " + ", ".join(str(p) for p in paths))

@@ -58,13 +58,13 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
         "",
         f"Data: {data_name}; {args.cv}-fold cross-validation; models: "
         f"{', '.join(args.models)}. Mean ± std over folds; * marks the best model "
-        "of each row.",
+        "of each row; dummy predicts each target's mean or most frequent class.",
         "",
         f"    {' '.join(['sklearn-multihead', *sys.argv[1:]])}",
         "",
         audit,
         "",
-        format_table(summary, markdown=True),
+        format_table(summary, markdown=True, baseline="dummy"),
         "",
     ]
     lines += [f"![{p.stem}]({p.name})" for p in plots]
