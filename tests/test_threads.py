@@ -3,6 +3,7 @@
 n_threads winning but never above the machine's cores; torch's setting
 restored after every call; concurrent predictions equal to sequential ones."""
 
+import os
 import threading
 
 import numpy as np
@@ -13,7 +14,12 @@ from skorch.callbacks import Callback
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead._joint import training
-from sklearn_multihead._joint.training import PARALLEL_WORK, threads_for, torch_threads
+from sklearn_multihead._joint.training import (
+    PARALLEL_WORK,
+    PREDICT_PARALLEL_WORK,
+    threads_for,
+    torch_threads,
+)
 
 
 @pytest.fixture
@@ -23,7 +29,7 @@ def four_threads(monkeypatch):
     OMP_NUM_THREADS set)."""
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(training, "cpu_count", lambda: 8)
-    monkeypatch.setattr(training, "busy_cores", lambda: 0)
+    monkeypatch.setattr(training, "busy_cores", lambda **kwargs: 0)
     before = torch.get_num_threads()
     torch.set_num_threads(4)
     yield
@@ -42,16 +48,37 @@ def test_small_steps_run_on_one_thread_large_ones_on_the_budget(
 
 
 def test_large_steps_leave_out_the_busy_cores(monkeypatch, four_threads):
-    monkeypatch.setattr(training, "busy_cores", lambda: 7)
+    monkeypatch.setattr(training, "busy_cores", lambda **kwargs: 7)
     assert threads_for(PARALLEL_WORK) == 1
-    monkeypatch.setattr(training, "busy_cores", lambda: 5)
+    monkeypatch.setattr(training, "busy_cores", lambda **kwargs: 5)
     assert threads_for(PARALLEL_WORK) == 3
     assert threads_for(PARALLEL_WORK - 1) == 1
     assert threads_for(PARALLEL_WORK, n_threads=4) == 4  # the parameter wins
+    # predict calls: one thread below their own, larger, threshold
+    assert threads_for(PARALLEL_WORK, parallel_work=PREDICT_PARALLEL_WORK) == 1
+    assert threads_for(PREDICT_PARALLEL_WORK, parallel_work=PREDICT_PARALLEL_WORK) == 3
 
 
-def test_busy_cores_reads_the_machine():
-    assert 0 <= training.busy_cores() <= 10_000
+def test_busy_cores_sees_a_busy_process():
+    import multiprocessing
+    import time
+
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("reads Linux's /proc")
+    stop = multiprocessing.Event()
+    spinner = multiprocessing.Process(target=_spin, args=(stop,))
+    spinner.start()
+    try:
+        time.sleep(0.3)
+        assert training.busy_cores() >= 1
+    finally:
+        stop.set()
+        spinner.join()
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
 
 
 def test_an_explicit_n_threads_wins_within_the_machine(monkeypatch, four_threads):

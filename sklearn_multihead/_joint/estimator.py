@@ -57,7 +57,7 @@ from sklearn_multihead._joint.net import (
     TensorData,
     ValidationScore,
     as_tensor,
-    eval_batch_size,
+    head_decisions,
     resolve_device,
     widest_layer,
 )
@@ -68,6 +68,7 @@ from sklearn_multihead._joint.serialization import (
 from sklearn_multihead._joint.summary import network_summary
 from sklearn_multihead._joint.training import (
     AUTO_EARLY_STOPPING_ROWS,
+    PREDICT_PARALLEL_WORK,
     PredefinedSplit,
     auto_batch_size,
     constant_loss,
@@ -453,9 +454,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._encoder = encoder
         self._set_target_attributes(encoder)
 
-        head_kinds = [
-            head_kind(t, c) for t, c in zip(self.target_types_, self.target_classes_)
-        ]
+        head_kinds = self._head_kinds()
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_models)]
@@ -720,8 +719,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             stopper.baseline_ = baseline  # for the fit's warnings
             callbacks = []
             if train_split:  # scored before the stopper may end the last epoch
-                one_class = [c is not None and len(c) < 2 for c in self.target_classes_]
-                scorer = ValidationScore(train_split.valid, head_kinds, one_class)
+                scorer = ValidationScore(
+                    train_split.valid, head_kinds, self._n_classes()
+                )
                 callbacks.append(("valid_score", scorer))
             callbacks.append(("stopper", stopper))
             if self.verbose >= 2:  # a bar over the batches of long epochs
@@ -878,8 +878,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         module = self.net_.module_
         n = X.shape[0]
         step = max(1, PREDICT_FLOATS // max(1, sum(module.head_sizes)))
-        work = min(n, eval_batch_size(module, self.device_)) * widest_layer(module)
-        threads = threads_for(work, self.n_threads)
+        work = n * widest_layer(module)
+        threads = threads_for(work, self.n_threads, PREDICT_PARALLEL_WORK)
 
         def chunks():
             for start in range(0, max(n, 1), step):
@@ -915,17 +915,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def _decisions(self, raw):
         """Per target: a standardised number or a class code per row."""
-        columns = []
-        for j, (sl, kind) in enumerate(self._heads()):
-            if kind == "regression":
-                columns.append(raw[:, sl.start])
-            elif kind == "binary" and len(self.target_classes_[j]) == 2:
-                columns.append((raw[:, sl.start] > 0).view(np.uint8))
-            elif kind == "binary":  # one class seen in fit
-                columns.append(np.zeros(len(raw), dtype=np.uint8))
-            else:  # torch's argmax uses the threads numpy's would not
-                columns.append(torch.from_numpy(raw[:, sl]).argmax(dim=1).numpy())
-        return columns
+        return head_decisions(
+            raw, self.net_.module_.head_slices, self._head_kinds(), self._n_classes()
+        )
 
     @available_if(has_classification_target)
     def predict_proba(self, X):
@@ -994,11 +986,17 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             return raw[:, sl.start].astype(np.float64)
         return raw[:, sl].astype(np.float64)
 
-    def _heads(self):
-        kinds = [
+    def _head_kinds(self):
+        """Per target, its head: "regression", "binary" or "multiclass"."""
+        return [
             head_kind(t, c) for t, c in zip(self.target_types_, self.target_classes_)
         ]
-        return list(zip(self.net_.module_.head_slices, kinds))
+
+    def _n_classes(self):
+        return [0 if c is None else len(c) for c in self.target_classes_]
+
+    def _heads(self):
+        return list(zip(self.net_.module_.head_slices, self._head_kinds()))
 
     def summary(self):
         """A text table of the fitted network, like Keras' ``model.summary()``.

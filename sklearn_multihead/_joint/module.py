@@ -9,7 +9,7 @@ Inside:
   - ``NUMERIC_TRANSFORMS`` / ``NUMERIC_EMBEDDINGS``: the names the estimator
     accepts.
   - ``FeatureInput``: takes ``[numeric columns | categorical codes]`` (the
-    layout of ``_features.FeaturePlan``) and returns one row of features:
+    layout of ``features.FeaturePlan``) and returns one row of features:
 
     * numeric columns, with ``numeric_transform="robust"``, are centred on
       their median, divided by a robust spread and smoothly clipped,
@@ -208,7 +208,7 @@ def transform_numbers(x, center, scale, robust=True):
 
 
 def bin_edges(raw_edges, center, scale, robust=True):
-    """Quantile edges of the numeric columns (``_features.quantile_edges``)
+    """Quantile edges of the numeric columns (``features.quantile_edges``)
     in the scale the embedding sees: through the numeric transform, as
     float32, distinct, and at least 3 of them (2 bins: a binary column gets
     its midpoint, a constant one a unit bin on each side)."""
@@ -315,7 +315,7 @@ class MultiHeadMLP(nn.Module):
         ``"he"``: He-normal weights and zero biases in hidden layers (suited to
         ReLU); ``"default"``: torch's own initialisation.
     inputs : dict or None, default=None
-        Keyword arguments of an input layer (``_inputs.FeatureInput``: numeric
+        Keyword arguments of an input layer (``FeatureInput``: numeric
         transform, missing indicators, embeddings) placed before the trunk,
         which takes its output. None: X goes to the trunk as it is.
     n_ensemble : int, default=1

@@ -31,6 +31,8 @@ Inside:
   ``valid_loss``, ...; weighted by the known cells and sample weights, not
   by batch), ``*_best`` flags as skorch's ``PassthroughScoring`` records
   them, and a clear error when a loss is not finite.
+- ``head_decisions``: the per-target numbers or class codes from the
+  network's outputs (``predict`` and ``ValidationScore`` share it).
 - ``ValidationScore``: ``valid_score`` (mean R^2 / accuracy over the targets
   on the held-out rows) after every epoch.
 - ``StopOnPlateau``: skorch's ``EarlyStopping`` with scikit-learn's ``tol``
@@ -416,37 +418,51 @@ class TargetLosses(Callback):
         self.batches_ = {"train": [], "valid": []}
 
 
+def head_decisions(raw, head_slices, head_kinds, n_classes):
+    """Per target, from the network's outputs ``raw`` (rows x outputs): the
+    standardised number (regression) or the class code (uint8 for a binary
+    head, int64 for a multiclass one) of every row. ``n_classes``: per
+    target, its number of classes (a binary head of one class seen in fit
+    always predicts it)."""
+    columns = []
+    for sl, kind, n in zip(head_slices, head_kinds, n_classes):
+        if kind == "regression":
+            columns.append(raw[:, sl.start])
+        elif kind == "binary" and n == 2:
+            columns.append((raw[:, sl.start] > 0).view(np.uint8))
+        elif kind == "binary":  # one class seen in fit
+            columns.append(np.zeros(len(raw), dtype=np.uint8))
+        else:  # torch's argmax uses the threads numpy's would not
+            columns.append(torch.from_numpy(raw[:, sl]).argmax(dim=1).numpy())
+    return columns
+
+
 class ValidationScore(Callback):
     """Records ``valid_score`` after every epoch: the mean over targets of R^2
     (regression) and accuracy (classification) on the held-out rows, from the
     encoded targets (R^2 does not change with the standardisation), as
     scikit-learn's MLP records ``validation_scores_``."""
 
-    def __init__(self, valid, head_kinds, one_class):
-        self.valid, self.head_kinds, self.one_class = valid, head_kinds, one_class
+    def __init__(self, valid, head_kinds, n_classes):
+        self.valid, self.head_kinds, self.n_classes = valid, head_kinds, n_classes
 
     def on_epoch_end(self, net, **kwargs):
         raw = net.predict_raw(self.valid.X)
         Y = self.valid.Y.cpu().numpy()
+        decided = head_decisions(
+            raw, net.module_.head_slices, self.head_kinds, self.n_classes
+        )
         scores = []
-        for j, (sl, kind) in enumerate(zip(net.module_.head_slices, self.head_kinds)):
-            y = Y[:, j]
-            known = ~np.isnan(y)
+        for j, (kind, pred) in enumerate(zip(self.head_kinds, decided)):
+            known = ~np.isnan(Y[:, j])
             if not known.any():
                 continue
-            y = y[known]
+            y, pred = Y[known, j], pred[known]
             if kind == "regression":
-                pred = raw[known, sl.start]
                 spread = ((y - y.mean()) ** 2).sum()
                 if spread > 0:
                     scores.append(1.0 - ((y - pred) ** 2).sum() / spread)
                 continue
-            if self.one_class[j]:  # one class seen in fit: always predicted
-                pred = np.zeros_like(y)
-            elif kind == "binary":
-                pred = (raw[known, sl.start] > 0).astype(np.float32)
-            else:
-                pred = raw[known, sl].argmax(axis=1)
             scores.append(float((pred == y).mean()))
         net.history.record("valid_score", float(np.mean(scores)) if scores else np.nan)
 

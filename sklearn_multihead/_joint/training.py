@@ -18,6 +18,7 @@ Inside:
 """
 
 import os
+import time
 from contextlib import contextmanager
 from numbers import Integral
 
@@ -35,6 +36,11 @@ AUTO_EARLY_STOPPING_ROWS = 200
 #: (benchmarks/bench_threads.py: below it one thread is as fast on an idle
 #: machine and 4-50 x faster on a busy one, where OpenMP pools spin)
 PARALLEL_WORK = 2**15
+#: a predict call's rows x widest layer from which a second thread is worth
+#: reading the machine's load for (bench_threads.py: 2 threads gain 1.5-2 x
+#: on an idle machine from 20,000 rows at width 128; below this a call is
+#: too short for the reading, ~1.5 ms, and one thread never spins)
+PREDICT_PARALLEL_WORK = 2**21
 
 
 def head_kind(target_type, classes):
@@ -53,39 +59,46 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
-def busy_cores():
-    """Runnable tasks of other processes right now (0 where unknown): the
-    machine's runnable count (``/proc/loadavg``) less this process's running
-    threads (OpenMP workers still spinning after a parallel step)."""
-    try:
-        with open("/proc/loadavg") as f:
-            runnable = int(f.read().split()[3].split("/")[0])
-        own = 0
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/stat") as f:
-                    own += f.read().rpartition(")")[2].split()[0] == "R"
-            except (OSError, IndexError):  # a thread that just ended
-                continue
-    except (OSError, ValueError, IndexError):
-        return 0
-    return max(runnable - max(own, 1), 0)
+def busy_cores(samples=3, gap_s=0.0005):
+    """Runnable tasks of other processes (0 where unknown): the machine's
+    runnable count (``/proc/loadavg``) less this process's running threads
+    (OpenMP workers still spinning after a parallel step); the most of
+    ``samples`` reads ``gap_s`` apart, since one read can land in the moment
+    another task is switched out."""
+    seen = 0
+    for i in range(samples):
+        if i:
+            time.sleep(gap_s)
+        try:
+            with open("/proc/loadavg") as f:
+                runnable = int(f.read().split()[3].split("/")[0])
+            own = 0
+            for tid in os.listdir("/proc/self/task"):
+                try:
+                    with open(f"/proc/self/task/{tid}/stat") as f:
+                        own += f.read().rpartition(")")[2].split()[0] == "R"
+                except (OSError, IndexError):  # a thread that just ended
+                    continue
+        except (OSError, ValueError, IndexError):
+            return 0
+        seen = max(seen, runnable - max(own, 1))
+    return seen
 
 
-def threads_for(work, n_threads=None):
-    """torch threads for steps of ``work`` (rows x widest layer).
+def threads_for(work, n_threads=None, parallel_work=PARALLEL_WORK):
+    """torch threads for a call whose work is ``work`` (fit: rows per batch x
+    widest layer; predict: rows x widest layer).
 
     ``n_threads`` (the estimator's parameter) wins: -1 for the whole budget,
     an int for that many, never more than this process's cores (a number
     read from a model file cannot ask OpenMP for 100,000 threads). None:
-    one thread below ``PARALLEL_WORK``, else the budget: torch's current
+    one thread below ``parallel_work``, else the budget: torch's current
     setting (which ``threadpoolctl`` limits change), lowered to
     ``OMP_NUM_THREADS`` when a parallel runner (joblib, Dask) set it so that
-    workers x threads <= cores. Large steps also leave out the cores other
-    processes are running on when the call starts (read once per fit or
-    predict call, ~0.1 ms): two OpenMP threads on a busy core cost 2-4 x in
-    fit and in predict (bench_threads.py, (128, 64) and (256, 128) networks
-    with 1 and 2 busy processes).
+    workers x threads <= cores, less the cores other processes are running
+    on when the call starts (read once per call, ~1.5 ms): two OpenMP threads
+    on a busy core cost 2-14 x in fit and in predict (bench_threads.py, 1 and
+    2 busy processes).
     """
     budget = torch.get_num_threads()
     try:
@@ -97,7 +110,7 @@ def threads_for(work, n_threads=None):
     if n_threads is not None:
         wanted = budget if n_threads == -1 else int(n_threads)
         return max(1, min(wanted, cpu_count()))
-    if work is not None and work < PARALLEL_WORK:
+    if work is not None and work < parallel_work:
         return 1
     return max(1, min(budget, cpu_count() - busy_cores()))
 

@@ -14,9 +14,9 @@ Inside:
   Markdown, the best model of each row marked.
 
 What ``--out`` receives (``report.md``, ``results.json``, the plots) is
-written by ``_reportfiles``.
+written by ``report_files``.
 
-Uses the public API of the package and scikit-learn (``_progress`` shows
+Uses the public API of the package and scikit-learn (``progress`` shows
 the fits as they run); imported by ``cli`` only when a command needs it.
 """
 

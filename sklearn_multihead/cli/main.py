@@ -6,10 +6,10 @@ Inside:
   its own options; ``--version`` and ``--help`` answer without importing
   torch, scikit-learn or pandas (they are imported when a command runs).
 
-The tables are read, audited and prepared by ``_table``; ``compare`` and its
-reports live in ``_report``; the model folders of ``fit``, ``predict`` and
-``score`` in ``_folder``. Every foreseeable mistake is one ``error:``
-line on stderr and exit status 2.
+The tables are read, audited and prepared by ``tables``; ``compare`` and its
+reports live in ``compare`` and ``report_files``; the model folders of ``fit``,
+``predict`` and ``score`` in ``model_folder``. Every foreseeable mistake is
+one ``error:`` line on stderr and exit status 2.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""What the command's ``compare --out DIR`` writes (``_report`` computes it).
+"""What the command's ``compare --out DIR`` writes (``compare`` computes it).
 
 Inside:
 
@@ -6,7 +6,7 @@ Inside:
   existing report is replaced only with ``--force``).
 - ``write_outputs``: ``report.md``, ``results.json`` and the plots
   (``scores.png``, ``history.png``; matplotlib, the ``plot`` extra), each
-  through ``_outputs.write_file`` (a temporary name, then a rename).
+  through ``outputs.write_file`` (a temporary name, then a rename).
 """
 
 import json
