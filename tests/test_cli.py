@@ -633,3 +633,15 @@ def test_compare_shows_the_dummy_baseline_and_marks_who_does_not_beat_it(
     assert "0.900 ± 0.010 *" in rows["k"] and "0.500 ± 0.010 !" in rows["k"]
     assert "2.500 ± 0.100 !" in rows["v"] and "1.000 ± 0.100 *" in rows["v"]
     assert "! not better than dummy" in text
+
+
+def test_python_dash_m_runs_the_command(capsys, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["sklearn-multihead", "--version"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("sklearn_multihead.cli", run_name="__main__")
+    assert done.value.code == 0
+    from sklearn_multihead import __version__
+
+    assert capsys.readouterr().out.strip() == __version__

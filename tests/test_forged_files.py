@@ -473,6 +473,11 @@ def _set_doc_entry(key, value):
     "change_doc, change_tensors, match",
     [
         (_set_doc_entry("head_sizes", [5]), None, "head sizes do not match"),
+        (_set_doc_entry("head_kinds", ["regression"]), None, "heads do not match"),
+        (_set_doc_entry("class_weights", [[1.0, 2.0]]), None, "class weights do"),
+        (_set_doc_entry("n_features", 5), None, "does not match the features"),
+        (_set_doc_entry("cardinalities", [9]), None, "input layer does not match"),
+        (_set_doc_entry("missing_columns", [7]), None, "missing column is not an"),
         (
             None,
             lambda t: t.__setitem__(
@@ -493,7 +498,17 @@ def _set_doc_entry(key, value):
             "module.inputs.center is not finite",
         ),
     ],
-    ids=["5-output-head", "offsets", "missing-columns", "nan-center"],
+    ids=[
+        "5-output-head",
+        "head-kinds",
+        "class-weights",
+        "n-features",
+        "cardinalities",
+        "missing-columns-doc",
+        "offsets",
+        "missing-columns",
+        "nan-center",
+    ],
 )
 def test_forged_network_arrays_are_refused_on_load(
     tmp_path, change_doc, change_tensors, match

@@ -132,7 +132,9 @@ def fit_predict(model, X_train, Y_train, X_test, Y_test, keep=False):
 
 # -- compare ------------------------------------------------------------------------
 def compare(X, Y, types, plan, args, progress=True):
-    """Cross-validate the models; returns (per-fold rows, summary, last joint).
+    """Cross-validate the models; returns (per-fold rows, summary, last joint,
+    its permutation importances on the last fold's test rows: with ``--out``
+    only, else None).
 
     The fits run one after another, with a bar over each network's epochs,
     or, when ``--n-jobs`` (default: every core) allows more than one, in
@@ -202,7 +204,17 @@ def compare(X, Y, types, plan, args, progress=True):
             rows += _fold_rows(name, fold, report, fit_s, predict_s)
             if name == "joint" and fold == last:
                 joint_last = parts[0][4]
-    return rows, summarize(rows), joint_last
+    importances = None
+    if joint_last is not None and getattr(args, "out", None):
+        from sklearn_multihead.inspection import target_importances
+
+        _, _, X_test, Y_test = data(last, list(Y.columns))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            importances = target_importances(
+                joint_last, X_test, Y_test, n_repeats=3, random_state=args.random_state
+            )
+    return rows, summarize(rows), joint_last, importances
 
 
 def _indexed(call):

@@ -314,7 +314,7 @@ def _compare(X, Y, types, plan, args, data_name, audit):
     # the baseline that learns nothing goes beside every score
     args.models = [m for m in args.models if m != BASELINE] + [BASELINE]
     t0 = time.perf_counter()
-    rows, summary, joint = compare(
+    rows, summary, joint, importances = compare(
         prepare_features(X, plan), Y, types, plan, args, progress=not args.no_progress
     )
     print(
@@ -323,7 +323,9 @@ def _compare(X, Y, types, plan, args, data_name, audit):
     )
     print(format_table(summary, baseline=BASELINE))
     if args.out:
-        paths = write_outputs(args.out, rows, summary, joint, args, data_name, audit)
+        paths = write_outputs(
+            args.out, rows, summary, joint, args, data_name, audit, importances
+        )
         print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -21,11 +21,19 @@ from sklearn_multihead.cli.compare import format_table, json_number
 from sklearn_multihead.cli.outputs import write_file
 
 #: what ``write_outputs`` may write into ``--out``
-REPORT_FILES = ("report.md", "results.json", "scores.png", "history.png")
+REPORT_FILES = (
+    "report.md",
+    "results.json",
+    "scores.png",
+    "history.png",
+    "importance.png",
+)
 
 
-def write_outputs(out, rows, summary, joint, args, data_name, audit):
-    """``report.md``, ``results.json`` and the plots in ``out``."""
+def write_outputs(out, rows, summary, joint, args, data_name, audit, importances=None):
+    """``report.md``, ``results.json`` and the plots in ``out``; with
+    ``importances`` (``inspection.target_importances`` of the joint network
+    on the last fold's test rows), their table and ``importance.png``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = {
@@ -52,7 +60,9 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
     write_file(
         out / "results.json", lambda p: p.write_text(json.dumps(results, indent=2))
     )
-    plots = _plots(out, summary, joint)
+    if importances is not None:
+        results["importances"] = importances.to_dict(orient="records")
+    plots = _plots(out, summary, joint, importances)
     lines = [
         "# sklearn-multihead compare",
         "",
@@ -67,6 +77,17 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
         format_table(summary, markdown=True, baseline="dummy"),
         "",
     ]
+    if importances is not None:
+        lines += [
+            "## What drives each target",
+            "",
+            "Permutation importance of each feature for each target (the joint "
+            "network of the last fold, on its test rows, 3 shuffles): the drop of "
+            "the target's score (R² or accuracy) when the feature is shuffled.",
+            "",
+            _importance_table(importances),
+            "",
+        ]
     lines += [f"![{p.stem}]({p.name})" for p in plots]
     if not plots:
         lines.append('Plots need matplotlib: pip install "sklearn-multihead[plot]".')
@@ -74,7 +95,18 @@ def write_outputs(out, rows, summary, joint, args, data_name, audit):
     return [out / "report.md", out / "results.json", *plots]
 
 
-def _plots(out, summary, joint):
+def _importance_table(importances):
+    """Features by targets, the mean drop in each cell (Markdown)."""
+    wide = importances.pivot_table(
+        index="feature", columns="target", values="importance_mean", sort=False
+    )
+    header = ["feature", *[str(t) for t in wide.columns]]
+    lines = [[str(f), *[f"{v:.3f}" for v in row]] for f, row in wide.iterrows()]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
+
+
+def _plots(out, summary, joint, importances=None):
     try:
         import matplotlib
 
@@ -131,6 +163,25 @@ def _plots(out, summary, joint):
         )
         ax.set_title(f"Joint network, last fold: {curves} loss per target", fontsize=10)
         paths.append(write_file(out / "history.png", lambda p: _png(fig, p)))
+        plt.close(fig)
+    if importances is not None and len(importances):
+        wide = importances.pivot_table(
+            index="feature", columns="target", values="importance_mean", sort=False
+        )
+        fig, ax = plt.subplots(
+            figsize=(max(4.8, 1.6 + 1.1 * wide.shape[1]), 1.6 + 0.35 * wide.shape[0]),
+            layout="constrained",
+        )
+        values = wide.to_numpy(dtype=float)
+        bound = max(float(np.nanmax(np.abs(values))), 1e-12)
+        image = ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+        ax.set_xticks(range(wide.shape[1]), [str(t) for t in wide.columns])
+        ax.set_yticks(range(wide.shape[0]), [str(f) for f in wide.index])
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
+        fig.colorbar(image, ax=ax, label="score drop when shuffled")
+        ax.set_title("What drives each target (joint network, last fold)", fontsize=10)
+        paths.append(write_file(out / "importance.png", lambda p: _png(fig, p)))
         plt.close(fig)
     return paths
 
