@@ -178,7 +178,16 @@ def _plots(out, summary, joint, importances=None):
         ax.set_xticks(range(wide.shape[1]), [str(t) for t in wide.columns])
         ax.set_yticks(range(wide.shape[0]), [str(f) for f in wide.index])
         for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
+            dark = abs(v) > 0.6 * bound  # white text on the darkest cells
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
         fig.colorbar(image, ax=ax, label="score drop when shuffled")
         ax.set_title("What drives each target (joint network, last fold)", fontsize=10)
         paths.append(write_file(out / "importance.png", lambda p: _png(fig, p)))
