@@ -49,6 +49,16 @@ def has_classification_target(est):
     return True
 
 
+def has_regression_target(est):
+    """``available_if`` check: intervals need a regression target."""
+    if hasattr(est, "target_types_") and REGRESSION not in est.target_types_:
+        raise AttributeError(
+            "predict_interval is not available: this model was fitted with "
+            "classification targets only; intervals are for numbers."
+        )
+    return True
+
+
 def is_single_classifier(est):
     """``available_if`` check: classifier-only methods need one class target."""
     if est._single_target_type() != CLASSIFICATION:

@@ -337,3 +337,23 @@ def test_predict_proba_refuses_a_column_name_it_would_write_twice(tmp_path, caps
     assert "'k_proba_p' twice: as the target 'k_proba_p'" in err
     assert "the probability of class 'p' of 'k'" in err
     assert not out.exists()
+
+
+def test_predict_interval_writes_bounds_beside_the_predictions(tmp_path, capsys):
+    X, Y = make_joint_dataset(n_samples=400, n_features=3, random_state=0)
+    path = tmp_path / "t.csv"
+    pd.concat([X, Y], axis=1).to_csv(path, index=False)
+    model, out = tmp_path / "m", tmp_path / "pred.csv"
+    argv = ["fit", str(path), "-t", "reg_0", "-t", "cls_0", "--model", str(model)]
+    assert main([*argv, *FAST]) == 0
+    argv = ["predict", str(model), str(path), "--out", str(out)]
+    assert main([*argv, "--interval", "0.9"]) == 0
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["reg_0", "cls_0", "reg_0_lower", "reg_0_upper"]
+    assert (written["reg_0_lower"] <= written["reg_0"]).all()
+    assert (written["reg_0"] <= written["reg_0_upper"]).all()
+    capsys.readouterr()
+    assert main([*argv, "--force", "--interval", "1.5"]) == 2
+    assert "--interval 1.5: coverage must be a number strictly between" in _error(
+        capsys
+    )

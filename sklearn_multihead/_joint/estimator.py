@@ -32,6 +32,7 @@ from skorch.callbacks import PrintLog, ProgressBar
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
+    has_regression_target,
     is_single_classifier,
 )
 from sklearn_multihead._joint.features import (
@@ -63,6 +64,7 @@ from sklearn_multihead._joint.net import (
 )
 from sklearn_multihead._joint.serialization import (
     check_network_file,
+    interval_residuals,
     load_network_tensors,
 )
 from sklearn_multihead._joint.summary import network_summary
@@ -316,6 +318,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         else None.
     best_validation_score_ : float or None
         The best of ``validation_scores_``.
+    interval_residuals_ : list
+        Per target, the sorted absolute residuals (in standardised units) of
+        the rows held out of the networks that did not train on them, which
+        calibrate ``predict_interval``; None for a classification target, and
+        for every target without early stopping or after more training.
     target_classes_ : list
         Per target, its class labels or None (``classes_`` is this list with
         several targets, the one array for a 1-D classification y, and absent
@@ -536,6 +543,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         finally:
             stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
+        # the held-out residuals described the networks before this training
+        self.interval_residuals_ = [None] * self.n_outputs_
         return self
 
     def _encode_more(self, y):
@@ -661,9 +670,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         each network's Adam moments) when there are several. Returns whether
         a network ran out of epochs before its loss stopped improving."""
         nets, reached_max_iter = [], False
+        regression = [j for j, k in enumerate(head_kinds) if k == "regression"]
+        held_out = _HeldOut(len(data), len(regression))
         for seed in seeds:
             # each network: its own initial weights and validation split
             stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
+            if self.early_stopping_ and regression:
+                valid_rows, valid = self._held_out_
+                raw = self.net_.predict_raw(valid.X)
+                starts = [self.net_.module_.head_slices[j].start for j in regression]
+                held_out.add(valid_rows, raw[:, starts])
             nets.append(self.net_)
             baseline = None if first_chunk else stopper.baseline_
             label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
@@ -678,6 +694,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             for net in nets:
                 for param, moments in net.optimizer_.state.items():
                     state[param] = moments
+        self.__dict__.pop("_held_out_", None)
+        residuals = held_out.residuals(data.Y.cpu().numpy()[:, regression])
+        self.interval_residuals_ = [None] * len(head_kinds)
+        for j, r in zip(regression, residuals):
+            self.interval_residuals_[j] = r
         return reached_max_iter
 
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
@@ -689,8 +710,12 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         center, scale, edges = numbers
         train_split = False
         if self.early_stopping_:
-            data, valid = self._split(data, seed)
+            train_rows, valid_rows = split_rows(
+                len(data), self.validation_fraction, seed
+            )
+            data, valid = data.subset(train_rows), data.subset(valid_rows)
             train_split = PredefinedSplit(valid)
+            self._held_out_ = (valid_rows.numpy(), valid)
         batch_size = (
             auto_batch_size(len(data)) if self.batch_size == "auto" else self.batch_size
         )
@@ -986,6 +1011,95 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             return raw[:, sl.start].astype(np.float64)
         return raw[:, sl].astype(np.float64)
 
+    @available_if(has_regression_target)
+    def predict_interval(self, X, coverage=0.9):
+        """Prediction intervals of the regression targets (split conformal).
+
+        Each network of the model holds out its own rows for early stopping;
+        the residuals of those rows, predicted by the networks that did not
+        train on them (averaged), calibrate the intervals: for a new row from
+        the same distribution as the training rows, the interval holds the
+        true value with probability at least ``coverage``, whatever the
+        distribution of the errors. The averaged model is at least as good
+        as its parts, so the coverage errs on the safe side.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        coverage : float, default=0.9
+            The share of rows whose interval should hold the true value,
+            strictly between 0 and 1.
+
+        Returns
+        -------
+        bounds : DataFrame or ndarray
+            A DataFrame with the columns ``<target>_lower`` and
+            ``<target>_upper`` for each regression target when y was a
+            DataFrame (X's index kept); else an array of shape
+            (n_samples, n_regression_targets, 2), lower then upper bound, in
+            the target's units.
+
+        Raises
+        ------
+        ValueError
+            When ``coverage`` is not strictly between 0 and 1, when the model
+            has no held-out residuals (fitted without early stopping, or
+            trained further since), or when they are too few for
+            ``coverage``.
+        """
+        check_is_fitted(self)
+        if not (
+            isinstance(coverage, Real)
+            and not isinstance(coverage, bool)
+            and 0 < coverage < 1
+        ):
+            raise ValueError(
+                "coverage must be a number strictly between 0 and 1 (e.g. 0.9 for "
+                f"90% intervals). Got {coverage!r} instead."
+            )
+        widths = {}
+        residuals = getattr(self, "interval_residuals_", None) or []
+        for j, kind in enumerate(self._head_kinds()):
+            if kind != "regression":
+                continue
+            r = residuals[j] if j < len(residuals) else None
+            name = self._encoder.names_[j]
+            if r is None:
+                raise ValueError(
+                    f"This model has no held-out residuals for {name!r}: it was "
+                    "fitted without early stopping (early_stopping='auto' holds "
+                    "out rows from 200 rows on), or trained further with "
+                    "partial_fit or warm_start since. Fit it with "
+                    "early_stopping=True for intervals."
+                )
+            n = len(r)
+            rank = int(np.ceil((n + 1) * coverage))
+            if rank > n:
+                needed = int(np.ceil(coverage / (1 - coverage)))
+                raise ValueError(
+                    f"coverage={coverage} needs at least {needed} held-out "
+                    f"residuals for {name!r}; the model has {n}. Lower coverage, "
+                    "or fit on more rows (or with a larger validation_fraction)."
+                )
+            widths[j] = float(r[rank - 1]) * self._encoder.scales_[j]
+        pred = self.predict(X)
+        frame = isinstance(pred, pd.DataFrame)
+        if not frame:
+            pred = np.asarray(pred)
+            if pred.ndim == 1:
+                pred = pred[:, None]
+        columns, bounds = {}, []
+        for j, width in widths.items():
+            name = self._encoder.names_[j]
+            value = np.asarray(pred[name] if frame else pred[:, j], dtype=np.float64)
+            lower, upper = value - width, value + width
+            columns[f"{name}_lower"], columns[f"{name}_upper"] = lower, upper
+            bounds.append(np.column_stack([lower, upper]))
+        if frame:
+            return pd.DataFrame(columns, index=pred.index)
+        out = np.stack(bounds, axis=1)
+        return out[:, 0, :] if self._encoder.kind_ == "1d" else out
+
     def _head_kinds(self):
         """Per target, its head: "regression", "binary" or "multiclass"."""
         return [
@@ -1089,7 +1203,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             ]
             for name, t in obj.state_dict().items()
         }
-        return extra, {k: t.detach().cpu().numpy() for k, t in tensors.items()}
+        arrays = {k: t.detach().cpu().numpy() for k, t in tensors.items()}
+        for j, r in enumerate(getattr(self, "interval_residuals_", None) or []):
+            if r is not None:
+                arrays[f"intervals.{j}"] = np.asarray(r, dtype=np.float32)
+        return extra, arrays
 
     def _restore_file_state(self, parts, tensors, device=None):
         training = parts["training"]
@@ -1122,9 +1240,42 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             saved = training["device_"]
             device = saved if saved == "cpu" or torch.cuda.is_available() else "cpu"
         self.device_ = resolve_device(device)
+        intervals = {
+            k: tensors.pop(k) for k in list(tensors) if k.startswith("intervals.")
+        }
+        self.interval_residuals_ = interval_residuals(intervals, self._head_kinds())
         module, criterion = self._build_module_and_loss(every_model=True)
         load_network_tensors(module, criterion, tensors)
         self.net_ = self._build_net(
             module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
         )
         self.net_.initialize()
+
+
+class _HeldOut:
+    """The held-out predictions of the networks of one fit: per row, the sum
+    of the regression outputs of the networks that did not train on it, and
+    their count; then the absolute residuals of the rows held out at least
+    once (the "out-of-bag" average, as a forest's)."""
+
+    def __init__(self, n_rows, n_targets):
+        self.sums = np.zeros((n_rows, n_targets))
+        self.counts = np.zeros(n_rows)
+
+    def add(self, rows, outputs):
+        self.sums[rows] += outputs
+        self.counts[rows] += 1
+
+    def residuals(self, Y):
+        """Per column of the standardised targets ``Y``, the sorted absolute
+        residuals of its known cells that were held out (None without any)."""
+        out = []
+        held = self.counts > 0
+        for r in range(self.sums.shape[1]):
+            known = held & ~np.isnan(Y[:, r])
+            if not known.any():
+                out.append(None)
+                continue
+            predicted = self.sums[known, r] / self.counts[known]
+            out.append(np.sort(np.abs(Y[known, r] - predicted)).astype(np.float32))
+        return out

@@ -320,9 +320,10 @@ class JointNet(NeuralNet):
         copy of the module (made at the first such call after training, kept
         until the next training or ``load_params``): a row's outputs then do
         not depend on the rows it is predicted with (float32 kernels for 1 row
-        and for 20 differ by ~1e-7), and the training module is never touched,
-        so a predict from another thread cannot change its mode. Float32
-        elsewhere (validation scores, GPUs).
+        and for 20 differ by ~1e-7). Float32 elsewhere (validation scores,
+        GPUs), on the module itself when it is in eval mode, else on an eval
+        copy: a predict from another thread never changes the mode of a
+        module being trained.
         """
         module = getattr(self, "module_", None)
         if module is None:  # skorch's own error, which names the fix
@@ -334,8 +335,9 @@ class JointNet(NeuralNet):
         if float64:
             module = self.float64_module()
             chunk = max(1, chunk // 2)  # the same bytes of activations
-        elif module.training:
-            module.train(False)
+        elif module.training:  # being trained (another thread): never touch it
+            with torch.no_grad():
+                module = copy.deepcopy(module).train(False)
         with torch.inference_mode():
             for start in range(0, n, chunk):
                 x = X[start : start + chunk]

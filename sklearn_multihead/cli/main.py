@@ -204,6 +204,14 @@ def build_parser():
     )
     force_option(p, "replace the --out file if it exists (never an input)")
     p.add_argument("--proba", action="store_true", help="add class probability columns")
+    p.add_argument(
+        "--interval",
+        type=float,
+        metavar="COVERAGE",
+        help="add <target>_lower and <target>_upper columns for each regression "
+        "target: intervals that hold the true value with this probability "
+        "(e.g. 0.9), calibrated on the rows the model held out in fit",
+    )
 
     p = subcommand(
         "score",
@@ -254,7 +262,9 @@ def _run(args):
         if args.out:
             inputs = [args.data, *Path(args.model).glob("*")]
             check_output_file(args.out, "--out", inputs, args.force)
-        pred, _, _ = predict_table(args.model, table, proba=args.proba)
+        pred, _, _ = predict_table(
+            args.model, table, proba=args.proba, interval=args.interval
+        )
         pred = spreadsheet_safe(pred)  # no cell or name a spreadsheet would run
         if args.out:
             write_file(args.out, lambda path: pred.to_csv(path, index=False))

@@ -159,8 +159,10 @@ def _check_spec(spec):
         raise ValueError("bad plan")
 
 
-def predict_table(folder, table, proba=False, model_parts=None):
-    """Predictions (and class probabilities) of a saved model for ``table``."""
+def predict_table(folder, table, proba=False, model_parts=None, interval=None):
+    """Predictions (and class probabilities, and with ``interval`` the
+    bounds of the regression targets' intervals of that coverage) of a saved
+    model for ``table``."""
 
     model, spec = model_parts or load_saved(folder)
     missing = [c for c in spec["features"] if c not in table.columns]
@@ -198,6 +200,24 @@ def predict_table(folder, table, proba=False, model_parts=None):
                     )
                 made[column] = source
                 pred[column] = p[:, k]
+    if interval is not None:
+        if "regression" not in model.target_types_:
+            raise UsageError(
+                "--interval needs a regression target; this model has only "
+                "classification targets."
+            )
+        try:
+            bounds = model.predict_interval(X, coverage=interval)
+        except ValueError as exc:
+            raise UsageError(f"--interval {interval}: {exc}") from None
+        made = {str(c): f"the column {c!r}" for c in pred.columns}
+        for column in bounds.columns:
+            if column in made:
+                raise UsageError(
+                    f"--interval would write {column!r} twice: as {made[column]} "
+                    "and as an interval bound. Rename the target."
+                )
+            pred[column] = bounds[column].to_numpy()
     return pred, probas, model
 
 
