@@ -12,9 +12,10 @@ Inside:
   ``_restore_file_state`` for the model itself.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.base import MultiOutputMixin
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
@@ -139,6 +140,94 @@ class JointTargetsMixin(MultiOutputMixin):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @available_if(has_regression_target)
+    def predict_interval(self, X, coverage=0.9):
+        """Prediction intervals of the regression targets (split conformal).
+
+        The residuals of rows the model's parts did not train on calibrate
+        the intervals (``interval_residuals_``): for the network, the rows
+        each of its networks held out for early stopping, predicted by the
+        networks that did not train on them (averaged); for the forest, its
+        out-of-bag predictions. For a new row from the same distribution as
+        the training rows, the interval holds the true value with probability
+        at least ``coverage``, whatever the distribution of the errors (the
+        whole model is at least as good as its parts, so the coverage errs on
+        the safe side).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        coverage : float, default=0.9
+            The share of rows whose interval should hold the true value,
+            strictly between 0 and 1.
+
+        Returns
+        -------
+        bounds : DataFrame or ndarray
+            A DataFrame with the columns ``<target>_lower`` and
+            ``<target>_upper`` for each regression target when y was a
+            DataFrame (X's index kept); else an array of shape
+            (n_samples, n_regression_targets, 2), lower then upper bound, in
+            the target's units.
+
+        Raises
+        ------
+        ValueError
+            When ``coverage`` is not strictly between 0 and 1, when the model
+            has no held-out residuals (fitted without early stopping, or
+            trained further since), or when they are too few for
+            ``coverage``.
+        """
+        check_is_fitted(self)
+        if not (
+            isinstance(coverage, Real)
+            and not isinstance(coverage, bool)
+            and 0 < coverage < 1
+        ):
+            raise ValueError(
+                "coverage must be a number strictly between 0 and 1 (e.g. 0.9 for "
+                f"90% intervals). Got {coverage!r} instead."
+            )
+        widths = {}
+        residuals = getattr(self, "interval_residuals_", None) or []
+        for j, kind in enumerate(self.target_types_):
+            if kind != REGRESSION:
+                continue
+            r = residuals[j] if j < len(residuals) else None
+            name = self._encoder.names_[j]
+            if r is None:
+                raise ValueError(
+                    f"This model has no held-out residuals for {name!r}: "
+                    f"{self._NO_RESIDUALS}"
+                )
+            n = len(r)
+            rank = int(np.ceil((n + 1) * coverage))
+            if rank > n:
+                needed = int(np.ceil(coverage / (1 - coverage)))
+                raise ValueError(
+                    f"coverage={coverage} needs at least {needed} held-out "
+                    f"residuals for {name!r}; the model has {n}. Lower coverage, "
+                    "or fit on more rows (or with a larger validation_fraction)."
+                )
+            widths[j] = float(r[rank - 1])
+        pred = self.predict(X)
+        frame = isinstance(pred, pd.DataFrame)
+        if not frame:
+            pred = np.asarray(pred)
+            if pred.ndim == 1:
+                pred = pred[:, None]
+        columns, bounds = {}, []
+        for j, width in widths.items():
+            name = self._encoder.names_[j]
+            value = np.asarray(pred[name] if frame else pred[:, j], dtype=np.float64)
+            lower, upper = value - width, value + width
+            columns[f"{name}_lower"], columns[f"{name}_upper"] = lower, upper
+            bounds.append(np.column_stack([lower, upper]))
+        if frame:
+            return pd.DataFrame(columns, index=pred.index)
+        out = np.stack(bounds, axis=1)
+        return out[:, 0, :] if self._encoder.kind_ == "1d" else out
+
     def score(self, X, y, sample_weight=None):
         """Mean over targets of R^2 (regression) and accuracy (classification).
 
@@ -157,6 +246,8 @@ class JointTargetsMixin(MultiOutputMixin):
         """
         return joint_score(y, self.predict(X), self.target_types_, sample_weight)
 
+    #: why a model may have no held-out residuals (each estimator says its own)
+    _NO_RESIDUALS = "fit it again."
     #: private attributes set by fit (besides the public ones ending in "_");
     #: each estimator names its own
     _FIT_STATE = ("_encoder",)
@@ -259,3 +350,36 @@ class JointTargetsMixin(MultiOutputMixin):
                 f"{type(exc).__name__}: {exc}"
             ) from None
         return est, command
+
+
+def interval_residuals(arrays, target_types):
+    """The held-out residuals of a model file (``intervals.<j>`` arrays of
+    the regression targets), checked: one finite, non-negative, 1-D float32
+    array per regression target named, sorted here; None for the others (and
+    for files without them)."""
+    out = [None] * len(target_types)
+    for name, values in arrays.items():
+        index = name.split(".", 1)[1]
+        if not index.isdigit() or int(index) >= len(target_types):
+            raise ValueError(f"the file's {name} names no target")
+        j = int(index)
+        values = np.asarray(values)
+        if (
+            target_types[j] != REGRESSION
+            or values.ndim != 1
+            or values.dtype != np.float32
+            or not np.isfinite(values).all()
+            or (values < 0).any()
+        ):
+            raise ValueError(f"the file's {name} are not the residuals of a target")
+        out[j] = np.sort(values)
+    return out
+
+
+def residual_arrays(residuals):
+    """``interval_residuals_`` as the arrays of a model file."""
+    return {
+        f"intervals.{j}": np.asarray(r, dtype=np.float32)
+        for j, r in enumerate(residuals or [])
+        if r is not None
+    }

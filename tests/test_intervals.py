@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import joint
 
-from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead import RandomForestRegressorClassifier
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +21,13 @@ def noisy():
     return X.iloc[:1600], Y.iloc[:1600], X.iloc[1600:], Y.iloc[1600:]
 
 
-@pytest.fixture(scope="module")
-def fitted(noisy):
+@pytest.fixture(scope="module", params=["joint", "forest"])
+def fitted(noisy, request):
+    """The network (its held-out rows) and the forest (out-of-bag rows)."""
     X, Y, _, _ = noisy
-    return joint(n_models=2, max_iter=30, random_state=0).fit(X, Y)
+    if request.param == "joint":
+        return joint(n_models=2, max_iter=30, random_state=0).fit(X, Y)
+    return RandomForestRegressorClassifier(n_estimators=40, random_state=0).fit(X, Y)
 
 
 def test_intervals_cover_new_rows_at_the_asked_rate(noisy, fitted):
@@ -50,7 +53,7 @@ def test_intervals_hold_the_prediction_and_widen_with_coverage(noisy, fitted):
 
 def test_intervals_keep_their_units_after_save_and_load(noisy, fitted, tmp_path):
     _, _, X_test, _ = noisy
-    loaded = JointRegressorClassifier.load(fitted.save(tmp_path / "m.safetensors"))
+    loaded = type(fitted).load(fitted.save(tmp_path / "m.safetensors"))
     pd.testing.assert_frame_equal(
         loaded.predict_interval(X_test), fitted.predict_interval(X_test)
     )
@@ -72,11 +75,10 @@ def test_a_coverage_outside_zero_one_is_a_clear_error(noisy, fitted, coverage):
 def test_too_few_held_out_rows_say_how_many_are_needed(noisy, fitted):
     _, _, X_test, _ = noisy
     n = len(fitted.interval_residuals_[0])
-    with pytest.raises(
-        ValueError,
-        match=rf"coverage=0.999 needs at least 999 held-out .*has {n}\. Lower",
-    ):
-        fitted.predict_interval(X_test, coverage=0.999)
+    needed = int(np.ceil(0.9999 / (1 - 0.9999)))  # 9,999 rows for 99.99%
+    assert n < needed
+    with pytest.raises(ValueError, match=rf"needs at least {needed} held-out .*{n}"):
+        fitted.predict_interval(X_test, coverage=0.9999)
 
 
 def test_no_held_out_rows_no_intervals_and_the_error_says_why():
@@ -111,3 +113,5 @@ def test_classification_only_models_have_no_intervals():
     X = rng.normal(size=(300, 2))
     est = joint(max_iter=2).fit(X, X[:, 0] > 0)
     assert not hasattr(est, "predict_interval")
+    forest = RandomForestRegressorClassifier(n_estimators=3).fit(X, X[:, 0] > 0)
+    assert not hasattr(forest, "predict_interval")

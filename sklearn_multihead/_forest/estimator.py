@@ -22,6 +22,7 @@ and parameters go in the package's own JSON document. No object graph is
 rebuilt from a file.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -38,6 +39,8 @@ from sklearn.utils.validation import (
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
+    interval_residuals,
+    residual_arrays,
 )
 from sklearn_multihead._forest.arrays import FIELDS, ForestArrays, forest_arrays
 from sklearn_multihead._persist import ModelFileError
@@ -112,6 +115,10 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
     ['float64', 'bool', 'str']
     """
 
+    _NO_RESIDUALS = (
+        "no row was out of the bag of any tree (too few trees or rows). Fit it "
+        "with more trees."
+    )
     _parameter_rules = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "max_depth": [Interval(Integral, 1, None, closed="left"), None],
@@ -170,8 +177,8 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         )
         if self.max_features != "default":
             params["max_features"] = self.max_features
-        if kind == REGRESSION:
-            return RandomForestRegressor(**params)
+        if kind == REGRESSION:  # out-of-bag predictions calibrate the intervals
+            return RandomForestRegressor(oob_score=True, **params)
         return RandomForestClassifier(class_weight=class_weight, **params)
 
     @validated_fit
@@ -201,6 +208,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
         class_weight = self._class_weight_by_target(cls_cols)
 
         self.estimators_ = []
+        self.interval_residuals_ = [None] * self.n_outputs_
         for kind in (REGRESSION, CLASSIFICATION):
             cols = [j for j, t in enumerate(self.target_types_) if t == kind]
             if not cols:
@@ -220,14 +228,24 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 else:
                     cw = None
                 forest = self._forest(kind, cw)
-                forest.fit(
-                    X[rows],
-                    targets[:, 0] if len(group) == 1 else targets,
-                    sample_weight=None
-                    if sample_weight is None
-                    else sample_weight[rows],
-                )
+                with warnings.catch_warnings():
+                    # rows in every tree's sample (few trees) get no OOB
+                    # prediction: they are left out of the residuals
+                    warnings.filterwarnings("ignore", message="Some inputs do not")
+                    forest.fit(
+                        X[rows],
+                        targets[:, 0] if len(group) == 1 else targets,
+                        sample_weight=None
+                        if sample_weight is None
+                        else sample_weight[rows],
+                    )
                 self.estimators_.append((forest, group))
+                if kind == REGRESSION:
+                    oob = forest.oob_prediction_.reshape(len(targets), len(group))
+                    for i, j in enumerate(group):
+                        r = np.abs(targets[:, i] - oob[:, i])
+                        r = np.sort(r[np.isfinite(r)]).astype(np.float32)
+                        self.interval_residuals_[j] = r if len(r) else None
         return self
 
     def _class_weight_by_target(self, cls_cols):
@@ -384,9 +402,17 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
             descriptions.append(description)
             tensors.update({f"forest{i}.{k}": v for k, v in arrays.items()})
         groups = [list(group) for _, group in self.estimators_]
+        tensors.update(residual_arrays(getattr(self, "interval_residuals_", None)))
         return {"forests": {"groups": groups, "trees": descriptions}}, tensors
 
     def _restore_file_state(self, parts, tensors):
+        intervals = {
+            k: tensors.pop(k) for k in list(tensors) if k.startswith("intervals.")
+        }
+        try:
+            self.interval_residuals_ = interval_residuals(intervals, self.target_types_)
+        except ValueError as exc:
+            raise ModelFileError(str(exc)) from None
         groups = parts["forests"]["groups"]
         descriptions = parts["forests"]["trees"]
         if (

@@ -32,8 +32,9 @@ from skorch.callbacks import PrintLog, ProgressBar
 from sklearn_multihead._base import (
     JointTargetsMixin,
     has_classification_target,
-    has_regression_target,
+    interval_residuals,
     is_single_classifier,
+    residual_arrays,
 )
 from sklearn_multihead._joint.features import (
     FeaturePlan,
@@ -64,7 +65,6 @@ from sklearn_multihead._joint.net import (
 )
 from sklearn_multihead._joint.serialization import (
     check_network_file,
-    interval_residuals,
     load_network_tensors,
 )
 from sklearn_multihead._joint.summary import network_summary
@@ -319,7 +319,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     best_validation_score_ : float or None
         The best of ``validation_scores_``.
     interval_residuals_ : list
-        Per target, the sorted absolute residuals (in standardised units) of
+        Per target, the sorted absolute residuals (in the target's units) of
         the rows held out of the networks that did not train on them, which
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
@@ -343,6 +343,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     """
 
     _parameter_rules = NETWORK_RULES
+    _NO_RESIDUALS = (
+        "it was fitted without early stopping (early_stopping='auto' holds out "
+        "rows from 200 rows on), or trained further with partial_fit or "
+        "warm_start since. Fit it with early_stopping=True for intervals."
+    )
     #: private attributes set by fit (besides the public ones ending in "_")
     _FIT_STATE = ("_encoder", "_features", "_module_config", "_loss_config")
 
@@ -697,8 +702,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.__dict__.pop("_held_out_", None)
         residuals = held_out.residuals(data.Y.cpu().numpy()[:, regression])
         self.interval_residuals_ = [None] * len(head_kinds)
-        for j, r in zip(regression, residuals):
-            self.interval_residuals_[j] = r
+        for j, r in zip(regression, residuals):  # in the target's units
+            scale = np.float32(self._encoder.scales_[j])
+            self.interval_residuals_[j] = None if r is None else r * scale
         return reached_max_iter
 
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
@@ -1011,95 +1017,6 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             return raw[:, sl.start].astype(np.float64)
         return raw[:, sl].astype(np.float64)
 
-    @available_if(has_regression_target)
-    def predict_interval(self, X, coverage=0.9):
-        """Prediction intervals of the regression targets (split conformal).
-
-        Each network of the model holds out its own rows for early stopping;
-        the residuals of those rows, predicted by the networks that did not
-        train on them (averaged), calibrate the intervals: for a new row from
-        the same distribution as the training rows, the interval holds the
-        true value with probability at least ``coverage``, whatever the
-        distribution of the errors. The averaged model is at least as good
-        as its parts, so the coverage errs on the safe side.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        coverage : float, default=0.9
-            The share of rows whose interval should hold the true value,
-            strictly between 0 and 1.
-
-        Returns
-        -------
-        bounds : DataFrame or ndarray
-            A DataFrame with the columns ``<target>_lower`` and
-            ``<target>_upper`` for each regression target when y was a
-            DataFrame (X's index kept); else an array of shape
-            (n_samples, n_regression_targets, 2), lower then upper bound, in
-            the target's units.
-
-        Raises
-        ------
-        ValueError
-            When ``coverage`` is not strictly between 0 and 1, when the model
-            has no held-out residuals (fitted without early stopping, or
-            trained further since), or when they are too few for
-            ``coverage``.
-        """
-        check_is_fitted(self)
-        if not (
-            isinstance(coverage, Real)
-            and not isinstance(coverage, bool)
-            and 0 < coverage < 1
-        ):
-            raise ValueError(
-                "coverage must be a number strictly between 0 and 1 (e.g. 0.9 for "
-                f"90% intervals). Got {coverage!r} instead."
-            )
-        widths = {}
-        residuals = getattr(self, "interval_residuals_", None) or []
-        for j, kind in enumerate(self._head_kinds()):
-            if kind != "regression":
-                continue
-            r = residuals[j] if j < len(residuals) else None
-            name = self._encoder.names_[j]
-            if r is None:
-                raise ValueError(
-                    f"This model has no held-out residuals for {name!r}: it was "
-                    "fitted without early stopping (early_stopping='auto' holds "
-                    "out rows from 200 rows on), or trained further with "
-                    "partial_fit or warm_start since. Fit it with "
-                    "early_stopping=True for intervals."
-                )
-            n = len(r)
-            rank = int(np.ceil((n + 1) * coverage))
-            if rank > n:
-                needed = int(np.ceil(coverage / (1 - coverage)))
-                raise ValueError(
-                    f"coverage={coverage} needs at least {needed} held-out "
-                    f"residuals for {name!r}; the model has {n}. Lower coverage, "
-                    "or fit on more rows (or with a larger validation_fraction)."
-                )
-            widths[j] = float(r[rank - 1]) * self._encoder.scales_[j]
-        pred = self.predict(X)
-        frame = isinstance(pred, pd.DataFrame)
-        if not frame:
-            pred = np.asarray(pred)
-            if pred.ndim == 1:
-                pred = pred[:, None]
-        columns, bounds = {}, []
-        for j, width in widths.items():
-            name = self._encoder.names_[j]
-            value = np.asarray(pred[name] if frame else pred[:, j], dtype=np.float64)
-            lower, upper = value - width, value + width
-            columns[f"{name}_lower"], columns[f"{name}_upper"] = lower, upper
-            bounds.append(np.column_stack([lower, upper]))
-        if frame:
-            return pd.DataFrame(columns, index=pred.index)
-        out = np.stack(bounds, axis=1)
-        return out[:, 0, :] if self._encoder.kind_ == "1d" else out
-
     def _head_kinds(self):
         """Per target, its head: "regression", "binary" or "multiclass"."""
         return [
@@ -1204,9 +1121,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             for name, t in obj.state_dict().items()
         }
         arrays = {k: t.detach().cpu().numpy() for k, t in tensors.items()}
-        for j, r in enumerate(getattr(self, "interval_residuals_", None) or []):
-            if r is not None:
-                arrays[f"intervals.{j}"] = np.asarray(r, dtype=np.float32)
+        arrays.update(residual_arrays(getattr(self, "interval_residuals_", None)))
         return extra, arrays
 
     def _restore_file_state(self, parts, tensors, device=None):
@@ -1243,7 +1158,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         intervals = {
             k: tensors.pop(k) for k in list(tensors) if k.startswith("intervals.")
         }
-        self.interval_residuals_ = interval_residuals(intervals, self._head_kinds())
+        self.interval_residuals_ = interval_residuals(intervals, self.target_types_)
         module, criterion = self._build_module_and_loss(every_model=True)
         load_network_tensors(module, criterion, tensors)
         self.net_ = self._build_net(

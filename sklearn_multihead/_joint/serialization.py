@@ -150,27 +150,3 @@ def load_network_tensors(module, criterion, tensors):
         expected += len(state)
     if expected != len(tensors):
         raise ValueError("the file holds tensors that the network does not have")
-
-
-def interval_residuals(arrays, head_kinds):
-    """The held-out residuals of a model file (``intervals.<j>`` arrays of
-    the regression targets), checked: one finite, non-negative, 1-D array
-    per regression target named, sorted here; None for the others (and for
-    files without them)."""
-    out = [None] * len(head_kinds)
-    for name, values in arrays.items():
-        index = name.split(".", 1)[1]
-        if not index.isdigit() or int(index) >= len(head_kinds):
-            raise ValueError(f"the file's {name} names no target")
-        j = int(index)
-        values = np.asarray(values)
-        if (
-            head_kinds[j] != "regression"
-            or values.ndim != 1
-            or values.dtype != np.float32
-            or not np.isfinite(values).all()
-            or (values < 0).any()
-        ):
-            raise ValueError(f"the file's {name} are not the residuals of a target")
-        out[j] = np.sort(values)
-    return out
