@@ -354,7 +354,7 @@ class JointTargetsMixin(MultiOutputMixin):
 
 def interval_residuals(arrays, target_types):
     """The held-out residuals of a model file (``intervals.<j>`` arrays of
-    the regression targets), checked: one finite, non-negative, 1-D float32
+    the regression targets), checked: one finite, non-negative, 1-D float64
     array per regression target named, sorted here; None for the others (and
     for files without them)."""
     out = [None] * len(target_types)
@@ -367,7 +367,7 @@ def interval_residuals(arrays, target_types):
         if (
             target_types[j] != REGRESSION
             or values.ndim != 1
-            or values.dtype != np.float32
+            or values.dtype != np.float64
             or not np.isfinite(values).all()
             or (values < 0).any()
         ):
@@ -379,7 +379,7 @@ def interval_residuals(arrays, target_types):
 def residual_arrays(residuals):
     """``interval_residuals_`` as the arrays of a model file."""
     return {
-        f"intervals.{j}": np.asarray(r, dtype=np.float32)
+        f"intervals.{j}": np.asarray(r, dtype=np.float64)
         for j, r in enumerate(residuals or [])
         if r is not None
     }

@@ -8,7 +8,7 @@ from conftest import SHARED_DATA
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
 #: examples that read the abalone file (from SKLEARN_MULTIHEAD_DATA)
-NEEDS_ABALONE = {"abalone.py", "what_drives_each_target.py"}
+NEEDS_ABALONE = {"abalone.py", "how_sure_and_why.py"}
 
 
 def test_there_is_an_example_per_use_case():

@@ -244,7 +244,7 @@ class RandomForestRegressorClassifier(JointTargetsMixin, BaseEstimator):
                     oob = forest.oob_prediction_.reshape(len(targets), len(group))
                     for i, j in enumerate(group):
                         r = np.abs(targets[:, i] - oob[:, i])
-                        r = np.sort(r[np.isfinite(r)]).astype(np.float32)
+                        r = np.sort(r[np.isfinite(r)])
                         self.interval_residuals_[j] = r if len(r) else None
         return self
 

@@ -703,8 +703,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         residuals = held_out.residuals(data.Y.cpu().numpy()[:, regression])
         self.interval_residuals_ = [None] * len(head_kinds)
         for j, r in zip(regression, residuals):  # in the target's units
-            scale = np.float32(self._encoder.scales_[j])
-            self.interval_residuals_[j] = None if r is None else r * scale
+            if r is not None:
+                with np.errstate(over="ignore"):
+                    r = r * self._encoder.scales_[j]
+                r = r[np.isfinite(r)]  # beyond float64: no width to learn from
+            self.interval_residuals_[j] = r if r is not None and len(r) else None
         return reached_max_iter
 
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
@@ -1192,5 +1195,5 @@ class _HeldOut:
                 out.append(None)
                 continue
             predicted = self.sums[known, r] / self.counts[known]
-            out.append(np.sort(np.abs(Y[known, r] - predicted)).astype(np.float32))
+            out.append(np.sort(np.abs(Y[known, r] - predicted)))
         return out
