@@ -142,12 +142,15 @@ def test_a_worker_that_dies_fails_the_command_with_what_to_do(monkeypatch, capsy
     monkeypatch.setattr(_report, "can_fork", lambda: True)
     monkeypatch.setattr(_report, "fit_predict", dying)
     argv = ["compare", "--cv", "2", *FIT_FAST, "--n-jobs", "2", "--no-progress"]
+    before = set(multiprocessing.active_children())  # other tests' pools
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ended abruptly" in err and "--n-jobs 1" in err
     # joblib keeps its own (loky) workers for reuse: only the pool's count
     forked = [
-        c for c in multiprocessing.active_children() if "Loky" not in type(c).__name__
+        c
+        for c in multiprocessing.active_children()
+        if c not in before and "Loky" not in type(c).__name__
     ]
     for child in forked:
         child.join(timeout=10)

@@ -239,6 +239,7 @@ def side_by_side(calls, workers):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    others = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
@@ -251,6 +252,7 @@ def side_by_side(calls, workers):
         for call in itertools.islice(calls, n):
             pending.add(pool.submit(_indexed, call))
 
+    completed = False
     try:
         submit(2 * workers)  # as joblib's pre_dispatch: a few copies at a time
         while pending:
@@ -267,8 +269,15 @@ def side_by_side(calls, workers):
                     ) from None
                 submit(1)
                 yield result
-    finally:  # an error or Ctrl-C: no new fits; those running end on their own
-        pool.shutdown(wait=False, cancel_futures=True)
+        completed = True
+    finally:
+        # every fit done: wait for the workers to exit; an error or Ctrl-C: no
+        # new fits, and the pool's workers are stopped now (one may be stuck,
+        # e.g. a fork taken while another thread held a lock), so that none
+        # outlives the command's work
+        pool.shutdown(wait=completed, cancel_futures=True)
+        if not completed:
+            _stop_workers(others)
 
 
 def can_fork():
@@ -284,6 +293,20 @@ def can_fork():
         and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
     )
+
+
+def _stop_workers(others, grace_s=2.0):
+    """End this process's children but ``others``: SIGTERM, then SIGKILL
+    after ``grace_s`` seconds."""
+    mine = [c for c in multiprocessing.active_children() if c not in others]
+    for child in mine:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in mine:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
 
 
 #: Linux's prctl option that sends a signal to a process when its parent dies
