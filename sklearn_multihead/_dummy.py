@@ -108,6 +108,7 @@ class DummyRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._encoder = encoder
         self._set_target_attributes(encoder)
         self.constants_ = []
+        self.interval_residuals_ = [None] * self.n_outputs_
         for j, classes in enumerate(self.target_classes_):
             known = ~np.isnan(Y[:, j])
             wk = w[known]
@@ -115,6 +116,12 @@ class DummyRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 total = wk.sum()
                 mean = float((wk * Y[known, j]).sum() / total) if total > 0 else 0.0
                 self.constants_.append(np.array([mean]))
+                # a constant learns next to nothing from a row: its residuals on
+                # the training rows calibrate its intervals
+                residuals = np.abs(Y[known, j].astype(np.float64) - mean)
+                residuals *= self._encoder.scales_[j]
+                residuals = np.sort(residuals[np.isfinite(residuals)])
+                self.interval_residuals_[j] = residuals if len(residuals) else None
                 continue
             shares = np.bincount(
                 Y[known, j].astype(np.intp), weights=wk, minlength=len(classes)

@@ -115,3 +115,15 @@ def test_classification_only_models_have_no_intervals():
     assert not hasattr(est, "predict_interval")
     forest = RandomForestRegressorClassifier(n_estimators=3).fit(X, X[:, 0] > 0)
     assert not hasattr(forest, "predict_interval")
+
+
+def test_the_dummy_has_intervals_around_its_constant(noisy):
+    from sklearn_multihead import DummyRegressorClassifier
+
+    X, Y, X_test, Y_test = noisy
+    dummy = DummyRegressorClassifier().fit(X, Y)
+    bounds = dummy.predict_interval(X_test, coverage=0.9)
+    y = Y_test["v"]
+    inside = (y >= bounds["v_lower"]) & (y <= bounds["v_upper"])
+    assert 0.85 <= inside.mean() <= 0.95
+    assert bounds["v_lower"].nunique() == 1  # one width for every row
