@@ -23,26 +23,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_real import REG, _transformer, load_tables
+from bench_real import REG, _transformer, forest, load_tables
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from sklearn_multihead import JointRegressorClassifier, RandomForestRegressorClassifier
+from sklearn_multihead import JointRegressorClassifier
 
 COVERAGE = 0.9
 
 
 def joint(X, Y, types):
     model = JointRegressorClassifier(target_types=types, random_state=0, n_threads=1)
-    return model.fit(X, Y)
-
-
-def forest(X, Y, types):
-    model = make_pipeline(
-        _transformer(X),
-        RandomForestRegressorClassifier(target_types=types, random_state=0, n_jobs=1),
-    )
     return model.fit(X, Y)
 
 

@@ -357,3 +357,12 @@ def test_predict_interval_writes_bounds_beside_the_predictions(tmp_path, capsys)
     assert "--interval 1.5: coverage must be a number strictly between" in _error(
         capsys
     )
+
+
+def test_predict_interval_needs_a_regression_target(model, table_csv, tmp_path, capsys):
+    folder = tmp_path / "classes"
+    argv = ["fit", str(table_csv), "-t", "cls_0", "--model", str(folder)]
+    assert main([*argv, *FAST]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(folder), str(table_csv), "--interval", "0.9"]) == 2
+    assert "--interval needs a regression target" in _error(capsys)

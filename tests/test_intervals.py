@@ -127,3 +127,34 @@ def test_the_dummy_has_intervals_around_its_constant(noisy):
     inside = (y >= bounds["v_lower"]) & (y <= bounds["v_upper"])
     assert 0.85 <= inside.mean() <= 0.95
     assert bounds["v_lower"].nunique() == 1  # one width for every row
+
+
+@pytest.mark.parametrize(
+    "forge, match",
+    [
+        (
+            lambda t: t.__setitem__("intervals.1", np.ones(3)),  # "k": classes
+            "are not the residuals of a target",
+        ),
+        (lambda t: t.__setitem__("intervals.9", np.ones(3)), "names no target"),
+        (
+            lambda t: t.__setitem__("intervals.0", np.array([1.0, np.inf])),
+            "are not the residuals of a target",
+        ),
+        (
+            lambda t: t.__setitem__("intervals.0", -np.ones(3)),
+            "are not the residuals of a target",
+        ),
+    ],
+    ids=["a-class-target", "no-such-target", "infinite", "negative"],
+)
+def test_forged_residuals_are_refused_on_load(noisy, fitted, tmp_path, forge, match):
+    from sklearn_multihead._persist import ModelFileError, read_model, write_model
+
+    path = fitted.save(tmp_path / "m.safetensors")
+    doc, tensors = read_model(path)
+    forge(tensors)
+    doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
+    write_model(path, doc, tensors)
+    with pytest.raises(ModelFileError, match=match):
+        type(fitted).load(path)
