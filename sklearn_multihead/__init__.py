@@ -18,6 +18,7 @@ _EXPORTS = {
     "RandomForestRegressorClassifier": "sklearn_multihead._forest.estimator",
     "DummyRegressorClassifier": "sklearn_multihead._dummy",
     "estimator_report": "sklearn_multihead.metrics",
+    "expected_calibration_error": "sklearn_multihead.metrics",
     "joint_score": "sklearn_multihead.metrics",
     "make_joint_scorer": "sklearn_multihead.metrics",
     "make_target_scorers": "sklearn_multihead.metrics",
@@ -29,6 +30,7 @@ __all__ = [
     "JointRegressorClassifier",
     "RandomForestRegressorClassifier",
     "estimator_report",
+    "expected_calibration_error",
     "joint_score",
     "make_joint_scorer",
     "make_target_scorers",
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # explicit imports for type checkers and IDEs
     from sklearn_multihead._joint.estimator import JointRegressorClassifier
     from sklearn_multihead.metrics import (
         estimator_report,
+        expected_calibration_error,
         joint_score,
         make_joint_scorer,
         make_target_scorers,

@@ -7,7 +7,10 @@ Inside:
   that both estimators' ``score`` returns.
 - ``target_report`` / ``estimator_report``: one row per target with its type,
   known cells and metrics (MAE, RMSE, R^2; accuracy, balanced accuracy, macro
-  F1, log loss when probabilities are given), as a DataFrame.
+  F1, and log loss and expected calibration error when probabilities are
+  given), as a DataFrame.
+- ``expected_calibration_error``: how far predicted confidences are from
+  the accuracy they come with.
 - ``make_joint_scorer`` and ``make_target_scorers``: scorers for
   ``GridSearchCV(scoring=..., refit=...)`` and ``cross_validate(scoring=...)``:
   one mean over targets, or one scorer per target and metric.
@@ -101,9 +104,58 @@ def _r2(true, pred, w):
 
 
 REGRESSION_METRICS = ("mae", "rmse", "r2")
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "log_loss",
+    "ece",
+)
 #: metrics where lower is better (scorers negate them, as scikit-learn does)
-LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+LOWER_IS_BETTER = {"mae", "rmse", "log_loss", "ece"}
+
+
+def expected_calibration_error(y_true, y_proba, *, n_bins=15, sample_weight=None):
+    """The expected calibration error of class probabilities (top label).
+
+    Rows are put in ``n_bins`` equal-width bins of their highest probability
+    (the confidence of the predicted class); the error is the mean over bins,
+    weighted by their share of the rows, of the gap between the bin's
+    accuracy and its mean confidence (Naeini et al. 2015; Guo et al. 2017).
+    0 is perfectly calibrated; a model that says 90% and is right 70% of the
+    time in that bin adds 0.2 times the bin's share.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Class codes: the column index of each row's true class in ``y_proba``.
+    y_proba : array-like of shape (n_samples, n_classes)
+        Probabilities, each row summing to 1.
+    n_bins : int, default=15
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    ece : float
+    """
+    proba = np.asarray(y_proba, dtype=np.float64)
+    codes = np.asarray(y_true)
+    if proba.ndim != 2 or len(proba) != len(codes):
+        raise ValueError(
+            "y_proba must have one row of class probabilities per y_true entry; "
+            f"got shapes {proba.shape} and {codes.shape}."
+        )
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be an int >= 1. Got {n_bins!r} instead.")
+    w = np.ones(len(codes)) if sample_weight is None else np.asarray(sample_weight)
+    if len(codes) == 0 or w.sum() <= 0:
+        return np.nan
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == codes).astype(np.float64)
+    bins = np.minimum((confidence * n_bins).astype(np.int64), int(n_bins) - 1)
+    total = np.bincount(bins, weights=w, minlength=n_bins)
+    gap = np.bincount(bins, weights=w * (correct - confidence), minlength=n_bins)
+    return float(np.abs(gap).sum() / total.sum())
 
 
 def _metric(name, true, pred, w, proba=None, classes=None):
@@ -128,6 +180,13 @@ def _metric(name, true, pred, w, proba=None, classes=None):
     if name == "f1_macro":
         present = np.unique(t[t >= 0])
         return float(f1_score(t, p, labels=present, average="macro", sample_weight=w))
+    if name == "ece":
+        if proba is None or np.any(t < 0):
+            return np.nan
+        proba = np.asarray(proba, dtype=float).reshape(len(t), -1)
+        if proba.shape[1] == 1:  # one class seen in fit
+            proba = np.column_stack([proba, 1.0 - proba])
+        return expected_calibration_error(t, proba, sample_weight=w)
     if name == "log_loss":
         if proba is None or np.any(t < 0):
             return np.nan
@@ -152,7 +211,8 @@ def target_report(
     target_types : list of {"regression", "classification"}
     y_proba : list of ndarray, default=None
         One probability array per classification target (as ``predict_proba``
-        returns), to report the log loss.
+        returns), to report the log loss and the expected calibration error
+        (``ece``).
     classes : list, default=None
         Labels of each target (``classes_`` of the estimator), the column order
         of ``y_proba``; required with ``y_proba``.

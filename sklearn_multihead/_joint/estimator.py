@@ -36,6 +36,7 @@ from sklearn_multihead._base import (
     is_single_classifier,
     residual_arrays,
 )
+from sklearn_multihead._joint.calibration import HeldOutLogits
 from sklearn_multihead._joint.features import (
     FeaturePlan,
     needs_plan,
@@ -65,6 +66,7 @@ from sklearn_multihead._joint.net import (
 )
 from sklearn_multihead._joint.serialization import (
     check_network_file,
+    checked_temperatures,
     load_network_tensors,
 )
 from sklearn_multihead._joint.summary import network_summary
@@ -140,6 +142,7 @@ NETWORK_RULES = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
+    "calibrate": ["boolean"],
     "n_threads": [
         None,
         Interval(Integral, 1, None, closed="left"),
@@ -283,6 +286,20 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         training (e.g. ``on_epoch_end`` for progress reports, as the command
         line does). They are cloned with the estimator and not saved by
         ``save``.
+    calibrate : bool, default=False
+        Temperature scaling of the classification heads: after the networks
+        have trained, their logits of a classification target are divided by
+        the one number that minimises the log loss of the rows each network
+        held out for early stopping, as that network predicts them (at least
+        100 known labels over the networks; else 1). The class one network
+        predicts does not change. Off by default: on the benchmark's real
+        tables the default model's test log loss was the same with it (a
+        mean ratio of 0.9997 over 12 class targets and 3 splits) and its
+        calibration error slightly higher (+0.004), as averaged, early-stopped
+        networks are about as sure as their held-out rows can show. It helps
+        a model whose class heads were trained past their best, e.g. by a
+        large weight on a regression target. Needs early stopping; see
+        ``temperatures_``.
 
     Attributes
     ----------
@@ -323,6 +340,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         the rows held out of the networks that did not train on them, which
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
+    temperatures_ : ndarray of shape (n_outputs_,)
+        Per target, the temperature every network's logits are divided by
+        (``calibrate``); 1.0 for regression targets, for every target without
+        early stopping or calibration, and after more training.
     target_classes_ : list
         Per target, its class labels or None (``classes_`` is this list with
         several targets, the one array for a 1-D classification y, and absent
@@ -381,6 +402,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         warm_start=False,
         n_threads=None,
         callbacks=None,
+        calibrate=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -410,6 +432,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
         self.callbacks = callbacks
+        self.calibrate = calibrate
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -529,6 +552,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             None if sample_weight is None else as_tensor(sample_weight, self.device_),
         )
         net = self.net_
+        # the temperatures and held-out residuals described the networks
+        # before this training (and the validation loss is taken without
+        # the temperatures, as in the first fit)
+        self._set_temperatures(np.ones(self.n_outputs_))
+        self.interval_residuals_ = [None] * self.n_outputs_
         net.train_split = False
         if self.early_stopping_ and not chunk:
             seed = int(np.random.RandomState(len(net.history)).randint(2**31 - 1))
@@ -548,8 +576,6 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         finally:
             stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
-        # the held-out residuals described the networks before this training
-        self.interval_residuals_ = [None] * self.n_outputs_
         return self
 
     def _encode_more(self, y):
@@ -677,6 +703,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         nets, reached_max_iter = [], False
         regression = [j for j, k in enumerate(head_kinds) if k == "regression"]
         held_out = _HeldOut(len(data), len(regression))
+        logits = HeldOutLogits(head_kinds, self._n_classes())
         for seed in seeds:
             # each network: its own initial weights and validation split
             stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
@@ -685,6 +712,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 raw = self.net_.predict_raw(valid.X)
                 starts = [self.net_.module_.head_slices[j].start for j in regression]
                 held_out.add(valid_rows, raw[:, starts])
+            if self.early_stopping_ and self.calibrate:
+                logits.add(self.net_.module_, self._held_out_[1])
             nets.append(self.net_)
             baseline = None if first_chunk else stopper.baseline_
             label = f"network {len(nets)} of {len(seeds)}: " if len(seeds) > 1 else ""
@@ -699,6 +728,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             for net in nets:
                 for param, moments in net.optimizer_.state.items():
                     state[param] = moments
+        self._set_temperatures(logits.temperatures())
         self.__dict__.pop("_held_out_", None)
         residuals = held_out.residuals(data.Y.cpu().numpy()[:, regression])
         self.interval_residuals_ = [None] * len(head_kinds)
@@ -709,6 +739,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 r = r[np.isfinite(r)]  # beyond float64: no width to learn from
             self.interval_residuals_[j] = r if r is not None and len(r) else None
         return reached_max_iter
+
+    def _set_temperatures(self, temperatures):
+        """``temperatures_`` (one per target), set on each network."""
+        module = self.net_.module_
+        networks = module.members if isinstance(module, AveragedMLPs) else [module]
+        for network in networks:
+            network.set_temperatures(temperatures)
+        self.temperatures_ = np.asarray(temperatures, dtype=np.float64)
 
     def _train_one(self, data, seed, head_kinds, numbers, epochs):
         """Fit one network of the model on ``data`` (``self.net_``), seeded by
@@ -1125,6 +1163,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         }
         arrays = {k: t.detach().cpu().numpy() for k, t in tensors.items()}
         arrays.update(residual_arrays(getattr(self, "interval_residuals_", None)))
+        arrays["calibration.temperatures"] = self.temperatures_
         return extra, arrays
 
     def _restore_file_state(self, parts, tensors, device=None):
@@ -1162,12 +1201,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             k: tensors.pop(k) for k in list(tensors) if k.startswith("intervals.")
         }
         self.interval_residuals_ = interval_residuals(intervals, self.target_types_)
+        temperatures = checked_temperatures(
+            tensors.pop("calibration.temperatures", None), self._head_kinds()
+        )
         module, criterion = self._build_module_and_loss(every_model=True)
         load_network_tensors(module, criterion, tensors)
         self.net_ = self._build_net(
             module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
         )
         self.net_.initialize()
+        self._set_temperatures(temperatures)
 
 
 class _HeldOut:

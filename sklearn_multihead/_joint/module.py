@@ -415,6 +415,19 @@ class MultiHeadMLP(nn.Module):
             self.output = nn.Linear(width, sum(head_sizes))
         if init == "he":
             self._init_he()
+        # in eval mode the outputs are divided by it: 1 for regression heads,
+        # a classification head's fitted temperature (``set_temperatures``);
+        # kept in the model file beside the tensors, not in the state dict
+        self.register_buffer(
+            "temperature", torch.ones(sum(head_sizes)), persistent=False
+        )
+
+    def set_temperatures(self, temperatures):
+        """Divide each head's eval-mode outputs by its entry of
+        ``temperatures`` (one positive number per head; 1 for none)."""
+        with torch.no_grad():
+            for cols, t in zip(self.head_slices, temperatures):
+                self.temperature[cols] = float(t)
 
     def _init_he(self):
         last = {id(m) for m in ([self.output] if self.output is not None else [])}
@@ -437,16 +450,20 @@ class MultiHeadMLP(nn.Module):
             return out if self.training else average_members(out, self)
         h = self.trunk(X if self.inputs is None else self.inputs(X))
         if self.output is not None:
-            return self.output(h)
-        return torch.cat([head(h) for head in self.heads], dim=1)
+            out = self.output(h)
+        else:
+            out = torch.cat([head(h) for head in self.heads], dim=1)
+        return out if self.training else out / self.temperature
 
     def member_outputs(self, X):
-        """``(n, k, outputs)``: each ensemble member's outputs, not averaged."""
+        """``(n, k, outputs)``: each ensemble member's outputs, not averaged
+        (in eval mode divided by the heads' temperatures)."""
         if self.n_ensemble == 1:
             return self.forward(X).unsqueeze(1)
         h = X if self.inputs is None else self.inputs(X)
         h = h.unsqueeze(1).expand(-1, self.n_ensemble, -1)
-        return self.output(self.trunk(h))
+        out = self.output(self.trunk(h))
+        return out if self.training else out / self.temperature
 
 
 class AveragedMLPs(nn.Module):

@@ -13,6 +13,7 @@ before the network is built; then ``load_network_tensors`` fills it.
 import numpy as np
 import torch
 
+from sklearn_multihead._joint.calibration import TEMPERATURE_RANGE
 from sklearn_multihead._joint.module import N_BINS, build_module
 from sklearn_multihead._joint.training import head_kind
 
@@ -150,3 +151,25 @@ def load_network_tensors(module, criterion, tensors):
         expected += len(state)
     if expected != len(tensors):
         raise ValueError("the file holds tensors that the network does not have")
+
+
+def checked_temperatures(values, head_kinds):
+    """A model file's ``calibration.temperatures`` (one per target), checked:
+    finite, within the range a fit searches, and 1 for every regression
+    head. A file without them (saved before calibration existed): all
+    ones."""
+    if values is None:
+        return np.ones(len(head_kinds))
+    values = np.asarray(values)
+    low, high = TEMPERATURE_RANGE
+    regression = [j for j, k in enumerate(head_kinds) if k == "regression"]
+    if (
+        values.shape != (len(head_kinds),)
+        or values.dtype != np.float64
+        or not np.isfinite(values).all()
+        or (values < low).any()
+        or (values > high).any()
+        or (values[regression] != 1.0).any()
+    ):
+        raise ValueError("the file's calibration temperatures do not fit the network")
+    return values

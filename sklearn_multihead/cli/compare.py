@@ -44,11 +44,11 @@ from sklearn_multihead import (
 )
 from sklearn_multihead.cli.progress import Progress
 from sklearn_multihead.cli.tables import UsageError, make_preprocessor
+from sklearn_multihead.metrics import CLASSIFICATION_METRICS, LOWER_IS_BETTER
 
-#: metrics shown per target type (lower is better for the first two of each)
+#: metrics shown per target type (``LOWER_IS_BETTER`` names those where lower wins)
 REGRESSION_SHOWN = ("mae", "rmse", "r2")
-CLASSIFICATION_SHOWN = ("accuracy", "balanced_accuracy", "f1_macro", "log_loss")
-LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+CLASSIFICATION_SHOWN = CLASSIFICATION_METRICS
 
 
 # -- models -------------------------------------------------------------------------
