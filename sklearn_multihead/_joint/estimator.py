@@ -76,6 +76,7 @@ from sklearn_multihead._joint.training import (
     PredefinedSplit,
     auto_batch_size,
     constant_loss,
+    flushed_denormals,
     head_kind,
     layer_sizes,
     many_class_warnings,
@@ -571,7 +572,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         if net.train_split is False:  # a chunk after an early-stopped fit
             stopper.monitor = "train_loss"  # there is no valid_loss to watch
         try:
-            with torch_threads(threads_for(work, self.n_threads)):
+            with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
                 net.partial_fit(data, None, epochs=epochs)
         finally:
             stopper.monitor = monitor
@@ -811,7 +812,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 max_epochs=epochs,
             )
             work = batch_size * widest_layer(module)
-            with torch_threads(threads_for(work, self.n_threads)):
+            with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
                 self.net_.fit(data, None)
         return stopper, data
 
