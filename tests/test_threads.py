@@ -170,9 +170,9 @@ class FlushSeen(Callback):
 def test_fit_flushes_subnormals_and_leaves_the_threads_setting_as_it_was(
     users_setting,
 ):
-    """Subnormal weights slow a CPU fit down by up to 14x an epoch
-    (bench_denormals): fit and further training run with them flushed to
-    zero, and the calling thread's setting is what it was afterwards."""
+    """Subnormal weights slow a CPU fit down by up to 7x (bench_denormals):
+    fit and further training run with them flushed to zero, and the calling
+    thread's setting is what it was afterwards."""
     seen = []
     X = np.random.RandomState(0).normal(size=(300, 4))
     torch.set_flush_denormal(users_setting)
