@@ -83,7 +83,7 @@ def load_more_tables():
     tables["salaries"] = _split_xy(
         salaries, {"salary": REG, "rank": CLS, "discipline": CLS}
     )
-    for name, (X, Y, types) in tables.items():
+    for _, Y, types in tables.values():
         for t, kind in types.items():
             if kind == REG:
                 Y[t] = Y[t].astype(float)
