@@ -133,6 +133,10 @@ def main():
     parser.add_argument("--tables", nargs="*", default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "suite.json")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--name", default="joint", help="name of a joint variant")
+    parser.add_argument(
+        "--set", action="append", default=[], help="a joint parameter, name=value"
+    )
     args = parser.parse_args()
     if args.report:
         report()
@@ -142,13 +146,18 @@ def main():
         tables = {k: v for k, v in tables.items() if k in args.tables}
     out = args.out
     records = json.loads(out.read_text())["records"] if out.exists() else []
+    params = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        params[key] = value
     for model in args.models:
+        name = args.name if model == "joint" else model
         records = [
-            r for r in records if not (r["model"] == model and r["table"] in tables)
+            r for r in records if not (r["model"] == name and r["table"] in tables)
         ]
-        fit = joint_models({}) if model == "joint" else PEERS[model]
+        fit = joint_models(params) if model == "joint" else PEERS[model]
         save = functools.partial(_save, out, records)
-        run_model(model, fit, tables, args.splits, records, save)
+        run_model(name, fit, tables, args.splits, records, save)
     summary, _ = summarise(records)
     print(summary.round(3))
 
