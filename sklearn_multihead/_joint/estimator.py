@@ -341,7 +341,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         the rows held out of the networks that did not train on them, which
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
-    temperatures_ : ndarray of shape (n_outputs_,)
+    temperatures_ : ndarray of shape (n_targets,)
         Per target, the temperature every network's logits are divided by
         (``calibrate``); 1.0 for regression targets, for every target without
         early stopping or calibration, and after more training.
