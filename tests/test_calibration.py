@@ -205,3 +205,35 @@ def test_expected_calibration_error_names_bad_input():
         expected_calibration_error([0, 1], np.ones((3, 2)) / 2)
     with pytest.raises(ValueError, match="n_bins must be an int >= 1. Got 0"):
         expected_calibration_error([0, 1], np.ones((2, 2)) / 2, n_bins=0)
+
+
+def test_a_failed_further_fit_keeps_temperatures_and_networks_consistent(tmp_path):
+    """After more training stops on an error, the model in memory predicts
+    what its saved file predicts: the temperatures it reports are the ones
+    its networks use."""
+    from skorch.callbacks import Callback
+
+    class Stop(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if getattr(net, "stop_now", False):
+                raise RuntimeError("stopped by the test")
+
+    X, Y = _noisy_classes(1500, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = joint(
+            calibrate=True,
+            warm_start=True,
+            loss_weights={"v": 50.0},
+            random_state=0,
+            callbacks=[Stop()],
+        ).fit(X, Y)
+    before = model.temperatures_.copy()
+    assert (before[1:] != 1.0).any()
+    model.net_.stop_now = True
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        model.fit(X, Y)
+    np.testing.assert_array_equal(model.temperatures_, before)
+    loaded = type(model).load(model.save(tmp_path / "m.safetensors"))
+    for a, b in zip(model.predict_proba(X), loaded.predict_proba(X)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -556,6 +556,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         # the temperatures and held-out residuals described the networks
         # before this training (and the validation loss is taken without
         # the temperatures, as in the first fit)
+        before = getattr(self, "temperatures_", np.ones(self.n_outputs_))
         self._set_temperatures(np.ones(self.n_outputs_))
         self.interval_residuals_ = [None] * self.n_outputs_
         net.train_split = False
@@ -574,6 +575,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         try:
             with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
                 net.partial_fit(data, None, epochs=epochs)
+        except BaseException:
+            self._set_temperatures(before)  # the networks as the error left them
+            raise
         finally:
             stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
