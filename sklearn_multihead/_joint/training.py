@@ -137,7 +137,7 @@ def denormals_flushed():
     """Whether this thread flushes float32 subnormals to zero (torch has a
     setter, ``torch.set_flush_denormal``, but no getter: this asks the CPU
     by a multiplication)."""
-    return float(torch.tensor(_SUBNORMAL) * 1.0) == 0.0
+    return float(torch.tensor(_SUBNORMAL, dtype=torch.float32) * 1.0) == 0.0
 
 
 @contextmanager
