@@ -189,3 +189,18 @@ def test_fit_flushes_subnormals_and_leaves_the_threads_setting_as_it_was(
     assert seen == [True] * 6
     # a subnormal is a subnormal again outside fit
     assert float(torch.tensor(1e-40) * 1.0) != 0.0
+
+
+def test_the_flush_setting_is_read_in_float32_whatever_the_default_dtype():
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.set_flush_denormal(True)
+        assert training.denormals_flushed() is True
+        with training.flushed_denormals():
+            pass
+        assert training.denormals_flushed() is True  # the user's setting kept
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_default_dtype(dtype)
+    assert training.denormals_flushed() is False
