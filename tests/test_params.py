@@ -43,6 +43,11 @@ y = X[:, 0]
             "None or a str among ['periodic', 'piecewise']. Got 'splines' instead.",
         ),
         (
+            joint(calibrate="yes"),
+            "The 'calibrate' parameter of JointRegressorClassifier must be a "
+            "bool. Got 'yes' instead.",
+        ),
+        (
             RandomForestRegressorClassifier(max_features=1.5),
             "The 'max_features' parameter of RandomForestRegressorClassifier must "
             "be a str among ['default', 'log2', 'sqrt'], an int in the range "
