@@ -31,6 +31,7 @@ from bench_real import (
     CLS,
     PEERS,
     REG,
+    VARIANTS,
     _rdata,
     _save,
     _split_xy,
@@ -155,7 +156,7 @@ def main():
         records = [
             r for r in records if not (r["model"] == name and r["table"] in tables)
         ]
-        fit = joint_models(params) if model == "joint" else PEERS[model]
+        fit = joint_models(params) if model == "joint" else {**PEERS, **VARIANTS}[model]
         save = functools.partial(_save, out, records)
         run_model(name, fit, tables, args.splits, records, save)
     summary, _ = summarise(records)

@@ -43,6 +43,11 @@ y = X[:, 0]
             "None or a str among ['periodic', 'piecewise']. Got 'splines' instead.",
         ),
         (
+            joint(learning_rate="cosine"),
+            "The 'learning_rate' parameter of JointRegressorClassifier must be a "
+            "str among ['adaptive', 'constant']. Got 'cosine' instead.",
+        ),
+        (
             joint(calibrate="yes"),
             "The 'calibrate' parameter of JointRegressorClassifier must be a "
             "bool. Got 'yes' instead.",

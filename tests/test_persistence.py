@@ -85,6 +85,7 @@ def _assert_same_model(a, b, X):
             "batch_norm": True,
             "head_hidden_layer_sizes": (4,),
             "hidden_layer_sizes": (8,),
+            "learning_rate": "adaptive",
         },
         {"loss_weights": {"size": 2.0}, "class_weight": {"flag": {True: 3.0}}},
     ],

@@ -74,6 +74,7 @@ from sklearn_multihead._joint.training import (
     AUTO_EARLY_STOPPING_ROWS,
     PREDICT_PARALLEL_WORK,
     PredefinedSplit,
+    adaptive_schedule,
     auto_batch_size,
     constant_loss,
     flushed_denormals,
@@ -133,6 +134,7 @@ NETWORK_RULES = {
         StrOptions({"auto"}),
         Interval(Integral, 1, None, closed="left"),
     ],
+    "learning_rate": [StrOptions({"constant", "adaptive"})],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "early_stopping": ["boolean", StrOptions({"auto"})],
@@ -242,8 +244,19 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         Mini-batch size; "auto" is a power of 2 between 16 and 256 that gives
         at least 16 batches per epoch where the rows allow (256 from 4,096
         training rows; never more than the rows).
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        Adam's learning rate schedule. "constant" keeps ``learning_rate_init``.
+        "adaptive" divides it by 5 each time the watched loss (the
+        validation loss with early stopping, else the training loss) has not
+        improved by ``tol`` for ``n_iter_no_change // 4`` epochs, as
+        scikit-learn's MLP does with ``learning_rate="adaptive"`` (skorch's
+        ``LRScheduler`` with torch's ``ReduceLROnPlateau``; the rate of each
+        epoch is in ``history_`` as ``"event_lr"``). Further training
+        (``warm_start``, ``partial_fit``) starts again from
+        ``learning_rate_init``, and a ``partial_fit`` chunk of one epoch is
+        too short for a cut.
     learning_rate_init : float, default=4e-3
-        Adam's learning rate.
+        Adam's (initial) learning rate.
     max_iter : int, default=200
         Maximum number of epochs.
     early_stopping : bool or "auto", default="auto"
@@ -391,6 +404,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         class_weight=None,
         alpha=1e-3,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=4e-3,
         max_iter=200,
         early_stopping="auto",
@@ -421,6 +435,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.class_weight = class_weight
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.early_stopping = early_stopping
@@ -560,6 +575,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._set_temperatures(np.ones(self.n_outputs_))
         self.interval_residuals_ = [None] * self.n_outputs_
         net.train_split = False
+        for group in net.optimizer_.param_groups:  # the schedule starts again
+            group["lr"] = self.learning_rate_init
         if self.early_stopping_ and not chunk:
             seed = int(np.random.RandomState(len(net.history)).randint(2**31 - 1))
             data, valid = self._split(data, seed)
@@ -800,6 +817,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                     train_split.valid, head_kinds, self._n_classes()
                 )
                 callbacks.append(("valid_score", scorer))
+            if self.learning_rate == "adaptive":
+                schedule = adaptive_schedule(self.n_iter_no_change, self.tol)
+                callbacks.append(("lr_scheduler", schedule))
             callbacks.append(("stopper", stopper))
             if self.verbose >= 2:  # a bar over the batches of long epochs
                 callbacks.append(("progress_bar", ProgressBar()))

@@ -227,6 +227,41 @@ def named_callbacks(callbacks):
     return named
 
 
+#: ``learning_rate="adaptive"``: the factor the learning rate is multiplied by
+#: (sklearn's MLP divides by 5), and the share of ``n_iter_no_change`` the
+#: watched loss may stall before it is
+ADAPTIVE_FACTOR = 0.2
+ADAPTIVE_PATIENCE_SHARE = 4
+
+
+def watched_loss(net):
+    """The loss the learning-rate schedule watches: the validation loss of
+    the last epoch, or its training loss where it had no validation split (a
+    ``partial_fit`` chunk, ``early_stopping=False``)."""
+    row = net.history[-1]
+    return row["valid_loss"] if "valid_loss" in row else row["train_loss"]
+
+
+def adaptive_schedule(n_iter_no_change, tol):
+    """``learning_rate="adaptive"``: skorch's ``LRScheduler`` running torch's
+    ``ReduceLROnPlateau``. The learning rate is divided by 5 each time the
+    watched loss has not improved by ``tol`` for a quarter of
+    ``n_iter_no_change`` epochs, so a network that early stopping would
+    still let run settles into its minimum instead of bouncing around it."""
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    return LRScheduler(
+        policy=ReduceLROnPlateau,
+        monitor=watched_loss,
+        mode="min",
+        factor=ADAPTIVE_FACTOR,
+        patience=max(1, n_iter_no_change // ADAPTIVE_PATIENCE_SHARE),
+        threshold=tol,
+        threshold_mode="abs",
+    )
+
+
 class PredefinedSplit:
     """``train_split`` that returns a validation set fixed in advance."""
 
