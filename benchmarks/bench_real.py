@@ -32,6 +32,11 @@ thread, timed in process CPU seconds):
   defaults (native categoricals for the three boosters; the transformer for
   scikit-learn's MLP). Rows with a missing target are left out of that
   target's fit.
+- ``realmlp``, ``tabm``: ``pytabkit``'s RealMLP-TD and TabM-D, one model per
+  target at their defaults on the CPU (their own categorical handling;
+  numeric gaps median-imputed, as they take none).
+- ``joint_plateau``: the default with the learning rate divided by 5 when the
+  validation loss stalls (``learning_rate="adaptive"``'s candidate).
 
 Metrics per target on the test rows that have it: RMSE, MAE, R^2;
 accuracy and log loss (log loss over the rows whose class was seen in fit).

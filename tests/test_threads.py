@@ -98,6 +98,26 @@ def test_torch_threads_restores_torch_on_exit_and_on_errors(four_threads):
     assert torch.get_num_threads() == 4
 
 
+def test_torch_threads_sets_torch_even_when_openmp_already_says_so(
+    monkeypatch, four_threads
+):
+    """``threadpool_limits(1)`` lowers OpenMP's count, which
+    ``torch.get_num_threads`` reads, but not the count torch gave its MKL at
+    the last ``torch.set_num_threads``: the scope must set it itself, or
+    MKL's matrix products run on the old count."""
+    from threadpoolctl import threadpool_limits
+
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    with threadpool_limits(1):
+        if torch.get_num_threads() != 1:
+            pytest.skip("threadpoolctl does not see torch's OpenMP here")
+        with torch_threads(1):
+            assert calls == [1]
+    assert calls[-1] == 1  # the setting found is put back
+
+
 class ThreadsSeen(Callback):
     def __init__(self, seen):
         self.seen = seen

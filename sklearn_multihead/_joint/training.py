@@ -117,15 +117,20 @@ def threads_for(work, n_threads=None, parallel_work=PARALLEL_WORK):
 
 @contextmanager
 def torch_threads(n):
-    """Run the block on ``n`` torch threads; restore torch's setting after."""
+    """Run the block on ``n`` torch threads; restore torch's setting after.
+
+    ``torch.set_num_threads`` is called even when ``torch.get_num_threads()``
+    already says ``n``: that reads OpenMP's setting, which ``threadpoolctl``
+    limits, while torch's MKL keeps the count of the last
+    ``torch.set_num_threads``. Skipping the call left MKL's matrix products
+    on 2 threads inside ``threadpool_limits(1)`` (5-9x the fit CPU on a busy
+    machine, ``tests/test_threads.py``)."""
     before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
+    torch.set_num_threads(n)
     try:
         yield n
     finally:
-        if n != before:
-            torch.set_num_threads(before)
+        torch.set_num_threads(before)
 
 
 #: a float32 subnormal: multiplied by 1 it stays itself unless this thread
