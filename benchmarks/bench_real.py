@@ -35,8 +35,8 @@ thread, timed in process CPU seconds):
 - ``realmlp``, ``tabm``: ``pytabkit``'s RealMLP-TD and TabM-D, one model per
   target at their defaults on the CPU (their own categorical handling;
   numeric gaps median-imputed, as they take none).
-- ``joint_plateau``: the default with the learning rate divided by 5 when the
-  validation loss stalls (``learning_rate="adaptive"``'s candidate).
+- ``joint_clip``: the default with the gradient norm clipped at 1.0 (TabM's
+  recipe), through skorch's ``GradientNormClipping`` callback.
 
 Metrics per target on the test rows that have it: RMSE, MAE, R^2;
 accuracy and log loss (log loss over the rows whose class was seen in fit).
@@ -425,32 +425,25 @@ PEERS = {
 }
 
 
-def joint_plateau(X, Y, types):
-    """The default joint model with its learning rate cut to a fifth when the
-    validation loss has not improved for 4 epochs (skorch's ``LRScheduler``
-    with torch's ``ReduceLROnPlateau``, through the ``callbacks`` parameter):
-    the schedule's candidate before it is an option of the estimator."""
-    from skorch.callbacks import LRScheduler
-    from torch.optim.lr_scheduler import ReduceLROnPlateau
+def joint_clip(X, Y, types):
+    """The default joint model with its gradient norm clipped at 1.0 before
+    each step (TabM's recipe; skorch's ``GradientNormClipping`` through the
+    ``callbacks`` parameter)."""
+    from skorch.callbacks import GradientNormClipping
 
     from sklearn_multihead import JointRegressorClassifier
 
-    schedule = LRScheduler(
-        policy=ReduceLROnPlateau,
-        monitor="valid_loss",
-        patience=4,
-        factor=0.2,
-        threshold=1e-4,
-        threshold_mode="abs",
-    )
     model = JointRegressorClassifier(
-        target_types=types, random_state=0, n_threads=1, callbacks=[("lr", schedule)]
+        target_types=types,
+        random_state=0,
+        n_threads=1,
+        callbacks=[("clip", GradientNormClipping(1.0))],
     )
     return model.fit(X, Y)
 
 
 #: variants of the joint model that are not a parameter (the ablation)
-VARIANTS = {"joint_onehot": joint_onehot, "joint_plateau": joint_plateau}
+VARIANTS = {"joint_onehot": joint_onehot, "joint_clip": joint_clip}
 
 
 # -- evaluation ---------------------------------------------------------------
