@@ -161,6 +161,76 @@ def report():
         print(_won(summary, per, peers))
 
 
+#: the variants of the ablation table, in its order: (model name, the change)
+ABLATION = [
+    (
+        "joint_adaptive",
+        'learning rate / 5 on a stalled validation loss (`learning_rate="adaptive"`)',
+    ),
+    ("joint_clip", "gradient norm clipped at 1.0 (skorch `GradientNormClipping`)"),
+    ("joint_uncertainty", 'learned loss weights (`loss_weights="uncertainty"`)'),
+    ("joint_regression_up", "learned weights that only raise regression heads"),
+    ("joint_tabm8", "TabM members in one network (`n_ensemble=8`, `n_models=1`)"),
+]
+
+
+def _all_records():
+    records = []
+    for pattern in ("suite*.json", "variant_*.json", "real.json"):
+        for path in sorted(RESULTS.glob(pattern)):
+            records += json.loads(path.read_text())["records"]
+    return records
+
+
+def ablation_report():
+    """One line per recipe: the variant against the default on the tables it
+    ran, both scored against the same peers; paired ratios per target-split
+    (below 1: the variant's error is lower)."""
+    import pandas as pd
+
+    records = _all_records()
+    print(
+        "| change | tables | targets | mean relative score: variant / default "
+        "| RMSE ratio | log-loss ratio | accuracy change "
+        "| targets above CatBoost: variant / default | worst target: variant / default "
+        "| fit CPU s per split: variant / default |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---|---|---|")
+    for name, change in ABLATION:
+        mine = [r for r in records if r["model"] == name]
+        if not mine:
+            continue
+        tables = {r["table"] for r in mine}
+        peers = [r for r in records if r["model"] in MODELS and r["table"] in tables]
+        summary, per = summarise(peers + mine, MODELS + [name])
+        wide = per.pivot_table(
+            index=["table", "target"], columns="model", values="relative"
+        )
+        df = pd.DataFrame(peers + mine)
+        key = ["table", "target", "split"]
+        a = df[df["model"] == name].set_index(key)
+        b = df[df["model"] == "joint"].set_index(key)
+        reg = b["kind"] == "regression"
+        rmse = (a["rmse"] / b["rmse"])[reg].dropna()
+        logl = (a["log_loss"] / b["log_loss"])[~reg].dropna()
+        acc = (a["accuracy"] - b["accuracy"])[~reg].dropna()
+
+        def cpu(frame):
+            per_split = frame.groupby(["table", "split"])["fit_cpu_s"].first()
+            return per_split.groupby("table").mean().sum()
+
+        score = summary["relative"]
+        print(
+            f"| {change} | {len(tables)} | {len(wide)} "
+            f"| {score[name]:.3f} / {score['joint']:.3f} "
+            f"| {rmse.mean():.3f} | {logl.mean():.3f} | {acc.mean():+.4f} "
+            f"| {int((wide[name] > wide['catboost']).sum())} / "
+            f"{int((wide['joint'] > wide['catboost']).sum())} "
+            f"| {wide[name].min():.3f} / {wide['joint'].min():.3f} "
+            f"| {cpu(a):.0f} / {cpu(b):.0f} |"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=3)
@@ -168,6 +238,9 @@ def main():
     parser.add_argument("--tables", nargs="*", default=None)
     parser.add_argument("--out", type=Path, default=RESULTS / "suite.json")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument(
+        "--ablation", action="store_true", help="only print the recipes' table"
+    )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
         "--set", action="append", default=[], help="a joint parameter, name=value"
@@ -175,6 +248,9 @@ def main():
     args = parser.parse_args()
     if args.report:
         report()
+        return
+    if args.ablation:
+        ablation_report()
         return
     tables = load_more_tables()
     if args.tables:
