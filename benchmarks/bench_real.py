@@ -428,6 +428,10 @@ PEERS = {
     "lightgbm": per_target(_lightgbm),
     "catboost": per_target(_catboost),
     "mlp": per_target(_mlp),
+}
+#: peers run on request (``--models realmlp tabm``): their CPU cost keeps
+#: them out of the default run and its headline table
+EXTRA_PEERS = {
     "realmlp": per_target(_pytabkit("RealMLP_TD")),
     "tabm": per_target(_pytabkit("TabM_D")),
 }
@@ -699,7 +703,8 @@ def main():
         records = [
             r for r in records if not (r["model"] == name and r["table"] in tables)
         ]
-        fit = joint_models(params) if model == "joint" else {**PEERS, **VARIANTS}[model]
+        models = {**PEERS, **EXTRA_PEERS, **VARIANTS}
+        fit = joint_models(params) if model == "joint" else models[model]
         save = functools.partial(_save, out, records)
         run_model(name, fit, tables, args.splits, records, save)
     summary, per = summarise(records)

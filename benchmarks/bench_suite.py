@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from bench_real import (
     CLS,
+    EXTRA_PEERS,
     PEERS,
     REG,
     VARIANTS,
@@ -266,7 +267,8 @@ def main():
         records = [
             r for r in records if not (r["model"] == name and r["table"] in tables)
         ]
-        fit = joint_models(params) if model == "joint" else {**PEERS, **VARIANTS}[model]
+        models = {**PEERS, **EXTRA_PEERS, **VARIANTS}
+        fit = joint_models(params) if model == "joint" else models[model]
         save = functools.partial(_save, out, records)
         run_model(name, fit, tables, args.splits, records, save)
     summary, _ = summarise(records)
