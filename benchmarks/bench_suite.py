@@ -261,7 +261,10 @@ def main():
     params = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        params[key] = value
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
     for model in args.models:
         name = args.name if model == "joint" else model
         records = [
