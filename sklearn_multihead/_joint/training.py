@@ -24,6 +24,8 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from sklearn_multihead._joint.net import PREDICT_FLOATS
 from sklearn_multihead._targets import REGRESSION
@@ -123,7 +125,7 @@ def torch_threads(n):
     already says ``n``: that reads OpenMP's setting, which ``threadpoolctl``
     limits, while torch's MKL keeps the count of the last
     ``torch.set_num_threads``. Skipping the call left MKL's matrix products
-    on 2 threads inside ``threadpool_limits(1)`` (5-9x the fit CPU on a busy
+    on 2 threads inside ``threadpool_limits(1)`` (8-9x the fit CPU on a busy
     machine, ``tests/test_threads.py``)."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
@@ -253,9 +255,6 @@ def adaptive_schedule(n_iter_no_change, tol):
     watched loss has not improved by ``tol`` for a quarter of
     ``n_iter_no_change`` epochs, so a network that early stopping would
     still let run settles into its minimum instead of bouncing around it."""
-    from skorch.callbacks import LRScheduler
-    from torch.optim.lr_scheduler import ReduceLROnPlateau
-
     return LRScheduler(
         policy=ReduceLROnPlateau,
         monitor=watched_loss,
