@@ -169,7 +169,6 @@ ABLATION = [
         'learning rate / 5 on a stalled validation loss (`learning_rate="adaptive"`)',
     ),
     ("joint_clip", "gradient norm clipped at 1.0 (skorch `GradientNormClipping`)"),
-    ("joint_h256", "a (256, 256) trunk, on the 6 tables of 20,000 rows or more"),
     ("joint_uncertainty", 'learned loss weights (`loss_weights="uncertainty"`)'),
     ("joint_regression_up", "learned weights that only raise regression heads"),
     ("joint_tabm8", "TabM members in one network (`n_ensemble=8`, `n_models=1`)"),
