@@ -19,6 +19,12 @@ scores higher than each peer, the worst target, the fit CPU.
         --out benchmarks/results/suite_catboost.json        # in a second process
     SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
         python benchmarks/bench_suite.py --report
+
+``--models realmlp tabm`` runs pytabkit's RealMLP-TD and TabM-D (one model
+per target; ``--report`` adds them on the tables where both have 3 splits).
+``--models joint --name NAME --set param=value`` (or a variant of
+``bench_real.VARIANTS``) runs a recipe; ``--ablation`` prints one line per
+recipe of ``ABLATION`` against the default on the tables it ran.
 """
 
 import argparse
