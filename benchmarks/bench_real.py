@@ -616,6 +616,36 @@ def markdown(summary, per):
     return "\n".join(lines)
 
 
+def parse_settings(items):
+    """``--set name=value`` items as joint parameters (JSON values where they
+    parse: numbers, lists, booleans; else the string)."""
+    params = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def run_models(wanted, joint_name, params, tables, splits, out):
+    """Run each of ``wanted`` ("joint" with ``params`` under ``joint_name``, or
+    a peer or variant by name) on ``tables``, replacing its records of those
+    tables in ``out`` and saving after every split; returns all the records."""
+    records = json.loads(out.read_text())["records"] if out.exists() else []
+    models = {**PEERS, **EXTRA_PEERS, **VARIANTS}
+    for model in wanted:
+        name = joint_name if model == "joint" else model
+        records = [
+            r for r in records if not (r["model"] == name and r["table"] in tables)
+        ]
+        fit = joint_models(params) if model == "joint" else models[model]
+        save = functools.partial(_save, out, records)
+        run_model(name, fit, tables, splits, records, save)
+    return records
+
+
 def _save(out, records):
     out.parent.mkdir(parents=True, exist_ok=True)
     summary, _ = summarise(records)
@@ -677,13 +707,7 @@ def main():
     )
     args = ap.parse_args()
 
-    params = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+    params = parse_settings(args.set)
     out = Path(args.out)
     if args.report:
         records = json.loads(out.read_text())["records"]
@@ -696,17 +720,8 @@ def main():
     tables = load_tables(args.flight_rows)
     if args.tables:
         tables = {k: v for k, v in tables.items() if k in args.tables}
-    records = json.loads(out.read_text())["records"] if out.exists() else []
     wanted = args.models or ["joint", *PEERS]
-    for model in wanted:
-        name = args.name if model == "joint" else model
-        records = [
-            r for r in records if not (r["model"] == name and r["table"] in tables)
-        ]
-        models = {**PEERS, **EXTRA_PEERS, **VARIANTS}
-        fit = joint_models(params) if model == "joint" else models[model]
-        save = functools.partial(_save, out, records)
-        run_model(name, fit, tables, args.splits, records, save)
+    records = run_models(wanted, args.name, params, tables, args.splits, out)
     summary, per = summarise(records)
     print(markdown(summary, per))
     with pd.option_context("display.width", 150, "display.max_columns", 20):

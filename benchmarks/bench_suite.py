@@ -28,23 +28,18 @@ recipe of ``ABLATION`` against the default on the tables it ran.
 """
 
 import argparse
-import functools
 import json
 from pathlib import Path
 
 import numpy as np
 from bench_real import (
     CLS,
-    EXTRA_PEERS,
-    PEERS,
     REG,
-    VARIANTS,
     _rdata,
-    _save,
     _split_xy,
-    joint_models,
     markdown,
-    run_model,
+    parse_settings,
+    run_models,
     summarise,
 )
 
@@ -262,24 +257,8 @@ def main():
     tables = load_more_tables()
     if args.tables:
         tables = {k: v for k, v in tables.items() if k in args.tables}
-    out = args.out
-    records = json.loads(out.read_text())["records"] if out.exists() else []
-    params = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    for model in args.models:
-        name = args.name if model == "joint" else model
-        records = [
-            r for r in records if not (r["model"] == name and r["table"] in tables)
-        ]
-        models = {**PEERS, **EXTRA_PEERS, **VARIANTS}
-        fit = joint_models(params) if model == "joint" else models[model]
-        save = functools.partial(_save, out, records)
-        run_model(name, fit, tables, args.splits, records, save)
+    params = parse_settings(args.set)
+    records = run_models(args.models, args.name, params, tables, args.splits, args.out)
     summary, _ = summarise(records)
     print(summary.round(3))
 
