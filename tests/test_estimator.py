@@ -1,6 +1,7 @@
 """JointRegressorClassifier: learning, outputs, the scikit-learn workflow."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -11,7 +12,7 @@ from conftest import joint
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import GridSearchCV, cross_validate, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -262,6 +263,27 @@ def test_uncertainty_weighting_learns_weights():
     w = est.net_.criterion_.effective_weights()
     assert w.shape == (3,) and not torch.allclose(w, torch.tensor([0.5, 1.0, 1.0]))
     assert est.score(X, Y) > 0.5
+
+
+@pytest.mark.parametrize("n_rows, weighted_up", [(9_999, False), (10_000, True)])
+def test_auto_loss_weights_weight_regression_up_from_10000_rows(n_rows, weighted_up):
+    # an almost exact regression target beside a noisy class target: from
+    # 10,000 rows "auto" learns the regression weight up; below, equal weights
+    X, Y = make_joint_dataset(
+        n_samples=n_rows, n_multiclass=0, noise=0.02, random_state=0
+    )
+    Y["bin_0"] = np.random.RandomState(0).uniform(size=n_rows) < 0.5
+    est = joint(hidden_layer_sizes=(16,), max_iter=8, random_state=0)
+    assert est.get_params()["loss_weights"] == "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, Y)
+    weights = est.net_.criterion_.effective_weights()
+    assert weights[1].item() == 1.0  # the class target
+    if weighted_up:
+        assert weights[0].item() > 1.5
+    else:
+        assert weights.tolist() == [1.0, 1.0]
 
 
 def test_head_hidden_layers_batch_norm_and_regression_losses():

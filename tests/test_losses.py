@@ -92,8 +92,38 @@ def test_fixed_and_learned_weights_combine():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="regression_loss must be one of"):
         _loss(regression_loss="l4")
-    with pytest.raises(ValueError, match="loss_weights must be None, a list"):
-        _loss(loss_weights="auto")
+    with pytest.raises(
+        ValueError,
+        match="loss_weights must be a list of numbers, 'uncertainty' or "
+        "'regression_up'. Got 'auto' instead",
+    ):
+        _loss(loss_weights="auto")  # the estimator resolves "auto" by rows
+
+
+def test_regression_up_weights_regression_targets_never_below_one():
+    loss = _loss(loss_weights="regression_up")
+    losses = torch.tensor([0.01, 0.5, 1.2])
+    # at log-variance 0 a regression head's weight would be 0.5: held at 1
+    torch.testing.assert_close(loss.effective_weights(), torch.ones(3))
+    assert loss.combine(losses).item() == pytest.approx(
+        0.01 + 0.5 + 1.2 + 0.5 * math.log(0.5)
+    )
+    with torch.no_grad():
+        loss.log_vars.copy_(torch.tensor([-3.0, -3.0, 2.0]))
+    # a regression head learnt a small variance: weighted up, 0.5 * e^3;
+    # class heads keep 1 whatever their parameter says
+    torch.testing.assert_close(
+        loss.effective_weights(), torch.tensor([0.5 * math.exp(3.0), 1.0, 1.0])
+    )
+    # the regression head's parameter keeps learning through the floor, the
+    # class heads' do not learn at all
+    with torch.no_grad():
+        loss.log_vars.zero_()
+    loss.combine(losses).backward()
+    grad = loss.log_vars.grad
+    # d/ds (0.5 e^-s L + 0.5 s) at the floor's s = log(0.5): -L + 0.5
+    assert grad[0] == pytest.approx(-0.01 + 0.5)
+    assert grad[1:].tolist() == [0.0, 0.0]
 
 
 def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
@@ -111,7 +141,8 @@ def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
 
 
 @pytest.mark.parametrize(
-    "loss_weights", [[1.0] * 4, [2.0, 0.5, 1.0, 3.0], "uncertainty"]
+    "loss_weights",
+    [[1.0] * 4, [2.0, 0.5, 1.0, 3.0], "uncertainty", "regression_up"],
 )
 @pytest.mark.parametrize("masked", [False, True])
 def test_training_path_in_kind_order_equals_target_order(loss_weights, masked):

@@ -48,6 +48,13 @@ y = X[:, 0]
             "str among ['adaptive', 'constant']. Got 'cosine' instead.",
         ),
         (
+            joint(loss_weights="kendall"),
+            "The 'loss_weights' parameter of JointRegressorClassifier must be "
+            "None, a str among ['auto', 'regression_up', 'uncertainty'], an "
+            "instance of 'list', an instance of 'tuple', an instance of 'dict' or "
+            "an instance of 'ndarray'. Got 'kendall' instead.",
+        ),
+        (
             joint(calibrate="yes"),
             "The 'calibrate' parameter of JointRegressorClassifier must be a "
             "bool. Got 'yes' instead.",

@@ -122,7 +122,7 @@ NETWORK_RULES = {
     "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
     "loss_weights": [
         None,
-        StrOptions({"uncertainty"}),
+        StrOptions({"auto", "uncertainty", "regression_up"}),
         list,
         tuple,
         dict,
@@ -229,10 +229,18 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     regression_loss : {"squared_error", "absolute_error", "huber"}, \
             default="squared_error"
         Loss of the regression heads, on standardised targets.
-    loss_weights : None, list, dict or "uncertainty", default=None
+    loss_weights : "auto", None, list, dict, "uncertainty" or \
+            "regression_up", default="auto"
         Weight of each target's loss in the sum: None for equal weights, a list
         with one weight per target, a dict by target name (missing names get
-        1), or ``"uncertainty"`` to learn them (Kendall, Gal & Cipolla, 2018).
+        1), ``"uncertainty"`` to learn them all (Kendall, Gal & Cipolla,
+        2018), or ``"regression_up"`` to learn the regression targets' weights
+        the same way but never below 1 (class targets keep 1): a regression
+        target the features predict almost exactly has a standardised loss
+        near 0.01, which the sum would otherwise hardly see. ``"auto"`` is
+        ``"regression_up"`` when fit is given 10,000 rows or more (the first
+        call's, for ``partial_fit``) and equal weights below, where the
+        training loss the weights learn from is too optimistic.
     class_weight : None, "balanced", list or dict, default=None
         Per-class weights of the classification targets: ``"balanced"`` for
         all of them, a list with one entry (None, "balanced" or a dict
@@ -400,7 +408,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         n_models=5,
         target_types="auto",
         regression_loss="squared_error",
-        loss_weights=None,
+        loss_weights="auto",
         class_weight=None,
         alpha=1e-3,
         batch_size="auto",
@@ -695,7 +703,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             "dropout": float(self.dropout),
             "batch_norm": bool(self.batch_norm),
         }
-        weights = resolve_loss_weights(self.loss_weights, encoder.names_)
+        weights = resolve_loss_weights(
+            self.loss_weights, encoder.names_, X.shape[0]
+        )
         self._loss_config = {
             "head_kinds": head_kinds,
             "loss_weights": weights if isinstance(weights, str) else list(weights),

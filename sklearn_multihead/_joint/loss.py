@@ -6,7 +6,9 @@ Inside:
 - ``JointLoss``: an ``nn.Module`` criterion. ``target_losses`` gives the loss of
   every target on a batch (a weighted mean over the rows whose cell is known)
   and the weight behind each; ``combine`` sums them with the target weights,
-  fixed or learned ("uncertainty", Kendall, Gal & Cipolla 2018); ``forward``
+  fixed or learned (``LEARNED_WEIGHTS``: "uncertainty", Kendall, Gal &
+  Cipolla 2018, for every target; "regression_up", the same for regression
+  targets only and never below 1); ``forward``
   does both. The training loop uses ``kind_losses`` / ``combine_kinds``, the
   same values grouped by head kind, which spares a gather (and its backward)
   per step when targets are summed with equal weights; ``in_target_order``
@@ -23,6 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber")
+
+#: loss weights learned during training: Kendall's for every target, or for
+#: the regression targets only with a floor of 1 (class targets keep 1)
+LEARNED_WEIGHTS = ("uncertainty", "regression_up")
 
 #: head kinds, as produced by the estimator from the target types
 HEAD_KINDS = ("regression", "binary", "multiclass")
@@ -56,8 +62,11 @@ class JointLoss(nn.Module):
         One per target, in the column order of ``y_true``.
     head_slices : sequence of slice
         Columns of the network output that belong to each target.
-    loss_weights : sequence of float or "uncertainty"
-        Fixed weight per target, or learned per-target weighting.
+    loss_weights : sequence of float, "uncertainty" or "regression_up"
+        Fixed weight per target, or learned per-target weighting:
+        ``"uncertainty"`` learns every target's weight as Kendall et al.;
+        ``"regression_up"`` learns the regression targets' weights the same
+        way but never lets one fall below 1, and class targets keep 1.
     class_weights : sequence of (None or sequence of float), default=None
         Per-class weights of each target (``None`` for regression targets and
         unweighted classification targets).
@@ -119,12 +128,14 @@ class JointLoss(nn.Module):
 
         factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
         self.register_buffer("factor", torch.tensor(factor))
+        self.learned = None
         if isinstance(loss_weights, str):
-            if loss_weights != "uncertainty":
+            if loss_weights not in LEARNED_WEIGHTS:
                 raise ValueError(
-                    "loss_weights must be None, a list, a dict or 'uncertainty'. "
-                    f"Got {loss_weights!r} instead."
+                    "loss_weights must be a list of numbers, 'uncertainty' or "
+                    f"'regression_up'. Got {loss_weights!r} instead."
                 )
+            self.learned = loss_weights
             self.log_vars = nn.Parameter(torch.zeros(n))
             self.register_buffer("weights", torch.ones(n))
         else:
@@ -226,13 +237,25 @@ class JointLoss(nn.Module):
             return values
         return values[self.order]
 
+    def _log_vars(self):
+        """The log-variances in use. With "regression_up", a regression
+        target's is capped at ``log(factor)`` (weight ``factor * exp(-s)`` at
+        least 1; the gradient passes the cap unchanged, so the parameter keeps
+        learning as Kendall's) and a class target's is ``log(1) = 0``."""
+        s = self.log_vars
+        if self.learned != "regression_up":
+            return s
+        cap = torch.log(self.factor)
+        s = s - torch.relu(s - cap).detach()
+        return torch.where(self.factor < 1, s, cap)
+
     def combine(self, losses):
         """Total loss from per-target losses (fixed or learned weights)."""
         if self.unit_weights:
             return losses.sum()
         if self.log_vars is None:
             return (self.weights * losses).sum()
-        s = self.log_vars
+        s = self._log_vars()
         return (self.factor * torch.exp(-s) * losses + 0.5 * s).sum()
 
     def combine_kinds(self, losses):
@@ -246,7 +269,7 @@ class JointLoss(nn.Module):
         """The current weight of every target (learned ones included)."""
         if self.log_vars is None:
             return self.weights.detach().clone()
-        return (self.factor * torch.exp(-self.log_vars)).detach()
+        return (self.factor * torch.exp(-self._log_vars())).detach()
 
     def forward(self, y_pred, y_true, sample_weight=None):
         return self.combine_kinds(self.kind_losses(y_pred, y_true, sample_weight)[0])

@@ -193,7 +193,7 @@ def constant_loss(data, module, criterion, loss_config):
     The constants come from every row; the loss is taken on at most
     ``PREDICT_FLOATS`` outputs (evenly spaced rows: a target of many
     classes would otherwise take rows x classes floats)."""
-    if loss_config["loss_weights"] == "uncertainty":
+    if isinstance(loss_config["loss_weights"], str):  # learned weights
         return None
     Y, w = data.Y.cpu(), data.sample_weight
     w = None if w is None else w.cpu()

@@ -3,7 +3,10 @@
 Inside:
 
 - ``resolve_loss_weights``: the estimator's ``loss_weights`` (None, a list, a
-  dict by target name, or "uncertainty") as one weight per target.
+  dict by target name, "uncertainty", "regression_up" or "auto") as one
+  weight per target, or the name of the learned weighting. "auto" is
+  "regression_up" from ``AUTO_LEARNED_ROWS`` rows given to fit, else equal
+  weights.
 - ``resolve_class_weights``: its ``class_weight`` (None, "balanced", a list
   per classification target, or a dict by target name, each entry None,
   "balanced" or ``{label: weight}``) as one per-class weight vector per target.
@@ -17,10 +20,20 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION
 
 
-def resolve_loss_weights(loss_weights, names):
-    """Per-target loss weights from None, a list, a dict by name or \"uncertainty\"."""
+#: from this many rows given to fit, loss_weights="auto" learns the regression
+#: targets' weights ("regression_up"); below, the training loss it learns
+#: them from is too optimistic (benchmarks/README.md, "Loss weights by size")
+AUTO_LEARNED_ROWS = 10_000
+
+
+def resolve_loss_weights(loss_weights, names, n_rows):
+    """Per-target loss weights from None, a list or a dict by name, or the
+    name of a learned weighting ("auto" resolved by ``n_rows``, the rows
+    given to fit)."""
     lw = loss_weights
     n = len(names)
+    if isinstance(lw, str) and lw == "auto":
+        lw = "regression_up" if n_rows >= AUTO_LEARNED_ROWS else None
     if lw is None:
         return [1.0] * n
     if isinstance(lw, str):
