@@ -165,14 +165,35 @@ def report():
 
 #: the variants of the ablation table, in its order: (model name, the change,
 #: the default it was measured against). "joint_equal_weights" is the default
-#: before loss_weights="auto" (equal weights at every size): the records of
-#: the variants measured then are paired with it.
+#: before loss_weights="auto" (equal weights at every size): the variants are
+#: paired with it.
 BEFORE_AUTO = "joint_equal_weights"
 ABLATION = [
     (
         "joint",
-        'regression heads weighted up from 10,000 rows (`loss_weights="auto"`, '
+        'weights from held-out losses from 10,000 rows (`loss_weights="auto"`, '
         "the default since)",
+        BEFORE_AUTO,
+    ),
+    (
+        "joint_valid_up_rel",
+        'the same at every size (`loss_weights="held_out"`; '
+        "`bench_valid_weights.py --relative`)",
+        BEFORE_AUTO,
+    ),
+    (
+        "joint_valid_up",
+        "weights from held-out losses not relative to a constant prediction's",
+        BEFORE_AUTO,
+    ),
+    (
+        "joint_regression_up",
+        "learned weights that only raise regression heads (`bench_loss_weights.py`)",
+        BEFORE_AUTO,
+    ),
+    (
+        "joint_uncertainty",
+        'learned loss weights (`loss_weights="uncertainty"`)',
         BEFORE_AUTO,
     ),
     (
@@ -183,17 +204,6 @@ ABLATION = [
     (
         "joint_clip",
         "gradient norm clipped at 1.0 (skorch `GradientNormClipping`)",
-        BEFORE_AUTO,
-    ),
-    (
-        "joint_uncertainty",
-        'learned loss weights (`loss_weights="uncertainty"`)',
-        BEFORE_AUTO,
-    ),
-    (
-        "joint_regression_up",
-        'learned weights that only raise regression heads, at every size '
-        '(`loss_weights="regression_up"`)',
         BEFORE_AUTO,
     ),
     (

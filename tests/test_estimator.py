@@ -266,9 +266,12 @@ def test_uncertainty_weighting_learns_weights():
 
 
 @pytest.mark.parametrize("n_rows, weighted_up", [(9_999, False), (10_000, True)])
-def test_auto_loss_weights_weight_regression_up_from_10000_rows(n_rows, weighted_up):
-    # an almost exact regression target beside a noisy class target: from
-    # 10,000 rows "auto" learns the regression weight up; below, equal weights
+def test_auto_loss_weights_weigh_a_well_learnt_target_up_from_10000_rows(
+    n_rows, weighted_up
+):
+    # an almost exact regression target beside a class target that nothing
+    # predicts: from 10,000 rows "auto" weighs the regression target up by
+    # its held-out loss after every epoch; below, equal weights
     X, Y = make_joint_dataset(
         n_samples=n_rows, n_multiclass=0, noise=0.02, random_state=0
     )
@@ -278,12 +281,34 @@ def test_auto_loss_weights_weight_regression_up_from_10000_rows(n_rows, weighted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, Y)
-    weights = est.net_.criterion_.effective_weights()
-    assert weights[1].item() == 1.0  # the class target
-    if weighted_up:
-        assert weights[0].item() > 1.5
-    else:
-        assert weights.tolist() == [1.0, 1.0]
+    hist = est.history_
+    # early stopping watches the targets' losses with equal weights
+    np.testing.assert_allclose(
+        hist["valid_loss"], hist["valid_loss_reg_0"] + hist["valid_loss_bin_0"]
+    )
+    if not weighted_up:
+        assert not any(c.startswith("loss_weight_") for c in hist.columns)
+        assert est.net_.criterion_.effective_weights().tolist() == [1.0, 1.0]
+        return
+    assert (hist["loss_weight_bin_0"] == 1.0).all()
+    reg = hist["loss_weight_reg_0"]
+    assert reg.iloc[-1] > 5
+    # each epoch's weight is half the constant prediction's loss over the
+    # held-out loss (the standardised target's constant loss is about 1)
+    np.testing.assert_allclose(reg, 0.5 / hist["valid_loss_reg_0"], rtol=0.05)
+
+
+def test_held_out_loss_weights_need_a_validation_split():
+    X, Y = make_joint_dataset(n_samples=300, random_state=0)
+    with pytest.raises(
+        ValueError,
+        match=r"loss_weights='held_out' sets the weights from the validation "
+        r"losses, but this fit holds out no validation split \(early_stopping="
+        r"False, fewer than 200 rows with early_stopping='auto', or "
+        r"partial_fit\). Set early_stopping=True and use fit, or choose other "
+        r"loss_weights.",
+    ):
+        joint(loss_weights="held_out", early_stopping=False, **FAST).fit(X, Y)
 
 
 def test_head_hidden_layers_batch_norm_and_regression_losses():

@@ -95,35 +95,25 @@ def test_bad_arguments():
     with pytest.raises(
         ValueError,
         match="loss_weights must be a list of numbers, 'uncertainty' or "
-        "'regression_up'. Got 'auto' instead",
+        "'held_out'. Got 'auto' instead",
     ):
         _loss(loss_weights="auto")  # the estimator resolves "auto" by rows
 
 
-def test_regression_up_weights_regression_targets_never_below_one():
-    loss = _loss(loss_weights="regression_up")
+def test_held_out_weights_count_well_learnt_targets_as_one_at_half():
+    loss = _loss(loss_weights="held_out")
     losses = torch.tensor([0.01, 0.5, 1.2])
-    # at log-variance 0 a regression head's weight would be 0.5: held at 1
-    torch.testing.assert_close(loss.effective_weights(), torch.ones(3))
-    assert loss.combine(losses).item() == pytest.approx(
-        0.01 + 0.5 + 1.2 + 0.5 * math.log(0.5)
-    )
-    with torch.no_grad():
-        loss.log_vars.copy_(torch.tensor([-3.0, -3.0, 2.0]))
-    # a regression head learnt a small variance: weighted up, 0.5 * e^3;
-    # class heads keep 1 whatever their parameter says
-    torch.testing.assert_close(
-        loss.effective_weights(), torch.tensor([0.5 * math.exp(3.0), 1.0, 1.0])
-    )
-    # the regression head's parameter keeps learning through the floor, the
-    # class heads' do not learn at all
-    with torch.no_grad():
-        loss.log_vars.zero_()
-    loss.combine(losses).backward()
-    grad = loss.log_vars.grad
-    # d/ds (0.5 e^-s L + 0.5 s) at the floor's s = log(0.5): -L + 0.5
-    assert grad[0] == pytest.approx(-0.01 + 0.5)
-    assert grad[1:].tolist() == [0.0, 0.0]
+    # equal weights until the first epoch's held-out losses set them
+    assert loss.combine(losses).item() == pytest.approx(0.01 + 0.5 + 1.2)
+    # held-out / constant: 0.02 (R^2 0.98), 0.25, 0.9 -> weights 25, 2, 1
+    loss.weigh_by_held_out([0.02, 0.1, 0.99], [1.0, 0.4, 1.1])
+    torch.testing.assert_close(loss.effective_weights(), torch.tensor([25.0, 2, 1]))
+    assert loss.combine(losses).item() == pytest.approx(25 * 0.01 + 2 * 0.5 + 1.2)
+    # the history and early stopping see the losses with equal weights
+    assert loss.watched(losses).item() == pytest.approx(0.01 + 0.5 + 1.2)
+    # an exact target is capped, one without known cells keeps 1
+    loss.weigh_by_held_out([0.0, 0.1, 0.5], [1.0, 0.4, 0.0])
+    torch.testing.assert_close(loss.effective_weights(), torch.tensor([1000.0, 2, 1]))
 
 
 def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
@@ -142,7 +132,7 @@ def test_unmasked_fast_path_equals_masked_path_on_complete_targets():
 
 @pytest.mark.parametrize(
     "loss_weights",
-    [[1.0] * 4, [2.0, 0.5, 1.0, 3.0], "uncertainty", "regression_up"],
+    [[1.0] * 4, [2.0, 0.5, 1.0, 3.0], "uncertainty", "held_out"],
 )
 @pytest.mark.parametrize("masked", [False, True])
 def test_training_path_in_kind_order_equals_target_order(loss_weights, masked):
@@ -157,6 +147,8 @@ def test_training_path_in_kind_order_equals_target_order(loss_weights, masked):
     if loss.log_vars is not None:
         with torch.no_grad():
             loss.log_vars.copy_(torch.tensor([0.3, -0.2, 0.1, 0.5]))
+    if loss.moving == "held_out":  # weights 5, 25, 1, 1
+        loss.weigh_by_held_out([0.1, 0.02, 0.3, 0.9], [1.0, 1.0, 0.6, 1.0])
     gen = torch.Generator().manual_seed(0)
     pred = torch.randn(8, 6, generator=gen, requires_grad=True)
     true = torch.stack(

@@ -50,7 +50,7 @@ y = X[:, 0]
         (
             joint(loss_weights="kendall"),
             "The 'loss_weights' parameter of JointRegressorClassifier must be "
-            "None, a str among ['auto', 'regression_up', 'uncertainty'], an "
+            "None, a str among ['auto', 'held_out', 'uncertainty'], an "
             "instance of 'list', an instance of 'tuple', an instance of 'dict' or "
             "an instance of 'ndarray'. Got 'kendall' instead.",
         ),

@@ -88,7 +88,7 @@ def _assert_same_model(a, b, X):
             "learning_rate": "adaptive",
         },
         {"loss_weights": {"size": 2.0}, "class_weight": {"flag": {True: 3.0}}},
-        {"loss_weights": "regression_up"},
+        {"loss_weights": "held_out", "early_stopping": True},
     ],
 )
 def test_joint_round_trip_keeps_predictions_labels_and_dtypes(tmp_path, params):

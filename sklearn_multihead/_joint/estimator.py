@@ -73,6 +73,7 @@ from sklearn_multihead._joint.summary import network_summary
 from sklearn_multihead._joint.training import (
     AUTO_EARLY_STOPPING_ROWS,
     PREDICT_PARALLEL_WORK,
+    HeldOutWeights,
     PredefinedSplit,
     adaptive_schedule,
     auto_batch_size,
@@ -122,7 +123,7 @@ NETWORK_RULES = {
     "regression_loss": [StrOptions(set(REGRESSION_LOSSES))],
     "loss_weights": [
         None,
-        StrOptions({"auto", "uncertainty", "regression_up"}),
+        StrOptions({"auto", "held_out", "uncertainty"}),
         list,
         tuple,
         dict,
@@ -229,18 +230,21 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     regression_loss : {"squared_error", "absolute_error", "huber"}, \
             default="squared_error"
         Loss of the regression heads, on standardised targets.
-    loss_weights : "auto", None, list, dict, "uncertainty" or \
-            "regression_up", default="auto"
+    loss_weights : "auto", None, list, dict, "held_out" or "uncertainty", \
+            default="auto"
         Weight of each target's loss in the sum: None for equal weights, a list
         with one weight per target, a dict by target name (missing names get
-        1), ``"uncertainty"`` to learn them all (Kendall, Gal & Cipolla,
-        2018), or ``"regression_up"`` to learn the regression targets' weights
-        the same way but never below 1 (class targets keep 1): a regression
-        target the features predict almost exactly has a standardised loss
-        near 0.01, which the sum would otherwise hardly see. ``"auto"`` is
-        ``"regression_up"`` when fit is given 10,000 rows or more (the first
-        call's, for ``partial_fit``) and equal weights below, where the
-        training loss the weights learn from is too optimistic.
+        1), ``"uncertainty"`` to learn them (Kendall, Gal & Cipolla, 2018), or
+        ``"held_out"`` to set them after every epoch from the validation
+        losses: a target whose validation loss is below half of its best
+        constant prediction's (for a regression target, R² above about 0.5)
+        is weighted up to count as much as one at half, so a target the
+        features predict almost exactly is not drowned by noisier ones
+        (``history_`` records the weights as ``loss_weight_<target>``, and
+        early stopping watches the losses with equal weights). It needs a
+        validation split. ``"auto"`` is ``"held_out"`` when fit is given
+        10,000 rows or more with a validation split, and equal weights below,
+        where the validation losses are too few rows to weigh by.
     class_weight : None, "balanced", list or dict, default=None
         Per-class weights of the classification targets: ``"balanced"`` for
         all of them, a list with one entry (None, "balanced" or a dict
@@ -704,7 +708,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             "batch_norm": bool(self.batch_norm),
         }
         weights = resolve_loss_weights(
-            self.loss_weights, encoder.names_, X.shape[0]
+            self.loss_weights, encoder.names_, X.shape[0], self.early_stopping_
         )
         self._loss_config = {
             "head_kinds": head_kinds,
@@ -827,6 +831,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                     train_split.valid, head_kinds, self._n_classes()
                 )
                 callbacks.append(("valid_score", scorer))
+            if train_split and self._loss_config["loss_weights"] == "held_out":
+                callbacks.append(("loss_weights", HeldOutWeights()))
             if self.learning_rate == "adaptive":
                 schedule = adaptive_schedule(self.n_iter_no_change, self.tol)
                 callbacks.append(("lr_scheduler", schedule))

@@ -5,10 +5,10 @@ Inside:
 - ``REGRESSION_LOSSES``: the accepted ``regression_loss`` names.
 - ``JointLoss``: an ``nn.Module`` criterion. ``target_losses`` gives the loss of
   every target on a batch (a weighted mean over the rows whose cell is known)
-  and the weight behind each; ``combine`` sums them with the target weights,
-  fixed or learned (``LEARNED_WEIGHTS``: "uncertainty", Kendall, Gal &
-  Cipolla 2018, for every target; "regression_up", the same for regression
-  targets only and never below 1); ``forward``
+  and the weight behind each; ``combine`` sums them with the target weights:
+  fixed, learned ("uncertainty", Kendall, Gal & Cipolla 2018), or set after
+  every epoch from the held-out losses ("held_out", ``weigh_by_held_out``);
+  ``watched`` is the total that the history records; ``forward``
   does both. The training loop uses ``kind_losses`` / ``combine_kinds``, the
   same values grouped by head kind, which spares a gather (and its backward)
   per step when targets are summed with equal weights; ``in_target_order``
@@ -26,9 +26,17 @@ from torch import nn
 
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber")
 
-#: loss weights learned during training: Kendall's for every target, or for
-#: the regression targets only with a floor of 1 (class targets keep 1)
-LEARNED_WEIGHTS = ("uncertainty", "regression_up")
+#: the loss weights that change during training: learned by gradient
+#: (Kendall's) or set from the held-out losses after every epoch
+MOVING_WEIGHTS = ("uncertainty", "held_out")
+
+#: "held_out": a target whose held-out loss is below this share of the loss
+#: of its best constant prediction is weighted up, to count as much as one
+#: at this share (benchmarks/README.md, "Loss weights from held-out losses")
+HELD_OUT_SHARE = 0.5
+#: ... up to this weight (a target predicted exactly would otherwise get an
+#: infinite one)
+MAX_HELD_OUT_WEIGHT = 1000.0
 
 #: head kinds, as produced by the estimator from the target types
 HEAD_KINDS = ("regression", "binary", "multiclass")
@@ -62,11 +70,10 @@ class JointLoss(nn.Module):
         One per target, in the column order of ``y_true``.
     head_slices : sequence of slice
         Columns of the network output that belong to each target.
-    loss_weights : sequence of float, "uncertainty" or "regression_up"
-        Fixed weight per target, or learned per-target weighting:
-        ``"uncertainty"`` learns every target's weight as Kendall et al.;
-        ``"regression_up"`` learns the regression targets' weights the same
-        way but never lets one fall below 1, and class targets keep 1.
+    loss_weights : sequence of float, "uncertainty" or "held_out"
+        Fixed weight per target; ``"uncertainty"`` learns every target's
+        weight as Kendall et al.; ``"held_out"`` starts from equal weights,
+        which ``weigh_by_held_out`` sets after every epoch.
     class_weights : sequence of (None or sequence of float), default=None
         Per-class weights of each target (``None`` for regression targets and
         unweighted classification targets).
@@ -128,22 +135,23 @@ class JointLoss(nn.Module):
 
         factor = [0.5 if k == "regression" else 1.0 for k in head_kinds]
         self.register_buffer("factor", torch.tensor(factor))
-        self.learned = None
+        self.moving = None
+        self.log_vars = None
         if isinstance(loss_weights, str):
-            if loss_weights not in LEARNED_WEIGHTS:
+            if loss_weights not in MOVING_WEIGHTS:
                 raise ValueError(
                     "loss_weights must be a list of numbers, 'uncertainty' or "
-                    f"'regression_up'. Got {loss_weights!r} instead."
+                    f"'held_out'. Got {loss_weights!r} instead."
                 )
-            self.learned = loss_weights
-            self.log_vars = nn.Parameter(torch.zeros(n))
+            self.moving = loss_weights
+            if loss_weights == "uncertainty":
+                self.log_vars = nn.Parameter(torch.zeros(n))
             self.register_buffer("weights", torch.ones(n))
         else:
-            self.log_vars = None
             self.register_buffer(
                 "weights", torch.as_tensor(list(loss_weights), dtype=torch.float32)
             )
-        self.unit_weights = self.log_vars is None and bool(torch.all(self.weights == 1))
+        self.unit_weights = self.moving is None and bool(torch.all(self.weights == 1))
 
     @staticmethod
     def _reduce(elem, known, weight):
@@ -237,26 +245,38 @@ class JointLoss(nn.Module):
             return values
         return values[self.order]
 
-    def _log_vars(self):
-        """The log-variances in use. With "regression_up", a regression
-        target's is capped at ``log(factor)`` (weight ``factor * exp(-s)`` at
-        least 1; the gradient passes the cap unchanged, so the parameter keeps
-        learning as Kendall's) and a class target's is ``log(1) = 0``."""
-        s = self.log_vars
-        if self.learned != "regression_up":
-            return s
-        cap = torch.log(self.factor)
-        s = s - torch.relu(s - cap).detach()
-        return torch.where(self.factor < 1, s, cap)
-
     def combine(self, losses):
         """Total loss from per-target losses (fixed or learned weights)."""
         if self.unit_weights:
             return losses.sum()
         if self.log_vars is None:
             return (self.weights * losses).sum()
-        s = self._log_vars()
+        s = self.log_vars
         return (self.factor * torch.exp(-s) * losses + 0.5 * s).sum()
+
+    def watched(self, losses):
+        """The total that the history records and early stopping watches:
+        ``combine``, except with "held_out" weights, which only steer the
+        gradient and change every epoch: the targets' losses are then
+        watched with equal weights, comparable from epoch to epoch."""
+        if self.moving == "held_out":
+            return losses.sum()
+        return self.combine(losses)
+
+    def weigh_by_held_out(self, held_out, constant):
+        """ "held_out": set each target's weight from its held-out loss
+        relative to the loss of its best constant prediction (for a
+        standardised regression target about 1 - R^2): ``HELD_OUT_SHARE``
+        over that share, never below 1 nor above ``MAX_HELD_OUT_WEIGHT``.
+        A target without known cells (constant loss 0) keeps weight 1."""
+        held_out = torch.as_tensor(held_out, dtype=torch.float32)
+        constant = torch.as_tensor(constant, dtype=torch.float32)
+        share = held_out / constant.clamp_min(1e-12)
+        weights = (HELD_OUT_SHARE / share.clamp_min(1e-12)).clamp(
+            1.0, MAX_HELD_OUT_WEIGHT
+        )
+        weights = torch.where(constant > 0, weights, torch.ones_like(weights))
+        self.weights.copy_(weights.to(self.weights.device))
 
     def combine_kinds(self, losses):
         """``combine`` of losses in kind order (from ``kind_losses``): a plain
@@ -269,7 +289,7 @@ class JointLoss(nn.Module):
         """The current weight of every target (learned ones included)."""
         if self.log_vars is None:
             return self.weights.detach().clone()
-        return (self.factor * torch.exp(-self._log_vars())).detach()
+        return (self.factor * torch.exp(-self.log_vars)).detach()
 
     def forward(self, y_pred, y_true, sample_weight=None):
         return self.combine_kinds(self.kind_losses(y_pred, y_true, sample_weight)[0])

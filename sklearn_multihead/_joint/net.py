@@ -401,7 +401,7 @@ class TargetLosses(Callback):
             mean = (losses * weights).sum(0) / weights.sum(0).clamp_min(1e-12)
             per_target = criterion.in_target_order(mean)
             with torch.no_grad():
-                total = float(criterion.combine(per_target))
+                total = float(criterion.watched(per_target))
             if not math.isfinite(total):
                 raise FloatingPointError(
                     f"Training diverged in epoch {len(net.history)}: the {prefix} "

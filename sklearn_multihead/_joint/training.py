@@ -9,7 +9,10 @@ Inside:
   stopping), ``PredefinedSplit`` (skorch's ``train_split`` for it),
   ``named_callbacks`` (the user's callbacks named apart from the package's).
 - ``constant_loss``: the training loss of a network that learnt nothing (the
-  best constant prediction), the yardstick of the training warnings.
+  best constant prediction), the yardstick of the training warnings;
+  ``constant_target_losses`` the same per target, the yardstick of
+  ``HeldOutWeights`` (``loss_weights="held_out"``: each target's weight from
+  its validation loss after every epoch).
 - ``torch_threads`` / ``threads_for``: the thread policy, one
   ``torch.set_num_threads`` scope per fit or predict call (``busy_cores``:
   one reading of the machine's load per call of large steps).
@@ -24,7 +27,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from sklearn_multihead._joint.net import PREDICT_FLOATS
@@ -184,28 +187,22 @@ def split_rows(n, validation_fraction, seed):
     return torch.from_numpy(perm[n_valid:]), torch.from_numpy(perm[:n_valid])
 
 
-def constant_loss(data, module, criterion, loss_config):
-    """The training loss of the best constant prediction on ``data`` (the
+def constant_predictions(data, module):
+    """The best constant prediction of every target on ``data`` (the
     weighted mean of each standardised regression target, the weighted
-    class shares as probabilities): the loss of a network that learnt
-    nothing, computed on the CPU for ``module`` and ``criterion`` before
-    they are trained. None with learned loss weights, whose scale moves.
-    The constants come from every row; the loss is taken on at most
-    ``PREDICT_FLOATS`` outputs (evenly spaced rows: a target of many
-    classes would otherwise take rows x classes floats)."""
-    if isinstance(loss_config["loss_weights"], str):  # learned weights
-        return None
+    class shares as probabilities), as network outputs on the CPU, and the
+    rows to take its loss on: every row, or at most ``PREDICT_FLOATS``
+    outputs' worth, evenly spaced (a target of many classes would otherwise
+    take rows x classes floats). The constants come from every row."""
     Y, w = data.Y.cpu(), data.sample_weight
-    w = None if w is None else w.cpu()
-    weights = torch.ones(len(Y)) if w is None else w
+    weights = torch.ones(len(Y)) if w is None else w.cpu()
     n_out = sum(module.head_sizes)
     rows = torch.arange(len(Y))
     if len(Y) * n_out > PREDICT_FLOATS:
         rows = torch.linspace(0, len(Y) - 1, max(PREDICT_FLOATS // n_out, 1))
         rows = rows.long().unique()
     pred = torch.zeros((len(rows), n_out))
-    kinds = loss_config["head_kinds"]
-    for j, (kind, cols) in enumerate(zip(kinds, module.head_slices)):
+    for j, (kind, cols) in enumerate(zip(module.head_kinds, module.head_slices)):
         known = ~torch.isnan(Y[:, j])
         y, wk = Y[known, j], weights[known]
         if kind == "multiclass":
@@ -217,8 +214,61 @@ def constant_loss(data, module, criterion, loss_config):
         if kind == "binary":
             mean = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
         pred[:, cols] = mean
+    return pred, rows
+
+
+def _constant_rows(data, rows, device):
+    """``data``'s targets and sample weights (or None) at ``rows``, on ``device``."""
+    Y, w = data.Y, data.sample_weight
+    Y = Y[rows.to(Y.device)].to(device)
+    if w is not None:
+        w = w[rows.to(w.device)].to(device)
+    return Y, w
+
+
+def constant_loss(data, module, criterion, loss_config):
+    """The training loss of the best constant prediction on ``data``
+    (``constant_predictions``): the loss of a network that learnt nothing,
+    computed on the CPU for ``module`` and ``criterion`` before they are
+    trained. None with learned ("uncertainty") weights, whose scale moves."""
+    if loss_config["loss_weights"] == "uncertainty":
+        return None
+    pred, rows = constant_predictions(data, module)
+    Y, w = _constant_rows(data, rows, "cpu")
     with torch.no_grad():
-        return float(criterion(pred, Y[rows], None if w is None else w[rows]))
+        return float(criterion(pred, Y, w))
+
+
+def constant_target_losses(data, module, criterion):
+    """Each target's loss under its best constant prediction on ``data``, on
+    the criterion's device (0 for a target without known cells)."""
+    pred, rows = constant_predictions(data, module)
+    device = criterion.weights.device
+    Y, w = _constant_rows(data, rows, device)
+    with torch.no_grad():
+        losses, _ = criterion.target_losses(pred.to(device), Y, w)
+    return losses
+
+
+class HeldOutWeights(Callback):
+    """``loss_weights="held_out"`` (and "auto" from ``AUTO_HELD_OUT_ROWS``):
+    after every epoch, each target's weight from its validation loss
+    relative to its best constant prediction's loss on the training rows
+    (``JointLoss.weigh_by_held_out``), recorded as ``loss_weight_<target>``.
+    The first epoch trains with equal weights; each training call (a fit,
+    further training) takes the constants of its own training rows."""
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.constant_ = constant_target_losses(X, net.module_, net.criterion_)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        keys = [f"valid_loss_{name}" for name in net.target_names]
+        if not all(key in row for key in keys):  # no validation split
+            return
+        net.criterion_.weigh_by_held_out([row[k] for k in keys], self.constant_)
+        for name, weight in zip(net.target_names, net.criterion_.weights.tolist()):
+            net.history.record(f"loss_weight_{name}", weight)
 
 
 def named_callbacks(callbacks):

@@ -3,10 +3,10 @@
 Inside:
 
 - ``resolve_loss_weights``: the estimator's ``loss_weights`` (None, a list, a
-  dict by target name, "uncertainty", "regression_up" or "auto") as one
-  weight per target, or the name of the learned weighting. "auto" is
-  "regression_up" from ``AUTO_LEARNED_ROWS`` rows given to fit, else equal
-  weights.
+  dict by target name, "uncertainty", "held_out" or "auto") as one weight per
+  target, or the name of the weighting that moves during training. "auto"
+  is "held_out" from ``AUTO_HELD_OUT_ROWS`` rows given to fit with a
+  validation split, else equal weights.
 - ``resolve_class_weights``: its ``class_weight`` (None, "balanced", a list
   per classification target, or a dict by target name, each entry None,
   "balanced" or ``{label: weight}``) as one per-class weight vector per target.
@@ -19,21 +19,30 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from sklearn_multihead._targets import CLASSIFICATION, REGRESSION
 
+#: from this many rows given to fit (a validation split of 1,000 rows at the
+#: default ``validation_fraction``), loss_weights="auto" sets the weights from
+#: the held-out losses; below, the held-out losses are too few rows to weigh
+#: by (benchmarks/README.md, "Loss weights from held-out losses")
+AUTO_HELD_OUT_ROWS = 10_000
 
-#: from this many rows given to fit, loss_weights="auto" learns the regression
-#: targets' weights ("regression_up"); below, the training loss it learns
-#: them from is too optimistic (benchmarks/README.md, "Loss weights by size")
-AUTO_LEARNED_ROWS = 10_000
 
-
-def resolve_loss_weights(loss_weights, names, n_rows):
+def resolve_loss_weights(loss_weights, names, n_rows, validation):
     """Per-target loss weights from None, a list or a dict by name, or the
-    name of a learned weighting ("auto" resolved by ``n_rows``, the rows
-    given to fit)."""
+    name of a weighting that moves ("uncertainty", "held_out"). "auto" is
+    resolved by ``n_rows`` (the rows given to fit) and ``validation``
+    (whether the fit holds out a validation split)."""
     lw = loss_weights
     n = len(names)
     if isinstance(lw, str) and lw == "auto":
-        lw = "regression_up" if n_rows >= AUTO_LEARNED_ROWS else None
+        lw = "held_out" if validation and n_rows >= AUTO_HELD_OUT_ROWS else None
+    if isinstance(lw, str) and lw == "held_out" and not validation:
+        raise ValueError(
+            "loss_weights='held_out' sets the weights from the validation "
+            "losses, but this fit holds out no validation split "
+            "(early_stopping=False, fewer than 200 rows with "
+            "early_stopping='auto', or partial_fit). Set early_stopping=True "
+            "and use fit, or choose other loss_weights."
+        )
     if lw is None:
         return [1.0] * n
     if isinstance(lw, str):
