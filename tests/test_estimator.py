@@ -311,6 +311,15 @@ def test_held_out_loss_weights_need_a_validation_split():
         joint(loss_weights="held_out", early_stopping=False, **FAST).fit(X, Y)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_held_out_loss_weights_train_on_the_gpu():
+    # the constants, the held-out losses and the weights meet on one device
+    X, Y = make_joint_dataset(n_samples=600, noise=0.02, random_state=0)
+    est = joint(loss_weights="held_out", device="cuda", **FAST).fit(X, Y)
+    assert est.history_["loss_weight_reg_0"].iloc[-1] > 1
+    assert est.score(X, Y) > 0.5
+
+
 def test_head_hidden_layers_batch_norm_and_regression_losses():
     X, Y = make_joint_dataset(n_samples=300, random_state=0)
     for params in (

@@ -269,14 +269,15 @@ class JointLoss(nn.Module):
         standardised regression target about 1 - R^2): ``HELD_OUT_SHARE``
         over that share, never below 1 nor above ``MAX_HELD_OUT_WEIGHT``.
         A target without known cells (constant loss 0) keeps weight 1."""
-        held_out = torch.as_tensor(held_out, dtype=torch.float32)
-        constant = torch.as_tensor(constant, dtype=torch.float32)
+        device = self.weights.device
+        held_out = torch.as_tensor(held_out, dtype=torch.float32, device=device)
+        constant = torch.as_tensor(constant, dtype=torch.float32, device=device)
         share = held_out / constant.clamp_min(1e-12)
         weights = (HELD_OUT_SHARE / share.clamp_min(1e-12)).clamp(
             1.0, MAX_HELD_OUT_WEIGHT
         )
         weights = torch.where(constant > 0, weights, torch.ones_like(weights))
-        self.weights.copy_(weights.to(self.weights.device))
+        self.weights.copy_(weights)
 
     def combine_kinds(self, losses):
         """``combine`` of losses in kind order (from ``kind_losses``): a plain
