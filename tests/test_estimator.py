@@ -298,6 +298,32 @@ def test_auto_loss_weights_weigh_a_well_learnt_target_up_from_10000_rows(
     np.testing.assert_allclose(reg, 0.5 / hist["valid_loss_reg_0"], rtol=0.05)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_auto_loss_weights_learn_a_nearly_exact_target_beside_a_noisy_one(seed):
+    # 16,000 rows: a regression target the features give almost exactly,
+    # beside a 3-class target with half its labels shuffled. With equal
+    # weights the class loss (~1.0) drowns the regression loss (~0.01) and
+    # stops training early; "auto" weighs the regression target up
+    X, Y = make_joint_dataset(
+        n_samples=16_000, n_binary=0, noise=0.005, random_state=seed
+    )
+    rng = np.random.RandomState(seed)
+    shuffled = rng.uniform(size=len(Y)) < 0.5
+    Y.loc[shuffled, "cls_0"] = rng.choice(Y["cls_0"].unique(), size=shuffled.sum())
+    X_train, X_test, Y_train, Y_test = train_test_split(X, Y, random_state=0)
+    scores = {}
+    for weights in (None, "auto"):
+        est = joint(hidden_layer_sizes=(64, 64), loss_weights=weights, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pred = est.fit(X_train, Y_train).predict(X_test)
+        rmse = np.sqrt(np.mean((pred["reg_0"] - Y_test["reg_0"]) ** 2))
+        scores[weights] = rmse, (pred["cls_0"] == Y_test["cls_0"]).mean()
+    assert scores["auto"][0] < 0.5 * scores[None][0], scores
+    assert scores["auto"][1] > scores[None][1] - 0.02, scores
+
+
 def test_held_out_loss_weights_need_a_validation_split():
     X, Y = make_joint_dataset(n_samples=300, random_state=0)
     with pytest.raises(
