@@ -264,7 +264,7 @@ class JointLoss(nn.Module):
         return self.combine(losses)
 
     def weigh_by_held_out(self, held_out, constant):
-        """ "held_out": set each target's weight from its held-out loss
+        """Set each target's weight (``"held_out"``) from its held-out loss
         relative to the loss of its best constant prediction (for a
         standardised regression target about 1 - R^2): ``HELD_OUT_SHARE``
         over that share, never below 1 nor above ``MAX_HELD_OUT_WEIGHT``.
