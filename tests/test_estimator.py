@@ -295,7 +295,9 @@ def test_auto_loss_weights_weigh_a_well_learnt_target_up_from_10000_rows(
     assert reg.iloc[-1] > 5
     # each epoch's weight is half the constant prediction's loss over the
     # held-out loss (the standardised target's constant loss is about 1)
-    np.testing.assert_allclose(reg, 0.5 / hist["valid_loss_reg_0"], rtol=0.05)
+    # (at least 1, as for a target learnt less than halfway)
+    expected = np.maximum(1.0, 0.5 / hist["valid_loss_reg_0"])
+    np.testing.assert_allclose(reg, expected, rtol=0.05)
 
 
 @pytest.mark.slow
