@@ -221,8 +221,14 @@ ABLATION = [
         PAIRED,
     ),
     (
-        "joint_n_models_3",
+        "joint_n_models_3_large",
         "3 networks instead of 5 on the six large tables (`n_models=3`)",
+        PAIRED,
+    ),
+    (
+        "joint_steps8",
+        "a larger batch on the 13 tables under 10,000 rows: 8 batches per epoch "
+        "or more instead of 16 (`bench_real.py`'s `joint_steps8`)",
         PAIRED,
     ),
 ]
