@@ -2,7 +2,7 @@
 
 Question: the default fits ``n_models=5`` networks one after the other, so
 its fit costs five networks' steps; the abalone bar of issue #26 asks for a
-fit at 0.4x the hand loop's time, where the default stands at about 0.77x.
+fit at 0.4x the hand loop's time, where the default stands at 0.72-0.77x.
 Would training the five networks as one module of batched matrix products
 (TabM's "packed" ensemble: ``tabm.MLPBackboneEnsemble`` and
 ``tabm.LinearEnsemble``, each member on its own mini-batch) make a step of
@@ -17,10 +17,10 @@ piecewise-linear encoding every step.
 
 - ``separate``: five copies of the default's own module (one fitted for an
   epoch, so its bins are the default's), five Adam optimisers, five steps;
-- ``packed``: one module, the same layers with a member axis (the encoding
-  by ``rtdl_num_embeddings.PiecewiseLinearEncoding`` on 48 equal-width
-  bins, a per-member per-column linear map of it, then ``tabm``'s ensemble
-  trunk and heads), one Adam, one step.
+- ``packed``: one module, the same layers with a member axis (a
+  piecewise-linear encoding on 48 equal-width bins, written out in
+  ``Packed`` for the member axis, a per-member per-column linear map of
+  it, then ``tabm``'s ensemble trunk and heads), one Adam, one step.
 
 Process CPU time on one thread, the two sides alternated in one process,
 the median of ``--repeats`` rounds of ``--steps`` steps. Only torch's work
@@ -35,8 +35,10 @@ its own batch order; early stopping with patience 16 per member, each
 member's best epoch kept; training ends when every member has stopped)
 score as the default does on abalone, and in what share of the hand loop's
 fit CPU? A prototype written here with torch and ``tabm`` only (not the
-package's module: it lacks the robust scaling's missing-value handling,
-the package's initialisation and its skorch loop); the default, the hand
+package's module: it lacks the embeddings' linear term, the input layer's
+missing-value indicators, the package's initialisation and its skorch
+loop; its bins are ``rtdl_num_embeddings.compute_bins``'s quantiles of the
+robustly scaled columns); the default, the hand
 loop and the prototype each fitted at ``--seeds`` seeds in one process.
 
     SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
