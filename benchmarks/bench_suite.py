@@ -166,9 +166,9 @@ def report():
 #: the variants of the ablation table, in its order: (model name, the change,
 #: the default it was measured against). "joint_equal_weights" is the default
 #: before loss_weights="auto" (equal weights at every size): the variants are
-#: paired with it. "joint_paired" is today's default rerun on the six large
-#: tables beside the variants paired with it (two processes on two cores), so
-#: that their fit CPU compares too.
+#: paired with it. "joint_paired" is today's default rerun on all 19 tables
+#: beside the variants paired with it (two processes on two cores), so that
+#: their fit CPU compares too; its scores are the default's records.
 BEFORE_AUTO = "joint_equal_weights"
 PAIRED = "joint_paired"
 ABLATION = [
