@@ -35,10 +35,9 @@ its own batch order; early stopping with patience 16 per member, each
 member's best epoch kept; training ends when every member has stopped)
 score as the default does on abalone, and in what share of the hand loop's
 fit CPU? A prototype written here with torch and ``tabm`` only (not the
-package's module: it lacks the embeddings' linear term, the input layer's
-missing-value indicators, the package's initialisation and its skorch
-loop; its bins are ``rtdl_num_embeddings.compute_bins``'s quantiles of the
-robustly scaled columns); the default, the hand
+package's module, but its input transform, bins, embeddings and
+initialisation as the package's, drawn per member; it lacks the input
+layer's missing-value indicators and skorch's loop); the default, the hand
 loop and the prototype each fitted at ``--seeds`` seeds in one process.
 
     SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
@@ -58,12 +57,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from bench_abalone import TYPES, HandTorchReference, load_split
-from rtdl_num_embeddings import compute_bins
 from sklearn.metrics import accuracy_score, mean_absolute_error
 from tabm import LinearEnsemble, MLPBackboneEnsemble
 from torch import nn
 
 from sklearn_multihead import JointRegressorClassifier
+from sklearn_multihead._joint.features import quantile_edges, robust_scaling
+from sklearn_multihead._joint.module import bin_edges, transform_numbers
 
 HERE = Path(__file__).resolve().parent
 K, BATCH, BINS, D_EMB, WIDTH = 5, 128, 48, 8, 128
@@ -98,8 +98,16 @@ class Packed(nn.Module):
         for name, t in buffers.items():
             self.register_buffer(name, t)
         self.n_bins = n_bins
-        self.weight = nn.Parameter(torch.randn(K, n_features, n_bins, D_EMB) * 0.1)
-        self.bias = nn.Parameter(torch.zeros(K, n_features, D_EMB))
+        # as the package's embeddings (rtdl's version "B"): a linear term of
+        # the number, plus the encoding's map, which starts at zero
+        bound = D_EMB**-0.5
+        self.weight0 = nn.Parameter(
+            torch.empty(K, n_features, D_EMB).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(
+            torch.empty(K, n_features, D_EMB).uniform_(-bound, bound)
+        )
+        self.weight = nn.Parameter(torch.zeros(K, n_features, n_bins, D_EMB))
         self.trunk = MLPBackboneEnsemble(
             d_in=n_features * D_EMB,
             n_blocks=2,
@@ -109,13 +117,26 @@ class Packed(nn.Module):
             k=K,
         )
         self.head = LinearEnsemble(WIDTH, n_out, k=K)
+        # as the package's trunk: He-normal hidden layers, a Glorot-uniform
+        # output, zero biases (each member drawn on its own)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, LinearEnsemble):
+                    fan_in, fan_out = m.weight.shape[-2:]
+                    if m is self.head:
+                        b = (6 / (fan_in + fan_out)) ** 0.5
+                        m.weight.uniform_(-b, b)
+                    else:
+                        m.weight.normal_(0.0, (2 / fan_in) ** 0.5)
+                    m.bias.zero_()
 
     def encode(self, x):  # (..., features) -> (..., features, bins)
         z = (x[..., None] - self.left) * self.inverse
         return torch.clamp(z, min=self.low, max=self.high)
 
     def forward(self, x):  # x: (batch, K, features), each member its own rows
-        z = torch.einsum("bkfn,kfnd->bkfd", self.encode(x), self.weight) + self.bias
+        z = torch.einsum("bkfn,kfnd->bkfd", self.encode(x), self.weight)
+        z = z + x[..., None] * self.weight0 + self.bias
         return self.head(self.trunk(z.flatten(2)))
 
 
@@ -137,10 +158,13 @@ def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     X = np.asarray(X, dtype=np.float32)
-    center = np.median(X, 0)
-    q1, q3 = np.percentile(X, [25, 75], axis=0)
-    scale = np.where(q3 > q1, q3 - q1, 1.0).astype(np.float32)
-    x = torch.from_numpy((X - center) / scale)
+    center, scale = (torch.tensor(v, dtype=torch.float32) for v in robust_scaling(X))
+
+    def transform(X_new):  # the package's robust scaling and smooth clipping
+        x_new = torch.from_numpy(np.asarray(X_new, dtype=np.float32))
+        return transform_numbers(x_new, center, scale)
+
+    x = transform(X)
     rings = Y["rings"].to_numpy(np.float32)
     mean, std = rings.mean(), rings.std()
     r = torch.from_numpy((rings - mean) / std)
@@ -151,7 +175,8 @@ def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
     orders = [rng.permutation(n) for _ in range(K)]
     valid = torch.from_numpy(np.stack([o[:n_valid] for o in orders], 1))
     train = [o[n_valid:] for o in orders]
-    module = Packed(1 + len(classes), compute_bins(x, n_bins=BINS)).train()
+    edges = bin_edges(quantile_edges(X, BINS), center.numpy(), scale.numpy())
+    module = Packed(1 + len(classes), edges).train()
     buffers = dict(module.named_buffers())
     optim = torch.optim.Adam(module.parameters(), lr=4e-3, weight_decay=1e-3)
 
@@ -189,7 +214,7 @@ def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
     module.eval()
 
     def predict(X_new):
-        z = torch.from_numpy((np.asarray(X_new, dtype=np.float32) - center) / scale)
+        z = transform(X_new)
         with torch.no_grad():
             out = module(z[:, None, :].expand(-1, K, -1))
         ring = out[..., 0].mean(1).numpy() * std + mean
