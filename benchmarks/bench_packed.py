@@ -12,7 +12,7 @@ Setup: abalone's training split (as ``bench_abalone.py``), the default's
 shapes (7 numeric columns, piecewise-linear embeddings of 48 bins and 8
 dimensions, a (128, 128) trunk, 28 outputs: rings and 27 classes), batch
 128, Adam at 4e-3 with an L2 penalty of 1e-3, MSE + cross-entropy. Both
-sides draw each member's rows from its own permutation and compute the
+sides draw each member's rows at random on their own and compute the
 piecewise-linear encoding every step.
 
 - ``separate``: five copies of the default's own module (one fitted for an
@@ -54,6 +54,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from bench_abalone import TYPES, HandTorchReference, load_split
@@ -259,7 +260,7 @@ def run_fit(args):
                 }
             )
             print(records[-1])
-    frame = __import__("pandas").DataFrame(records)
+    frame = pd.DataFrame(records)
     hand = frame[frame.model == "hand_torch_reference"].set_index("seed").fit_cpu_s
     frame["fit_over_hand"] = frame.fit_cpu_s / frame.seed.map(hand)
     table = frame.groupby("model")[["mae", "accuracy", "fit_cpu_s", "fit_over_hand"]]
