@@ -32,7 +32,8 @@ five times.
 With ``--fit``, a second question: does a packed ensemble trained as the
 default trains its networks (each member its own 10% validation rows and
 its own batch order; early stopping with patience 16 per member, each
-member's best epoch kept; training ends when every member has stopped)
+member's best epoch kept; a member that has stopped leaves the module, or
+with ``no_drop`` trains on until the last one stops)
 score as the default does on abalone, and in what share of the hand loop's
 fit CPU? A prototype written here with torch and ``tabm`` only (not the
 package's module, but its input transform, bins, embeddings and
@@ -77,7 +78,7 @@ class Packed(nn.Module):
     encodes a batch into one flat row of every column's bins, and the member
     axis needs each column's bins padded to the same count."""
 
-    def __init__(self, n_out, edges):
+    def __init__(self, n_out, edges, k=K):
         super().__init__()
         n_features, n_bins = len(edges), max(len(e) - 1 for e in edges)
         left = torch.zeros(n_features, n_bins)
@@ -103,21 +104,21 @@ class Packed(nn.Module):
         # the number, plus the encoding's map, which starts at zero
         bound = D_EMB**-0.5
         self.weight0 = nn.Parameter(
-            torch.empty(K, n_features, D_EMB).uniform_(-bound, bound)
+            torch.empty(k, n_features, D_EMB).uniform_(-bound, bound)
         )
         self.bias = nn.Parameter(
-            torch.empty(K, n_features, D_EMB).uniform_(-bound, bound)
+            torch.empty(k, n_features, D_EMB).uniform_(-bound, bound)
         )
-        self.weight = nn.Parameter(torch.zeros(K, n_features, n_bins, D_EMB))
+        self.weight = nn.Parameter(torch.zeros(k, n_features, n_bins, D_EMB))
         self.trunk = MLPBackboneEnsemble(
             d_in=n_features * D_EMB,
             n_blocks=2,
             d_block=WIDTH,
             dropout=0.0,
             activation="ReLU",
-            k=K,
+            k=k,
         )
-        self.head = LinearEnsemble(WIDTH, n_out, k=K)
+        self.head = LinearEnsemble(WIDTH, n_out, k=k)
         # as the package's trunk: He-normal hidden layers, a Glorot-uniform
         # output, zero biases (each member drawn on its own)
         with torch.no_grad():
@@ -152,10 +153,13 @@ def losses(out, rings, classes):
     )
 
 
-def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
+def fit_packed(X, Y, seed, drop=True, patience=16, max_epochs=200, valid_share=0.1):
     """The prototype: K members trained together as the default trains its
     networks apart; returns a predict function (X -> rings, class labels)
-    and the epochs trained."""
+    and the member-epochs trained. With ``drop``, a member that has stopped
+    leaves the module (a smaller one takes the others' weights and Adam
+    moments), so that it costs no more work; without, every member trains
+    until the last one stops."""
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     X = np.asarray(X, dtype=np.float32)
@@ -180,39 +184,62 @@ def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
     module = Packed(1 + len(classes), edges).train()
     buffers = dict(module.named_buffers())
     optim = torch.optim.Adam(module.parameters(), lr=4e-3, weight_decay=1e-3)
+    active = list(range(K))  # the members still training, by their number
 
-    def member_losses(idx):  # idx: (rows, K) -> each member's mean loss
+    def member_losses(idx):  # idx: (rows, active members) -> their mean losses
         out = module(x[idx])
         mse = ((out[..., 0] - r[idx]) ** 2).mean(0)
         ce = F.cross_entropy(out[..., 1:].transpose(1, 2), c[idx], reduction="none")
         return mse + ce.mean(0)
 
+    def shrink(keep):  # a module and optimiser of the members at ``keep``
+        nonlocal module, optim
+        smaller = Packed(1 + len(classes), edges, k=len(keep)).train()
+        moved = torch.optim.Adam(smaller.parameters(), lr=4e-3, weight_decay=1e-3)
+        old = dict(module.named_parameters())
+        with torch.no_grad():
+            for name, p in smaller.named_parameters():
+                p.copy_(old[name][keep])
+                state = optim.state.get(old[name])
+                if state:  # each member's Adam moments move with it
+                    moved.state[p] = {
+                        k: v if v.dim() == 0 else v[keep].clone()
+                        for k, v in state.items()
+                    }
+        module, optim = smaller, moved
+
     best = torch.full((K,), float("inf"))
     best_epoch = torch.zeros(K, dtype=torch.long)
     kept = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    epoch = 0
+    member_epochs, epoch = 0, 0
     for epoch in range(1, max_epochs + 1):
-        perms = torch.from_numpy(np.stack([rng.permutation(t) for t in train], 1))
+        perms = np.stack([rng.permutation(train[j]) for j in active], 1)
+        perms = torch.from_numpy(perms)
         for i in range(0, len(perms), BATCH):
             loss = member_losses(perms[i : i + BATCH]).sum()
             optim.zero_grad()
             loss.backward()
             optim.step()
+        member_epochs += len(active)
         with torch.no_grad():
             module.eval()
-            held_out = member_losses(valid)
+            held_out = member_losses(valid[:, active])
             module.train()
-        better = held_out < best - 1e-4
-        best = torch.where(better, held_out, best)
-        best_epoch[better] = epoch
-        state = module.state_dict()
-        for name, value in state.items():
-            if value.shape[:1] == (K,) and name not in buffers:
-                kept[name][better] = value.detach()[better]
-        if bool((epoch - best_epoch >= patience).all()):
+        ids = torch.tensor(active)
+        better = held_out < best[ids] - 1e-4
+        best[ids[better]] = held_out[better]
+        best_epoch[ids[better]] = epoch
+        for name, value in module.state_dict().items():
+            if name not in buffers:
+                kept[name][ids[better]] = value.detach()[better]
+        going = [i for i, j in enumerate(active) if epoch - best_epoch[j] < patience]
+        if not going:
             break
+        if drop and len(going) < len(active):
+            shrink(going)
+            active = [active[i] for i in going]
+    module = Packed(1 + len(classes), edges).eval()
     module.load_state_dict(kept)
-    module.eval()
 
     def predict(X_new):
         z = transform(X_new)
@@ -222,7 +249,11 @@ def fit_packed(X, Y, seed, patience=16, max_epochs=200, valid_share=0.1):
         proba = torch.softmax(out[..., 1:], -1).mean(1).numpy()
         return ring, classes[proba.argmax(1)]
 
-    return predict, epoch
+    return predict, member_epochs
+
+
+#: the prototype's two ways with a member that has stopped: drop it or not
+PROTOTYPES = {"packed_prototype": True, "packed_prototype_no_drop": False}
 
 
 def run_fit(args):
@@ -230,12 +261,12 @@ def run_fit(args):
     Xtr, Xte, Ytr, Yte = load_split()
     records = []
     for seed in range(args.seeds):
-        for name in ("hand_torch_reference", "joint_default", "packed_prototype"):
+        for name in ("hand_torch_reference", "joint_default", *PROTOTYPES):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t0 = time.process_time()
-                if name == "packed_prototype":
-                    predict, epochs = fit_packed(Xtr, Ytr, seed)
+                if name in PROTOTYPES:
+                    predict, epochs = fit_packed(Xtr, Ytr, seed, PROTOTYPES[name])
                     cpu = time.process_time() - t0
                     ring, cls = predict(Xte)
                 else:
@@ -256,7 +287,7 @@ def run_fit(args):
                     "fit_cpu_s": cpu,
                     "mae": float(mean_absolute_error(Yte["rings"], ring)),
                     "accuracy": float(accuracy_score(Yte["ring_class"], cls)),
-                    "epochs": epochs,
+                    "member_epochs": epochs,
                 }
             )
             print(records[-1])
