@@ -217,37 +217,29 @@ def constant_predictions(data, module):
     return pred, rows
 
 
-def _constant_rows(data, rows, device):
-    """``data``'s targets and sample weights (or None) at ``rows``, on ``device``."""
-    Y, w = data.Y, data.sample_weight
-    Y = Y[rows.to(Y.device)].to(device)
-    if w is not None:
-        w = w[rows.to(w.device)].to(device)
-    return Y, w
-
-
-def constant_loss(data, module, criterion, loss_config):
-    """The training loss of the best constant prediction on ``data``
-    (``constant_predictions``): the loss of a network that learnt nothing,
-    computed on the CPU for ``module`` and ``criterion`` before they are
-    trained. None with learned ("uncertainty") weights, whose scale moves."""
-    if loss_config["loss_weights"] == "uncertainty":
-        return None
-    pred, rows = constant_predictions(data, module)
-    Y, w = _constant_rows(data, rows, "cpu")
-    with torch.no_grad():
-        return float(criterion(pred, Y, w))
-
-
 def constant_target_losses(data, module, criterion):
-    """Each target's loss under its best constant prediction on ``data``, on
-    the criterion's device (0 for a target without known cells)."""
+    """Each target's loss under its best constant prediction on ``data``
+    (``constant_predictions``), on the criterion's device (0 for a target
+    without known cells)."""
     pred, rows = constant_predictions(data, module)
     device = criterion.weights.device
-    Y, w = _constant_rows(data, rows, device)
+    Y, w = data.Y[rows.to(data.Y.device)].to(device), data.sample_weight
+    if w is not None:
+        w = w[rows.to(w.device)].to(device)
     with torch.no_grad():
         losses, _ = criterion.target_losses(pred.to(device), Y, w)
     return losses
+
+
+def constant_loss(data, module, criterion, loss_config):
+    """The training loss of the best constant prediction on ``data``, as the
+    history records a loss (``JointLoss.watched``): the loss of a network
+    that learnt nothing, for ``module`` and ``criterion`` before they are
+    trained. None with learned ("uncertainty") weights, whose scale moves."""
+    if loss_config["loss_weights"] == "uncertainty":
+        return None
+    with torch.no_grad():
+        return float(criterion.watched(constant_target_losses(data, module, criterion)))
 
 
 class HeldOutWeights(Callback):
