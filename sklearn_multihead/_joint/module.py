@@ -37,6 +37,11 @@ Inside:
 - ``AveragedMLPs``: networks fitted apart (each with its own initial weights
   and validation split) whose predictions are averaged; trained further
   together, each on its own loss.
+- ``PackedMLPs``: networks of one configuration trained as one module, a
+  member axis on every tensor and ``torch.func.vmap`` over it, so one step
+  of all of them is one pass of batched matrix products; ``networks()``
+  gives them back as ``MultiHeadMLP`` (the fitted model is an
+  ``AveragedMLPs`` of them).
 - ``MultiHeadMLP``: trunk of ``Linear -> [BatchNorm] -> activation -> [Dropout]``
   blocks, then the heads. Heads without hidden layers share one fused output
   layer (one matrix product for all of them); with ``head_hidden_layer_sizes``
@@ -48,11 +53,13 @@ No training code lives here (the rtdl convention): the module is a plain
 ``nn.Module`` with keyword-only, checked arguments.
 """
 
+import copy
 import math
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 NUMERIC_TRANSFORMS = ("robust", "none")
 NUMERIC_EMBEDDINGS = (None, "periodic", "piecewise")
@@ -490,6 +497,116 @@ class AveragedMLPs(nn.Module):
 
     def member_outputs(self, X):
         return torch.cat([m.member_outputs(X) for m in self.members], dim=1)
+
+
+class PackedMLPs(nn.Module):
+    """``MultiHeadMLP`` networks of one configuration as one module: every
+    parameter and buffer gets a leading member axis, and ``forward`` maps the
+    networks' own ``forward`` over it (``torch.func.vmap``), so a step of all
+    the members is one pass of batched matrix products rather than one pass
+    per network (``benchmarks/bench_packed.py``).
+
+    ``forward(X)``: with a 3-D X ``(n, members, features)`` (each member its
+    own rows, as in training and validation) every member's outputs,
+    ``(n, members, outputs)``; with a 2-D X the same rows for all, and in
+    eval mode their average (``average_members``), as ``AveragedMLPs``.
+
+    Build it with ``pack(networks)``; ``select(positions)`` keeps some
+    members (a network whose training has ended leaves the module);
+    ``networks()`` gives the members back as ``MultiHeadMLP``. ``ids``: each
+    member's number among the networks first packed.
+    """
+
+    def __init__(self, template, params, buffers, ids):
+        super().__init__()
+        if not isinstance(template, MultiHeadMLP) or template.n_ensemble != 1:
+            raise ValueError("PackedMLPs packs MultiHeadMLP networks of n_ensemble=1.")
+        if any(isinstance(m, nn.BatchNorm1d) for m in template.modules()):
+            raise ValueError("PackedMLPs cannot pack batch normalisation.")
+        # the layers' code without their tensors (the packed ones are used);
+        # in a tuple, so that it is not a submodule of this module
+        self._template = (copy.deepcopy(template).to("meta"),)
+        self.param_names = list(params)
+        self.buffer_names = list(buffers)
+        self.packed = nn.ParameterList(
+            [nn.Parameter(params[name].detach().clone()) for name in self.param_names]
+        )
+        for i, name in enumerate(self.buffer_names):
+            self.register_buffer(f"buffer_{i}", buffers[name].detach().clone())
+        self.ids = [int(i) for i in ids]
+        if len(self.ids) != self.packed[0].shape[0]:
+            raise ValueError("PackedMLPs needs one id per member.")
+        self.head_sizes, self.head_slices = template.head_sizes, template.head_slices
+        self.head_kinds = template.head_kinds
+        self.n_ensemble = len(self.ids)
+
+    @classmethod
+    def pack(cls, networks):
+        """The networks (``MultiHeadMLP`` of one configuration) as one module."""
+        params, buffers = stack_module_state(list(networks))
+        return cls(networks[0], params, buffers, range(len(networks)))
+
+    @property
+    def template(self):
+        """One member's layers, on torch's "meta" device (no values)."""
+        return self._template[0]
+
+    def stacked_buffers(self):
+        return {
+            n: getattr(self, f"buffer_{i}") for i, n in enumerate(self.buffer_names)
+        }
+
+    def select(self, positions):
+        """A module of the members at ``positions`` (their current weights)."""
+        index = torch.as_tensor(positions, dtype=torch.long)
+        params = {
+            n: p.detach()[index.to(p.device)]
+            for n, p in zip(self.param_names, self.packed)
+        }
+        buffers = {n: b[index.to(b.device)] for n, b in self.stacked_buffers().items()}
+        module = PackedMLPs(
+            self.template, params, buffers, [self.ids[i] for i in positions]
+        )
+        return module.train(self.training)
+
+    def networks(self):
+        """Each member as a ``MultiHeadMLP`` holding a copy of its weights."""
+        out = []
+        device = self.packed[0].device
+        stacked = dict(zip(self.param_names, self.packed)) | self.stacked_buffers()
+        for j in range(len(self.ids)):
+            network = copy.deepcopy(self.template).to_empty(device=device)
+            with torch.no_grad():
+                for name, t in [*network.named_parameters(), *network.named_buffers()]:
+                    t.copy_(stacked[name][j])
+            out.append(network.train(self.training))
+        return out
+
+    def train(self, mode=True):
+        return _set_mode(self, mode, super().train)
+
+    def forward(self, X):
+        out = self.member_outputs(X)
+        if X.dim() == 2 and not self.training:
+            return average_members(out, self)
+        return out
+
+    def member_outputs(self, X):
+        """``(n, members, outputs)``: each member's outputs on its rows of a
+        3-D X, or on the rows of a 2-D X."""
+        template = self.template.train(self.training)
+        params = dict(zip(self.param_names, self.packed))
+
+        def one(p, b, x):
+            return functional_call(template, (p, b), (x,))
+
+        mapped = vmap(
+            one,
+            in_dims=(0, 0, 1 if X.dim() == 3 else None),
+            out_dims=1,
+            randomness="different",  # each member its own dropout
+        )
+        return mapped(params, self.stacked_buffers(), X)
 
 
 def average_members(out, module):

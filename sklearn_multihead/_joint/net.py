@@ -39,6 +39,13 @@ Inside:
   semantics, a flag that tells whether it stopped the training, and the
   best weights restored (always with early stopping; without it only when
   the loss diverged, ``DIVERGED``).
+- Packed networks (``module.PackedMLPs``, ``pack_models``): ``MemberRows``
+  (each member's own training or validation rows), ``MemberBatches`` (their
+  batches, ``(batch, members, ...)``, each member's own order),
+  ``MemberSplit`` (skorch's ``train_split`` for them), ``MemberStopping``
+  (early stopping member by member; a stopped member leaves the module,
+  ``shrink_packed``), ``eval_outputs`` (a module's eval-mode outputs in
+  chunks).
 """
 
 import copy
@@ -49,6 +56,8 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer
+
+from sklearn_multihead._joint.module import PackedMLPs
 
 #: CPU: floats of the widest layer's activations per forward chunk when
 #: predicting or validating (4 MiB of float32): chunks that stay in the CPU's
@@ -77,11 +86,15 @@ def eval_batch_size(module, device):
 def members_as_rows(y_pred, Y, w):
     """An ensemble's ``(n, k, outputs)`` predictions in training as ``n * k``
     rows, each with its row's targets and weight: every member is trained on
-    its own loss (TabM's recipe). 2-D predictions pass through."""
+    its own loss (TabM's recipe). Targets ``(n, k, targets)`` (packed
+    networks, each member its own rows) are taken member by member; 2-D
+    targets are repeated for every member. 2-D predictions pass through."""
     if y_pred.ndim != 3:
         return y_pred, Y, w
     k = y_pred.shape[1]
     y_pred = y_pred.reshape(-1, y_pred.shape[2])
+    if Y.ndim == 3:
+        return y_pred, Y.reshape(-1, Y.shape[2]), None if w is None else w.reshape(-1)
     Y = Y.repeat_interleave(k, dim=0)
     return y_pred, Y, None if w is None else w.repeat_interleave(k, dim=0)
 
@@ -89,6 +102,8 @@ def members_as_rows(y_pred, Y, w):
 def widest_layer(module):
     """The widest in- or output of the module's linear layers, times the
     members of an ensemble (each row goes through all of them)."""
+    if hasattr(module, "template"):  # PackedMLPs: every row, every member
+        return widest_layer(module.template) * module.n_ensemble
     return max(
         (
             max(m.in_features, m.out_features) * getattr(m, "k", 1)
@@ -218,6 +233,71 @@ class BatchIterator:
                 yield d.X[sl], (None if d.Y is None else d.Y[sl], w)
 
 
+class MemberRows:
+    """The rows of packed networks (``PackedMLPs``), each member its own:
+    ``data`` (``TensorData`` of every row) and ``rows``, ``(members, m)``
+    indices into it, one row of them per member (its training or its
+    validation rows)."""
+
+    def __init__(self, data, rows):
+        self.data, self.rows = data, rows
+
+    def __len__(self):
+        return self.rows.shape[1]
+
+    def per_member(self, ids):
+        """The data of the members numbered ``ids`` as ``(m, members, ...)``
+        tensors: X, targets and sample weights (or None)."""
+        idx = self.rows[ids].T.to(self.data.X.device)
+        d = self.data
+        w = None if d.sample_weight is None else d.sample_weight[idx]
+        return d.X[idx], d.Y[idx], w
+
+
+class MemberBatches:
+    """Batches ``(X, (Y, sample_weight))`` of ``MemberRows`` for the members
+    still in the module (``ids()``, read when an epoch starts), each tensor
+    ``(batch, members, ...)``: in training every member draws its own order
+    of its rows from its own generator (the order the network would draw
+    alone), else the rows in their order."""
+
+    def __init__(self, rows, batch_size, ids, generators=None):
+        self.rows, self.batch_size, self.ids = rows, batch_size, ids
+        self.generators = generators
+
+    def __len__(self):
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __iter__(self):
+        ids = self.ids()
+        rows = self.rows.rows[ids]
+        if self.generators is not None:
+            m = rows.shape[1]
+            rows = torch.stack(
+                [
+                    r[torch.randperm(m, generator=self.generators[i])]
+                    for i, r in zip(ids, rows)
+                ]
+            )
+        d = self.rows.data
+        rows = rows.T.to(d.X.device)
+        for start in range(0, rows.shape[0], self.batch_size):
+            idx = rows[start : start + self.batch_size]
+            w = None if d.sample_weight is None else d.sample_weight[idx]
+            yield d.X[idx], (d.Y[idx], w)
+
+
+class MemberSplit:
+    """``train_split`` of packed networks: each member's training and
+    validation rows (``(members, m)`` index tensors) as ``MemberRows``."""
+
+    def __init__(self, train, valid):
+        self.train, self.valid = train, valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return MemberRows(dataset, self.train), MemberRows(dataset, self.valid)
+
+
 class JointNet(NeuralNet):
     """skorch net for ``MultiHeadMLP`` + ``JointLoss`` on ``TensorData``.
 
@@ -230,12 +310,17 @@ class JointNet(NeuralNet):
         on learned loss weights.
     seed : int
         Seed of the batch-order generator.
+    member_seeds : sequence of int or None
+        Packed networks (``PackedMLPs``): each member's batch-order seed.
     """
 
-    def __init__(self, *args, target_names=(), alpha=0.0, seed=0, **kwargs):
+    def __init__(
+        self, *args, target_names=(), alpha=0.0, seed=0, member_seeds=None, **kwargs
+    ):
         self.target_names = list(target_names)
         self.alpha = alpha
         self.seed = seed
+        self.member_seeds = member_seeds
         super().__init__(*args, **kwargs)
 
     @property
@@ -257,15 +342,26 @@ class JointNet(NeuralNet):
     def initialize(self):
         # batch order of a fresh fit depends only on ``seed``
         self.generator_ = torch.Generator().manual_seed(int(self.seed))
+        self.member_generators_ = [
+            torch.Generator().manual_seed(int(s)) for s in self.member_seeds or ()
+        ]
         return super().initialize()
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("generator_", None)  # torch generators cannot be pickled
+        state.pop("member_generators_", None)
         state.pop("float64_cache_", None)  # remade on the first predict
         return state
 
     def get_iterator(self, dataset, training=False):
+        if isinstance(dataset, MemberRows):  # packed networks
+            ids = lambda: self.module_.ids  # noqa: E731 (the members of now)
+            if training:
+                generators = self.member_generators_
+                return MemberBatches(dataset, self.batch_size, ids, generators)
+            size = eval_batch_size(self.module_, self.device)
+            return MemberBatches(dataset, size, ids)
         if training:
             batch_norm = any(
                 isinstance(m, torch.nn.BatchNorm1d) for m in self.module_.modules()
@@ -283,10 +379,14 @@ class JointNet(NeuralNet):
         kept as ``batch_target_losses_`` for ``TargetLosses``.
         """
         Y, w = y_true
+        members = y_pred.shape[1] if Y.ndim == 3 else 1
         y_pred, Y, w = members_as_rows(y_pred, Y, w)
         losses, weights = self.criterion_.kind_losses(y_pred, Y, w)
         self.batch_target_losses_ = (losses.detach(), weights, len(y_pred))
-        return self.criterion_.combine_kinds(losses)
+        # packed networks: the sum of the members' losses, each as large as
+        # the loss of its network trained alone (the L2 penalty, added to
+        # the gradient by Adam, keeps its weight against it)
+        return members * self.criterion_.combine_kinds(losses)
 
     # -- optimisation ---------------------------------------------------------
     def initialize_optimizer(self, triggered_directly=None):
@@ -449,8 +549,19 @@ class ValidationScore(Callback):
         self.valid, self.head_kinds, self.n_classes = valid, head_kinds, n_classes
 
     def on_epoch_end(self, net, **kwargs):
-        raw = net.predict_raw(self.valid.X)
-        Y = self.valid.Y.cpu().numpy()
+        if isinstance(self.valid, MemberRows):  # packed: each member its rows
+            X, Y, _ = self.valid.per_member(net.module_.ids)
+            raw = eval_outputs(net.module_, X, eval_batch_size(net.module_, X.device))
+            Y = Y.cpu().numpy()
+            scores = [self.score(net, raw[:, j], Y[:, j]) for j in range(raw.shape[1])]
+        else:
+            scores = [self.score(net, net.predict_raw(self.valid.X), self.valid.Y)]
+        scores = [s for s in scores if s is not None]
+        net.history.record("valid_score", float(np.mean(scores)) if scores else np.nan)
+
+    def score(self, net, raw, Y):
+        """The mean R^2 / accuracy of outputs ``raw`` for targets ``Y``."""
+        Y = Y.cpu().numpy() if isinstance(Y, torch.Tensor) else Y
         decided = head_decisions(
             raw, net.module_.head_slices, self.head_kinds, self.n_classes
         )
@@ -466,7 +577,140 @@ class ValidationScore(Callback):
                     scores.append(1.0 - ((y - pred) ** 2).sum() / spread)
                 continue
             scores.append(float((pred == y).mean()))
-        net.history.record("valid_score", float(np.mean(scores)) if scores else np.nan)
+        return float(np.mean(scores)) if scores else None
+
+
+def eval_outputs(module, X, chunk):
+    """A module's eval-mode outputs for ``X``, ``chunk`` rows at a time, as a
+    float32 numpy array (packed networks on their own rows of a 3-D X:
+    ``(n, members, outputs)``); the module's mode is restored after."""
+    was_training = module.training
+    module.train(False)
+    try:
+        with torch.inference_mode():
+            parts = [
+                module(X[start : start + chunk]).float().cpu()
+                for start in range(0, len(X), chunk)
+            ]
+    finally:
+        module.train(was_training)
+    return torch.cat(parts).numpy()
+
+
+class MemberStopping(Callback):
+    """Early stopping of packed networks (``PackedMLPs``), member by member,
+    as ``StopOnPlateau`` stops a network trained alone: a member whose own
+    validation loss (on its own held-out rows, the total that the history
+    records) has not improved by ``threshold`` for ``patience`` epochs
+    leaves the module, and its weights and Adam moments with it (a smaller
+    module takes the others' weights and moments, so a stopped member costs
+    no more work); the fit ends when the last member stops. At the end every
+    member's weights of its best epoch are restored, all members in one
+    module again.
+
+    ``stopped_``: whether the last member stopped (else ``max_epochs`` ended
+    the fit); ``best_epochs_``: each member's best epoch;
+    ``restored_epoch_``: None (the estimator's warnings read it as
+    ``StopOnPlateau``'s). The history records ``members_training``: the
+    members still training after each epoch.
+    """
+
+    def __init__(self, patience=5, threshold=1e-4):
+        self.patience, self.threshold = patience, threshold
+
+    def on_train_begin(self, net, **kwargs):
+        module = net.module_
+        k = len(module.ids)
+        self.stopped_ = False
+        self.restored_epoch_ = None
+        self.best_ = torch.full((k,), math.inf, dtype=torch.float64)
+        self.best_epochs_ = [0] * k
+        self.first_ = module  # its buffers and layout, all members
+        self.kept_ = [p.detach().clone() for p in module.packed]
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_, self.weights_ = None, None
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if training or y_pred is None or y_pred.ndim != 3:
+            return
+        _, (Y, w) = batch
+        sums, weights = [], []
+        with torch.no_grad():
+            for j in range(y_pred.shape[1]):
+                losses, known = net.criterion_.target_losses(
+                    y_pred[:, j], Y[:, j], None if w is None else w[:, j]
+                )
+                known = torch.full_like(losses, len(Y)) if known is None else known
+                sums.append(losses * known)
+                weights.append(known)
+        sums, weights = torch.stack(sums), torch.stack(weights)
+        if self.sums_ is None:
+            self.sums_, self.weights_ = sums, weights
+        else:
+            self.sums_, self.weights_ = self.sums_ + sums, self.weights_ + weights
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        if self.sums_ is None:  # no validation rows this epoch
+            return
+        epoch = len(net.history)
+        per_target = self.sums_ / self.weights_.clamp_min(1e-12)
+        with torch.no_grad():
+            totals = [float(net.criterion_.watched(t)) for t in per_target]
+        for j, (i, total) in enumerate(zip(module.ids, totals)):
+            if total < self.best_[i] - self.threshold:
+                self.best_[i], self.best_epochs_[i] = total, epoch
+                for kept, p in zip(self.kept_, module.packed):
+                    kept[i].copy_(p.detach()[j])
+        going = [
+            j
+            for j, i in enumerate(module.ids)
+            if epoch - self.best_epochs_[i] < self.patience
+        ]
+        net.history.record("members_training", len(going))
+        if not going:
+            self.stopped_ = True
+            raise KeyboardInterrupt  # skorch ends the fit (as EarlyStopping)
+        if len(going) < len(module.ids):
+            shrink_packed(net, going)
+
+    def on_train_end(self, net, **kwargs):
+        first = self.first_
+        params = dict(zip(first.param_names, self.kept_))
+        restored = PackedMLPs(
+            first.template, params, first.stacked_buffers(), first.ids
+        )
+        net.module_ = restored.train(net.module_.training)
+        self.__dict__.pop("first_", None)
+
+
+def shrink_packed(net, positions):
+    """Keep the members at ``positions`` of the net's ``PackedMLPs``: a
+    smaller module, and in the same optimiser (a learning-rate schedule
+    keeps it) its parameters in place of the old ones, with their slices
+    of Adam's moments."""
+    old = net.module_
+    new = old.select(positions)
+    index = torch.as_tensor(positions, dtype=torch.long)
+    optimizer = net.optimizer_
+    replaced = dict(zip(map(id, old.packed), new.packed))
+    for group in optimizer.param_groups:
+        params = []
+        for p in group["params"]:
+            q = replaced.get(id(p))
+            if q is None:  # learned loss weights: shared, kept
+                params.append(p)
+                continue
+            state = optimizer.state.pop(p, None)
+            if state:
+                optimizer.state[q] = {
+                    key: value if value.dim() == 0 else value[index.to(value.device)]
+                    for key, value in state.items()
+                }
+            params.append(q)
+        group["params"] = params
+    net.module_ = new
 
 
 #: a monitored loss that ends above this many times its best has diverged
