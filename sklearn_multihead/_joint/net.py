@@ -682,7 +682,7 @@ class MemberStopping(Callback):
             first.template, params, first.stacked_buffers(), first.ids
         )
         net.module_ = restored.train(net.module_.training)
-        self.__dict__.pop("first_", None)
+        self.first_ = self.kept_ = None  # the weights now live in the module
 
 
 def shrink_packed(net, positions):
