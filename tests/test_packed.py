@@ -94,6 +94,12 @@ def test_a_network_that_stopped_leaves_the_module_and_comes_back_at_its_best():
 
 def test_the_fitted_model_trains_further_saves_and_calibrates(tmp_path):
     est, X, Y = _fit(True, max_iter=30, calibrate=True)
+    # each network keeps its Adam moments for further training
+    state = est.net_.optimizer_.state
+    for network in est.net_.module_.members:
+        for p in network.parameters():
+            assert state[p]["exp_avg"].shape == p.shape
+            assert state[p]["exp_avg_sq"].abs().sum() > 0
     assert est.temperatures_.shape == (3,)
     bounds = est.predict_interval(X)
     low, high = bounds["v_lower"].to_numpy(), bounds["v_upper"].to_numpy()

@@ -888,7 +888,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 network, rows.numpy(), valid, regression, held_out, logits
             )
         self.net_.module_ = AveragedMLPs(networks)
-        self.net_.initialize_optimizer()  # further training: fresh Adam moments
+        self.net_.initialize_optimizer()
+        state = self.net_.optimizer_.state  # each network's Adam moments
+        for network, moments in zip(networks, stopper.moments_):
+            for name, param in network.named_parameters():
+                if moments.get(name):
+                    state[param] = moments[name]
+        stopper.moments_ = None
         # further training (warm_start, partial_fit) stops as a network
         # trained alone does, on the validation loss of the networks together
         further = StopOnPlateau(

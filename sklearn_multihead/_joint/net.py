@@ -609,7 +609,9 @@ class MemberStopping(Callback):
     module again.
 
     ``stopped_``: whether the last member stopped (else ``max_epochs`` ended
-    the fit); ``best_epochs_``: each member's best epoch;
+    the fit); ``best_epochs_``: each member's best epoch; ``moments_``: each
+    member's Adam state when it left the module (or at the end), by its
+    parameters' names, for further training;
     ``restored_epoch_``: None (the estimator's warnings read it as
     ``StopOnPlateau``'s). The history records ``members_training``: the
     members still training after each epoch.
@@ -627,6 +629,7 @@ class MemberStopping(Callback):
         self.best_epochs_ = [0] * k
         self.first_ = module  # its buffers and layout, all members
         self.kept_ = [p.detach().clone() for p in module.packed]
+        self.moments_ = [{} for _ in range(k)]
 
     def on_epoch_begin(self, net, **kwargs):
         self.sums_, self.weights_ = None, None
@@ -673,9 +676,24 @@ class MemberStopping(Callback):
             self.stopped_ = True
             raise KeyboardInterrupt  # skorch ends the fit (as EarlyStopping)
         if len(going) < len(module.ids):
+            self.keep_moments(
+                net, [j for j in range(len(module.ids)) if j not in going]
+            )
             shrink_packed(net, going)
 
+    def keep_moments(self, net, positions):
+        """Keep the Adam state of the module's members at ``positions``."""
+        module, state = net.module_, net.optimizer_.state
+        for name, p in zip(module.param_names, module.packed):
+            moments = state.get(p) or {}
+            for j in positions:
+                self.moments_[module.ids[j]][name] = {
+                    key: value.clone() if value.dim() == 0 else value[j].clone()
+                    for key, value in moments.items()
+                }
+
     def on_train_end(self, net, **kwargs):
+        self.keep_moments(net, range(len(net.module_.ids)))
         first = self.first_
         params = dict(zip(first.param_names, self.kept_))
         restored = PackedMLPs(
