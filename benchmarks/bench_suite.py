@@ -231,6 +231,12 @@ ABLATION = [
         "or more instead of 16 (`bench_real.py`'s `joint_steps8`)",
         PAIRED,
     ),
+    (
+        "joint_sequential",
+        "the five networks fitted one after the other (`pack_models=False`, "
+        "the default before), against the packed default beside it",
+        "joint_packed",
+    ),
 ]
 
 

@@ -54,7 +54,7 @@ def _fit(pack, **params):
 
 @pytest.fixture(scope="module")
 def pair():
-    return _fit(True, max_iter=12)[0], _fit(False, max_iter=12)[0]
+    return _fit(True, max_iter=6)[0], _fit(False, max_iter=6)[0]
 
 
 def test_packed_networks_are_the_networks_trained_one_by_one(pair):
@@ -162,3 +162,43 @@ def test_pack_models_must_be_a_bool():
     X, Y = _data(50)
     with pytest.raises(ValueError, match="pack_models"):
         JointRegressorClassifier(pack_models="yes").fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"numeric_embedding": "periodic"},
+        {"numeric_embedding": None, "activation": "gelu"},
+        {"head_hidden_layer_sizes": (16,)},
+        {"regression_loss": "huber", "class_weight": "balanced"},
+    ],
+)
+def test_every_layer_and_loss_packs_into_the_same_networks(params):
+    # (at some draws a rounding-level change, such as the weights x
+    # 1.0000001, moves networks fitted one by one apart as much: the
+    # packed and unpacked fits then differ by rounding the same way)
+    rng = np.random.RandomState(3)
+    X, Y = _data()
+    Y.loc[rng.rand(len(Y)) < 0.2, "v"] = np.nan  # masked cells
+    w = rng.uniform(0.5, 2.0, len(X))
+    fits = []
+    for pack in (True, False):
+        est = joint(n_models=2, random_state=0, max_iter=5, pack_models=pack, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(est.fit(X, Y, sample_weight=w))
+    assert "members_training" in fits[0].history_
+    for a, b in zip(fits[0].predict_proba(X), fits[1].predict_proba(X)):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+    np.testing.assert_allclose(
+        fits[0].predict(X)["v"], fits[1].predict(X)["v"], rtol=1e-3, atol=1e-3
+    )
+
+
+def test_dropout_draws_its_own_mask_per_network():
+    est, X, Y = _fit(True, dropout=0.3, max_iter=5)
+    assert est.score(X, Y) > 0.6
+    members = est.net_.module_.members
+    x = torch.as_tensor(np.array(est._validate_X(X)))
+    with torch.no_grad():
+        assert not torch.allclose(members[0](x), members[1](x))

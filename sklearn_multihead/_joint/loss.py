@@ -188,21 +188,27 @@ class JointLoss(nn.Module):
         return self.in_target_order(losses), self.in_target_order(weights)
 
     def kind_losses(self, y_pred, y_true, sample_weight=None):
-        """``target_losses`` grouped by head kind: regression, binary, multiclass."""
-        sw = None if sample_weight is None else sample_weight.reshape(-1, 1)
+        """``target_losses`` grouped by head kind: regression, binary, multiclass.
+
+        Packed networks: ``y_pred`` ``(n, members, outputs)``, ``y_true``
+        ``(n, members, targets)`` and ``sample_weight`` ``(n, members)``, each
+        member its own rows; the losses and weights are then ``(members,
+        n_targets)``, each member's own."""
+        sw = None if sample_weight is None else sample_weight[..., None]
+        members = y_pred.shape[1:-1]  # () for one network
         losses, dens = [], []
         if _any(self.reg_cols):
-            true, known = self._known(y_true[:, self.reg_cols])
+            true, known = self._known(y_true[..., self.reg_cols])
             elem = _elementwise_regression(
-                self.regression_loss, y_pred[:, self.reg_out], true
+                self.regression_loss, y_pred[..., self.reg_out], true
             )
             loss, den = self._reduce(elem, known, sw)
             losses.append(loss)
             dens.append(den)
         if _any(self.bin_cols):
-            true, known = self._known(y_true[:, self.bin_cols])
+            true, known = self._known(y_true[..., self.bin_cols])
             elem = F.binary_cross_entropy_with_logits(
-                y_pred[:, self.bin_out], true, reduction="none"
+                y_pred[..., self.bin_out], true, reduction="none"
             )
             w = sw
             if self.bin_weighted:
@@ -212,21 +218,24 @@ class JointLoss(nn.Module):
             losses.append(loss)
             dens.append(den)
         for j, sl in self.multi:
-            true, known = self._known(y_true[:, j])
+            true, known = self._known(y_true[..., j])
             codes = true.long()
             cw = getattr(self, f"cw_{j}")
-            if known is None and sw is None and cw is None:
+            logits = y_pred[..., sl]
+            if members:  # cross_entropy takes the classes second
+                logits = logits.movedim(-1, 1)
+            if known is None and sw is None and cw is None and not members:
                 # every row counts once: the mean inside cross_entropy, one op
-                losses.append(F.cross_entropy(y_pred[:, sl], codes).reshape(1))
+                losses.append(F.cross_entropy(logits, codes).reshape(1))
                 dens.append(None)
                 continue
-            elem = F.cross_entropy(y_pred[:, sl], codes, reduction="none")
-            w = sw[:, 0] if sw is not None else None
+            elem = F.cross_entropy(logits, codes, reduction="none")
+            w = sw[..., 0] if sw is not None else None
             if cw is not None:
                 w = cw[codes] if w is None else w * cw[codes]
             loss, den = self._reduce(elem, known, w)
-            losses.append(loss.reshape(1))
-            dens.append(None if den is None else den.reshape(1))
+            losses.append(loss.reshape(*members, 1))
+            dens.append(None if den is None else den.reshape(*members, 1))
         if all(d is None for d in dens):
             weights = None
         else:
@@ -235,15 +244,16 @@ class JointLoss(nn.Module):
                 [
                     torch.full_like(lo, n) if d is None else d
                     for lo, d in zip(losses, dens)
-                ]
+                ],
+                dim=-1,
             )
-        return torch.cat(losses), weights
+        return torch.cat(losses, dim=-1), weights
 
     def in_target_order(self, values):
         """Per-target values from kind order (``kind_losses``) to column order."""
         if values is None or not self.reorder:
             return values
-        return values[self.order]
+        return values[..., self.order]
 
     def combine(self, losses):
         """Total loss from per-target losses (fixed or learned weights)."""

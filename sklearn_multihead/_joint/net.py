@@ -379,14 +379,31 @@ class JointNet(NeuralNet):
         kept as ``batch_target_losses_`` for ``TargetLosses``.
         """
         Y, w = y_true
-        members = y_pred.shape[1] if Y.ndim == 3 else 1
+        if Y.ndim == 3:  # packed networks, each member on its own rows
+            return self.packed_loss(y_pred, Y, w)
         y_pred, Y, w = members_as_rows(y_pred, Y, w)
         losses, weights = self.criterion_.kind_losses(y_pred, Y, w)
         self.batch_target_losses_ = (losses.detach(), weights, len(y_pred))
-        # packed networks: the sum of the members' losses, each as large as
-        # the loss of its network trained alone (the L2 penalty, added to
-        # the gradient by Adam, keeps its weight against it)
-        return members * self.criterion_.combine_kinds(losses)
+        return self.criterion_.combine_kinds(losses)
+
+    def packed_loss(self, y_pred, Y, w):
+        """Packed networks' loss: the sum of each member's loss on its own
+        rows, each the loss its network would have alone (so the gradient of
+        each member's weights is its network's, beside the same L2 penalty).
+        Their per-target losses are kept per member
+        (``batch_member_losses_``, for ``MemberStopping``) and pooled over
+        the members (``batch_target_losses_``, for ``TargetLosses``)."""
+        losses, weights = self.criterion_.kind_losses(y_pred, Y, w)
+        self.batch_member_losses_ = (losses.detach(), weights)
+        rows = len(y_pred) * y_pred.shape[1]
+        if weights is None:
+            pooled = losses.detach().mean(0)
+        else:
+            total = weights.sum(0)
+            pooled = (losses.detach() * weights).sum(0) / total.clamp_min(1e-12)
+            weights = total
+        self.batch_target_losses_ = (pooled, weights, rows)
+        return self.criterion_.combine_kinds(losses)
 
     # -- optimisation ---------------------------------------------------------
     def initialize_optimizer(self, triggered_directly=None):
@@ -634,20 +651,15 @@ class MemberStopping(Callback):
     def on_epoch_begin(self, net, **kwargs):
         self.sums_, self.weights_ = None, None
 
-    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
-        if training or y_pred is None or y_pred.ndim != 3:
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        parts = net.__dict__.pop("batch_member_losses_", None)
+        if training or parts is None:
             return
-        _, (Y, w) = batch
-        sums, weights = [], []
-        with torch.no_grad():
-            for j in range(y_pred.shape[1]):
-                losses, known = net.criterion_.target_losses(
-                    y_pred[:, j], Y[:, j], None if w is None else w[:, j]
-                )
-                known = torch.full_like(losses, len(Y)) if known is None else known
-                sums.append(losses * known)
-                weights.append(known)
-        sums, weights = torch.stack(sums), torch.stack(weights)
+        losses, weights = parts  # (members, targets), in kind order
+        if weights is None:  # every row counts once
+            weights = torch.full_like(losses, len(batch[0]))
+        sums = net.criterion_.in_target_order(losses * weights)
+        weights = net.criterion_.in_target_order(weights)
         if self.sums_ is None:
             self.sums_, self.weights_ = sums, weights
         else:
