@@ -86,15 +86,11 @@ def eval_batch_size(module, device):
 def members_as_rows(y_pred, Y, w):
     """An ensemble's ``(n, k, outputs)`` predictions in training as ``n * k``
     rows, each with its row's targets and weight: every member is trained on
-    its own loss (TabM's recipe). Targets ``(n, k, targets)`` (packed
-    networks, each member its own rows) are taken member by member; 2-D
-    targets are repeated for every member. 2-D predictions pass through."""
+    its own loss (TabM's recipe). 2-D predictions pass through."""
     if y_pred.ndim != 3:
         return y_pred, Y, w
     k = y_pred.shape[1]
     y_pred = y_pred.reshape(-1, y_pred.shape[2])
-    if Y.ndim == 3:
-        return y_pred, Y.reshape(-1, Y.shape[2]), None if w is None else w.reshape(-1)
     Y = Y.repeat_interleave(k, dim=0)
     return y_pred, Y, None if w is None else w.repeat_interleave(k, dim=0)
 
