@@ -222,14 +222,16 @@ class JointLoss(nn.Module):
             codes = true.long()
             cw = getattr(self, f"cw_{j}")
             logits = y_pred[..., sl]
-            if members:  # cross_entropy takes the classes second
-                logits = logits.movedim(-1, 1)
             if known is None and sw is None and cw is None and not members:
                 # every row counts once: the mean inside cross_entropy, one op
                 losses.append(F.cross_entropy(logits, codes).reshape(1))
                 dens.append(None)
                 continue
-            elem = F.cross_entropy(logits, codes, reduction="none")
+            elem = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                codes.reshape(-1),
+                reduction="none",
+            ).reshape(codes.shape)
             w = sw[..., 0] if sw is not None else None
             if cw is not None:
                 w = cw[codes] if w is None else w * cw[codes]
