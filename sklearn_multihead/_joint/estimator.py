@@ -372,9 +372,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         The fitted skorch net; ``net_.module_`` is the torch module.
     history_ : pandas.DataFrame
         One row per epoch: ``train_loss``, ``train_loss_<target>`` and, with
-        early stopping, ``valid_loss`` and ``valid_loss_<target>``.
+        early stopping, ``valid_loss`` and ``valid_loss_<target>``. With
+        packed networks (``pack_models``) the losses are over the networks
+        still training (each on its own rows), and ``members_training``
+        counts them after each epoch.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (packed networks: by the one that trained
+        longest).
     early_stopping_ : bool
         Whether this fit held out a validation split and stopped on it.
     loss_curve_ : list of float
