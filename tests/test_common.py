@@ -72,6 +72,8 @@ def _run(estimator, check):
     [
         JointRegressorClassifier(**FAST),
         JointRegressorClassifier(**{**FAST, "n_models": 2, "n_ensemble": 2}),
+        # packed networks (pack_models): their own training path
+        JointRegressorClassifier(**{**FAST, "n_models": 2, "early_stopping": True}),
         RandomForestRegressorClassifier(n_estimators=5, random_state=0),
         DummyRegressorClassifier(),
     ],
