@@ -202,3 +202,13 @@ def test_dropout_draws_its_own_mask_per_network():
     x = torch.as_tensor(np.array(est._validate_X(X)))
     with torch.no_grad():
         assert not torch.allclose(members[0](x), members[1](x))
+
+
+def test_a_packed_fit_with_dropout_repeats_and_leaves_torchs_random_state():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = _fit(True, dropout=0.3, max_iter=4)[0]
+    assert torch.equal(torch.random.get_rng_state(), before)
+    again, X, _ = _fit(True, dropout=0.3, max_iter=4)
+    for a, b in zip(first.predict_proba(X), again.predict_proba(X)):
+        np.testing.assert_array_equal(a, b)

@@ -844,24 +844,19 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         own validation loss (``MemberStopping``). Leaves ``self.net_`` with
         the networks as ``AveragedMLPs`` and a ``StopOnPlateau`` for further
         training; returns whether a network ran out of epochs."""
-        center, scale, edges = numbers
         splits = [split_rows(len(data), self.validation_fraction, s) for s in seeds]
         train_rows = torch.stack([t for t, _ in splits])
         valid_rows = torch.stack([v for _, v in splits])
-        networks = []
-        for seed in seeds:  # each drawn as _train_one draws it
-            with torch.random.fork_rng(devices=self._cuda_devices()):
-                self._seed_torch(seed)
-                module, criterion = self._build_module_and_loss()
-                module.inputs.set_numeric_scaling(center, scale)
-                if edges is not None:
-                    module.inputs.set_numeric_bins(edges)
-            networks.append(module)
-        packed = PackedMLPs.pack(networks)
         n_train = train_rows.shape[1]
         batch_size = (
             auto_batch_size(n_train) if self.batch_size == "auto" else self.batch_size
         )
+        networks = []
+        for seed in seeds:  # each drawn as _train_one draws it
+            with torch.random.fork_rng(devices=self._cuda_devices()):
+                module, criterion = self._seeded_network(seed, numbers)
+            networks.append(module)
+        packed = PackedMLPs.pack(networks)
         first_train = data.subset(train_rows[0])
         baseline = constant_loss(first_train, networks[0], criterion, self._loss_config)
         stopper = MemberStopping(patience=self.n_iter_no_change, threshold=self.tol)
@@ -878,8 +873,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             member_seeds=seeds,
         )
         work = batch_size * widest_layer(packed)
-        with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
-            self.net_.fit(data, None)
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            self._seed_torch(seeds[0])  # dropout's masks; the user's state kept
+            with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
+                self.net_.fit(data, None)
         self._record_history(stopper, n_train, True, baseline)
         # the networks as a fitted model has them: averaged, each with its
         # held-out predictions
@@ -919,6 +916,18 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             scorer.valid = data.subset(valid_rows[-1])
         self._set_held_out(data, regression, held_out, logits)
         return not stopper.stopped_
+
+    def _seeded_network(self, seed, numbers):
+        """A network and its loss, drawn from ``seed`` (call it inside
+        ``torch.random.fork_rng``: it seeds torch's generators);
+        ``numbers``: what ``_network_configs`` returned."""
+        center, scale, edges = numbers
+        self._seed_torch(seed)
+        module, criterion = self._build_module_and_loss()
+        module.inputs.set_numeric_scaling(center, scale)
+        if edges is not None:
+            module.inputs.set_numeric_bins(edges)
+        return module, criterion
 
     def _seed_torch(self, seed):
         """Seed the generators this fit uses (``torch.manual_seed`` also
@@ -962,7 +971,6 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         what ``_network_configs`` returned. Returns its stopper (with
         ``baseline_``: a constant prediction's training loss, or None) and the
         rows it trained on."""
-        center, scale, edges = numbers
         train_split = False
         if self.early_stopping_:
             train_rows, valid_rows = split_rows(
@@ -975,13 +983,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             auto_batch_size(len(data)) if self.batch_size == "auto" else self.batch_size
         )
         with torch.random.fork_rng(devices=self._cuda_devices()):
-            # seed only the generators this fit uses (torch.manual_seed also
-            # queues every accelerator backend's seeding, ~0.1 ms a fit)
-            self._seed_torch(seed)
-            module, criterion = self._build_module_and_loss()
-            module.inputs.set_numeric_scaling(center, scale)
-            if edges is not None:
-                module.inputs.set_numeric_bins(edges)
+            # initial weights, then dropout's masks, from the seed
+            module, criterion = self._seeded_network(seed, numbers)
             baseline = constant_loss(data, module, criterion, self._loss_config)
             stopper = StopOnPlateau(
                 monitor="valid_loss" if self.early_stopping_ else "train_loss",
