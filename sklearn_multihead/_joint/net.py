@@ -241,14 +241,6 @@ class MemberRows:
     def __len__(self):
         return self.rows.shape[1]
 
-    def per_member(self, ids):
-        """The data of the members numbered ``ids`` as ``(m, members, ...)``
-        tensors: X, targets and sample weights (or None)."""
-        idx = self.rows[ids].T.to(self.data.X.device)
-        d = self.data
-        w = None if d.sample_weight is None else d.sample_weight[idx]
-        return d.X[idx], d.Y[idx], w
-
 
 class MemberBatches:
     """Batches ``(X, (Y, sample_weight))`` of ``MemberRows`` for the members
@@ -563,9 +555,11 @@ class ValidationScore(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if isinstance(self.valid, MemberRows):  # packed: each member its rows
-            X, Y, _ = self.valid.per_member(net.module_.ids)
-            raw = eval_outputs(net.module_, X, eval_batch_size(net.module_, X.device))
-            Y = Y.cpu().numpy()
+            raws, targets = [], []
+            for X, (Y, _) in net.get_iterator(self.valid, training=False):
+                raws.append(eval_outputs(net.module_, X, len(X)))
+                targets.append(Y.cpu().numpy())
+            raw, Y = np.concatenate(raws), np.concatenate(targets)
             scores = [self.score(net, raw[:, j], Y[:, j]) for j in range(raw.shape[1])]
         else:
             scores = [self.score(net, net.predict_raw(self.valid.X), self.valid.Y)]
