@@ -552,6 +552,7 @@ class PackedMLPs(nn.Module):
         return self._template[0]
 
     def stacked_buffers(self):
+        """The members' buffers by their names in one network, stacked."""
         return {
             n: getattr(self, f"buffer_{i}") for i, n in enumerate(self.buffer_names)
         }
