@@ -277,6 +277,7 @@ def ablation_report():
         "| fit CPU s per split: variant / default |"
     )
     print("|---|---:|---:|---|---:|---:|---:|---|---|---|")
+    details = []  # one line per recipe, printed after the table
     peer_names = [m for m in MODELS if m != "joint"]
     for name, change, base in ABLATION:
         # the tables both have: a run still under way counts from its end
@@ -312,9 +313,26 @@ def ablation_report():
         logl = (a["log_loss"] / b["log_loss"])[~reg].dropna()
         acc = (a["accuracy"] - b["accuracy"])[~reg].dropna()
 
-        def cpu(frame):
+        def cpu_per_table(frame):
             per_split = frame.groupby(["table", "split"])["fit_cpu_s"].first()
-            return per_split.groupby("table").mean().sum()
+            return per_split.groupby("table").mean()
+
+        def cpu(frame):
+            return cpu_per_table(frame).sum()
+
+        ratios = pd.concat([rmse, logl]).groupby(level=["table", "target"]).mean()
+        table_cpu = (cpu_per_table(a) / cpu_per_table(b)).dropna()
+        details.append(
+            f"- {name} / {base}: fit CPU per table {table_cpu.min():.2f}-"
+            f"{table_cpu.max():.2f}x; RMSE per target and split "
+            f"{rmse.min():.3f}-{rmse.max():.3f}, log loss {logl.min():.3f}-"
+            f"{logl.max():.3f}; the targets that moved most (mean ratio over "
+            "splits): "
+            + ", ".join(
+                f"{t} {g} {r:.2f}"
+                for (t, g), r in ratios[(ratios - 1).abs().nlargest(4).index].items()
+            )
+        )
 
         score = summary["relative"]
         print(
@@ -326,6 +344,8 @@ def ablation_report():
             f"| {wide[name].min():.3f} / {wide[base].min():.3f} "
             f"| {cpu(a):.0f} / {cpu(b):.0f} |"
         )
+    print()
+    print("\n".join(details))
 
 
 def main():

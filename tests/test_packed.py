@@ -12,6 +12,7 @@ import torch
 from conftest import joint
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
+from torch.func import stack_module_state
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead._joint.module import MultiHeadMLP, PackedMLPs
@@ -156,6 +157,10 @@ def test_pack_and_select_keep_each_members_weights():
             torch.testing.assert_close(a(x), b(x))
     with pytest.raises(ValueError, match="batch normalisation"):
         PackedMLPs.pack([MultiHeadMLP(**config, batch_norm=True)] * 2)
+    with pytest.raises(ValueError, match="networks of n_ensemble=1"):
+        PackedMLPs.pack([MultiHeadMLP(**config, n_ensemble=2)] * 2)
+    with pytest.raises(ValueError, match="one id per member"):
+        PackedMLPs(networks[0], *stack_module_state(networks), ids=[0])
 
 
 def test_pack_models_must_be_a_bool():

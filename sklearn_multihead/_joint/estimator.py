@@ -237,8 +237,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         on every weight; one step of all of them, not one step each), each
         still with its own initial weights, validation rows, batch order,
         stopping epoch and Adam moments; a network that has stopped leaves
-        the module. The same networks, at 0.44-0.76x the CPU time on the
-        benchmark's tables under 10,000 rows and 0.64-0.83x above
+        the module. The same networks, at 0.47-0.77x the CPU time on the
+        benchmark's tables under 10,000 rows and 0.63-0.80x above
         (``benchmarks/README.md``). Used where early stopping
         is on and the networks have no batch normalisation, no
         ``n_ensemble`` and a dense X; elsewhere, and with False, the
