@@ -658,3 +658,29 @@ def test_python_dash_m_runs_the_command(capsys, monkeypatch):
     from sklearn_multihead import __version__
 
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_a_pool_broken_while_the_first_fits_are_submitted_gives_the_same_error(
+    monkeypatch, capsys
+):
+    """A worker can die before the command has submitted its first fits:
+    the pool then refuses the next submit, and the command says the same."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    submitted, original = [], ProcessPoolExecutor.submit
+
+    def breaking(self, fn, /, *args, **kwargs):
+        if submitted:
+            raise BrokenProcessPool("A child process terminated abruptly")
+        submitted.append(fn)
+        return original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(_report, "can_fork", lambda: True)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", breaking, raising=True)
+    argv = ["compare", "--cv", "2", *FIT_FAST, "--n-jobs", "2", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ended abruptly" in err and "--n-jobs 1" in err

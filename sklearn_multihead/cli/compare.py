@@ -259,17 +259,18 @@ def side_by_side(calls, workers):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 pending.discard(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    raise UsageError(
-                        "A worker process of compare ended abruptly: the system "
-                        "may have stopped it for lack of memory. Run the fits in "
-                        "turn with --n-jobs 1, or on fewer rows."
-                    ) from None
+                result = future.result()
                 submit(1)
                 yield result
         completed = True
+    except BrokenProcessPool:
+        # from a result, or from a submit once the pool has seen a worker die
+        # (a worker can die before the first calls are all submitted)
+        raise UsageError(
+            "A worker process of compare ended abruptly: the system "
+            "may have stopped it for lack of memory. Run the fits in "
+            "turn with --n-jobs 1, or on fewer rows."
+        ) from None
     finally:
         # every fit done: wait for the workers to exit; an error or Ctrl-C: no
         # new fits, and the pool's workers are stopped now (one may be stuck,
