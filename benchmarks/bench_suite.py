@@ -25,6 +25,10 @@ per target; ``--report`` adds them on the tables where both have 3 splits).
 ``--models joint --name NAME --set param=value`` (or a variant of
 ``bench_real.VARIANTS``) runs a recipe; ``--ablation`` prints one line per
 recipe of ``ABLATION`` against the default on the tables it ran.
+``--seeds-report`` prints the headline's numbers for the joint default at
+model seeds 0, 1 and 2 (``--models joint --name joint_model_seed1 --set
+random_state=1``, and the same on ``bench_real.py``'s tables): is a target
+below a bar at seed 0 below it at every seed?
 """
 
 import argparse
@@ -163,6 +167,69 @@ def report():
         print(_won(summary, per, peers))
 
 
+#: the joint default's records at model seeds 0, 1 and 2 (``random_state``;
+#: seed 0 is the headline's "joint")
+MODEL_SEEDS = {"joint": 0, "joint_model_seed1": 1, "joint_model_seed2": 2}
+
+
+def seeds_report():
+    """The headline's numbers for the joint default at each model seed, and
+    per target the mean of its relative scores over the seeds: is a target
+    below the bar at seed 0 below it at every seed?"""
+    import pandas as pd
+
+    records = _all_records()
+    peers = [m for m in MODELS if m != "joint"]
+    present = {r["model"] for r in records}
+    if any(name not in present for name in MODEL_SEEDS):
+        missing = sorted(set(MODEL_SEEDS) - present)
+        raise SystemExit(f"no records of {missing}: run them first (README).")
+    per_seed, lines = {}, []
+    for name, seed in MODEL_SEEDS.items():
+        chosen = [
+            {**r, "model": "joint"} if r["model"] == name else r
+            for r in records
+            if r["model"] in peers + [name]
+        ]
+        summary, per = summarise(chosen, MODELS)
+        wide = per.pivot_table(
+            index=["table", "target"], columns="model", values="relative"
+        )
+        per_seed[seed] = wide
+        worst = wide["joint"].idxmin()
+        lines.append(
+            f"| {seed} | {summary.loc['joint', 'relative']:.3f} "
+            f"| {int((wide['joint'] > wide['catboost']).sum())} of {len(wide)} "
+            f"| {wide['joint'].min():.3f} ({' '.join(worst)}) "
+            f"| {summary.loc['joint', 'fit_cpu_s']:.1f} |"
+        )
+    joint = pd.concat({s: w["joint"] for s, w in per_seed.items()}, axis=1)
+    catboost = per_seed[0]["catboost"]  # its relative score moves with the joint's
+    mean = joint.mean(axis=1)
+    above = int((joint.gt(pd.concat(
+        {s: w["catboost"] for s, w in per_seed.items()}, axis=1
+    )).sum(axis=1) >= 2).sum())
+    print("| model seed | mean relative score | targets above CatBoost "
+          "| worst target | fit CPU s per split |")
+    print("|---:|---:|---:|---|---:|")
+    print("\n".join(lines))
+    print(
+        f"\nover the three seeds: mean relative score {joint.mean().mean():.3f}; "
+        f"above CatBoost at 2 or 3 of the seeds on {above} of {len(joint)} "
+        f"targets; the worst target by its mean over the seeds "
+        f"{mean.min():.3f} ({' '.join(mean.idxmin())})"
+    )
+    print("\nthe targets lowest on the mean over the seeds:\n")
+    print("| table | target | seed 0 | seed 1 | seed 2 | mean | CatBoost (seed 0) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for key in mean.nsmallest(8).index:
+        print(
+            f"| {key[0]} | {key[1]} | "
+            + " | ".join(f"{joint.loc[key, s]:.3f}" for s in sorted(per_seed))
+            + f" | {mean[key]:.3f} | {catboost[key]:.3f} |"
+        )
+
+
 #: the variants of the ablation table, in its order: (model name, the change,
 #: the default it was measured against). "joint_equal_weights" is the default
 #: before loss_weights="auto" (equal weights at every size): the variants are
@@ -249,6 +316,16 @@ ABLATION = [
         "AdamW with a decoupled weight decay of 3e-4 instead of Adam with an "
         "L2 penalty of 1e-3 (TabM-D's; `joint_adamw`), 13 tables under 10,000 "
         "rows",
+        "joint_packed",
+    ),
+    (
+        "joint_nm10",
+        "10 networks instead of 5 (`n_models=10`), 13 tables under 10,000 rows",
+        "joint_packed",
+    ),
+    (
+        "joint_nm20",
+        "20 networks instead of 5 (`n_models=20`), 13 tables under 10,000 rows",
         "joint_packed",
     ),
 ]
@@ -358,6 +435,11 @@ def main():
     parser.add_argument(
         "--ablation", action="store_true", help="only print the recipes' table"
     )
+    parser.add_argument(
+        "--seeds-report",
+        action="store_true",
+        help="only print the joint default at model seeds 0-2",
+    )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
         "--set", action="append", default=[], help="a joint parameter, name=value"
@@ -368,6 +450,9 @@ def main():
         return
     if args.ablation:
         ablation_report()
+        return
+    if args.seeds_report:
+        seeds_report()
         return
     tables = load_more_tables()
     if args.tables:
