@@ -157,3 +157,49 @@ def test_predicting_from_another_thread_never_changes_the_training_mode():
         other.join()
     assert len(modes.seen) == 4 * 38  # 600 rows in batches of 16, 4 epochs
     assert all(modes.seen)
+
+
+@pytest.mark.parametrize("pack_models", [True, False])
+def test_further_training_with_dropout_repeats_and_keeps_the_users_state(
+    data, pack_models
+):
+    import torch
+
+    X, Y = data
+    runs = []
+    for user_seed in (1, 2):  # the user's own torch state differs
+        torch.manual_seed(user_seed)
+        est = joint(
+            dropout=0.2,
+            n_models=2,
+            pack_models=pack_models,
+            warm_start=True,
+            random_state=0,
+        ).fit(X, Y)
+        est.set_params(max_iter=3)
+        state = torch.get_rng_state()
+        est.fit(X, Y)  # trained further: dropout's masks from random_state
+        assert torch.equal(torch.get_rng_state(), state)
+        est.partial_fit(X, Y)
+        runs.append(est.predict(X)["n"].to_numpy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_further_training_updates_batch_norm_statistics(data):
+    X, Y = data
+    est = joint(
+        batch_norm=True, n_models=2, max_iter=5, warm_start=True, random_state=0
+    ).fit(X, Y)
+
+    def running_means():
+        return [
+            m.running_mean.clone()
+            for m in est.net_.module_.modules()
+            if hasattr(m, "running_mean")
+        ]
+
+    before = running_means()
+    assert len(before) == 4  # two layers of each of the two networks
+    est.set_params(max_iter=1).fit(X, Y)  # one epoch, in training mode
+    for old, new in zip(before, running_means()):
+        assert not np.allclose(old.numpy(), new.numpy())

@@ -139,7 +139,12 @@ def test_pack_and_select_keep_each_members_weights():
         inputs={"n_numeric": 3},
     )
     networks = [MultiHeadMLP(**config).eval() for _ in range(3)]
+    # one network scales its numbers otherwise: its own buffer; the others'
+    # equal buffers are kept once
+    networks[1].inputs.set_numeric_scaling([1.0, -2.0, 0.5], [1.0, 1.0, 1.0])
     packed = PackedMLPs.pack(networks).eval()
+    assert "inputs.scale" in packed.shared_buffers
+    assert "inputs.center" not in packed.shared_buffers
     x = torch.randn(5, 3)
     with torch.no_grad():
         outs = packed.member_outputs(x)

@@ -633,9 +633,17 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         monitor = stopper.monitor
         if net.train_split is False:  # a chunk after an early-stopped fit
             stopper.monitor = "train_loss"  # there is no valid_loss to watch
+        # dropout's masks from the model's seed and the epochs so far, as in
+        # the first fit (the same calls repeat; the user's state is kept)
+        seed = np.random.RandomState([int(net.seed), len(net.history)])
         try:
-            with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
-                net.partial_fit(data, None, epochs=epochs)
+            with torch.random.fork_rng(devices=self._cuda_devices()):
+                self._seed_torch(int(seed.randint(np.iinfo(np.int32).max)))
+                with (
+                    torch_threads(threads_for(work, self.n_threads)),
+                    flushed_denormals(),
+                ):
+                    net.partial_fit(data, None, epochs=epochs)
         except BaseException:
             self._set_temperatures(before)  # the networks as the error left them
             raise

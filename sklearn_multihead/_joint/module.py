@@ -487,6 +487,9 @@ class AveragedMLPs(nn.Module):
         self.head_sizes, self.head_slices = first.head_sizes, first.head_slices
         self.head_kinds = first.head_kinds
         self.n_ensemble = sum(m.n_ensemble for m in members)
+        # one mode for all, the members' (eval after their fit): the root's
+        # flag speaks for every submodule (``_set_mode``)
+        super().train(all(m.training for m in members))
 
     def train(self, mode=True):
         return _set_mode(self, mode, super().train)
@@ -514,7 +517,9 @@ class PackedMLPs(nn.Module):
     Build it with ``pack(networks)``; ``select(positions)`` keeps some
     members (a network whose training has ended leaves the module);
     ``networks()`` gives the members back as ``MultiHeadMLP``. ``ids``: each
-    member's number among the networks first packed.
+    member's number among the networks first packed. ``shared_buffers``: the
+    buffers every member holds the same (the numeric scaling and bins, from
+    the training rows), kept once and not mapped over.
     """
 
     def __init__(self, template, params, buffers, ids):
@@ -531,11 +536,18 @@ class PackedMLPs(nn.Module):
         self.packed = nn.ParameterList(
             [nn.Parameter(params[name].detach().clone()) for name in self.param_names]
         )
-        for i, name in enumerate(self.buffer_names):
-            self.register_buffer(f"buffer_{i}", buffers[name].detach().clone())
         self.ids = [int(i) for i in ids]
         if len(self.ids) != self.packed[0].shape[0]:
             raise ValueError("PackedMLPs needs one id per member.")
+        # a buffer that every member holds the same (the numeric scaling and
+        # bins, from the training rows) is kept once and not mapped over
+        self.shared_buffers = set()
+        for i, name in enumerate(self.buffer_names):
+            b = buffers[name].detach()
+            if torch.equal(b, b[:1].expand_as(b)):
+                self.shared_buffers.add(name)
+                b = b[0]
+            self.register_buffer(f"buffer_{i}", b.clone())
         self.head_sizes, self.head_slices = template.head_sizes, template.head_slices
         self.head_kinds = template.head_kinds
         self.n_ensemble = len(self.ids)
@@ -552,10 +564,14 @@ class PackedMLPs(nn.Module):
         return self._template[0]
 
     def stacked_buffers(self):
-        """The members' buffers by their names in one network, stacked."""
-        return {
-            n: getattr(self, f"buffer_{i}") for i, n in enumerate(self.buffer_names)
-        }
+        """The members' buffers by their names in one network, stacked (a
+        shared buffer as a view of its one copy)."""
+        k = len(self.ids)
+        out = {}
+        for i, name in enumerate(self.buffer_names):
+            b = getattr(self, f"buffer_{i}")
+            out[name] = b.expand(k, *b.shape) if name in self.shared_buffers else b
+        return out
 
     def select(self, positions):
         """A module of the members at ``positions`` (their current weights)."""
@@ -597,17 +613,21 @@ class PackedMLPs(nn.Module):
         3-D X, or on the rows of a 2-D X."""
         template = self.template.train(self.training)
         params = dict(zip(self.param_names, self.packed))
+        own, shared = {}, {}
+        for i, name in enumerate(self.buffer_names):
+            b = getattr(self, f"buffer_{i}")
+            (shared if name in self.shared_buffers else own)[name] = b
 
-        def one(p, b, x):
-            return functional_call(template, (p, b), (x,))
+        def one(p, b, s, x):  # the network has no tied weights to look for
+            return functional_call(template, (p, b, s), (x,), tie_weights=False)
 
         mapped = vmap(
             one,
-            in_dims=(0, 0, 1 if X.dim() == 3 else None),
+            in_dims=(0, 0, None, 1 if X.dim() == 3 else None),
             out_dims=1,
             randomness="different",  # each member its own dropout
         )
-        return mapped(params, self.stacked_buffers(), X)
+        return mapped(params, own, shared, X)
 
 
 def average_members(out, module):

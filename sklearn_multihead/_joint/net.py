@@ -548,21 +548,38 @@ class ValidationScore(Callback):
     """Records ``valid_score`` after every epoch: the mean over targets of R^2
     (regression) and accuracy (classification) on the held-out rows, from the
     encoded targets (R^2 does not change with the standardisation), as
-    scikit-learn's MLP records ``validation_scores_``."""
+    scikit-learn's MLP records ``validation_scores_``.
+
+    ``valid`` are the rows of the net's validation split: the outputs of its
+    validation pass are scored (no second pass over them). In an epoch
+    without one (``partial_fit``), ``valid``'s rows are predicted."""
 
     def __init__(self, valid, head_kinds, n_classes):
         self.valid, self.head_kinds, self.n_classes = valid, head_kinds, n_classes
 
+    def on_epoch_begin(self, net, **kwargs):
+        self.outputs_ = []
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if not training and y_pred is not None:
+            Y = batch[1][0]
+            self.outputs_.append((y_pred.float().cpu().numpy(), Y.cpu().numpy()))
+
     def on_epoch_end(self, net, **kwargs):
-        if isinstance(self.valid, MemberRows):  # packed: each member its rows
-            raws, targets = [], []
+        outputs, self.outputs_ = getattr(self, "outputs_", []), []
+        packed = isinstance(self.valid, MemberRows)  # each member its rows
+        if not outputs and packed:
             for X, (Y, _) in net.get_iterator(self.valid, training=False):
-                raws.append(eval_outputs(net.module_, X, len(X)))
-                targets.append(Y.cpu().numpy())
-            raw, Y = np.concatenate(raws), np.concatenate(targets)
+                outputs.append((eval_outputs(net.module_, X, len(X)), Y.cpu().numpy()))
+        if outputs:
+            raw = np.concatenate([o for o, _ in outputs])
+            Y = np.concatenate([y for _, y in outputs])
+        else:
+            raw, Y = net.predict_raw(self.valid.X), self.valid.Y
+        if packed:
             scores = [self.score(net, raw[:, j], Y[:, j]) for j in range(raw.shape[1])]
         else:
-            scores = [self.score(net, net.predict_raw(self.valid.X), self.valid.Y)]
+            scores = [self.score(net, raw, Y)]
         scores = [s for s in scores if s is not None]
         net.history.record("valid_score", float(np.mean(scores)) if scores else np.nan)
 
