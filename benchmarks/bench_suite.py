@@ -321,6 +321,18 @@ ABLATION = [
         "joint_packed",
     ),
     (
+        "joint_model_seed1",
+        "the seed noise: the default at model seed 1 instead of 0 "
+        "(`random_state=1`)",
+        "joint_packed",
+    ),
+    (
+        "joint_model_seed2",
+        "the seed noise: the default at model seed 2 instead of 0 "
+        "(`random_state=2`)",
+        "joint_packed",
+    ),
+    (
         "joint_nm10",
         "10 networks instead of 5 (`n_models=10`), 13 tables under 10,000 rows",
         "joint_packed",
