@@ -322,14 +322,12 @@ ABLATION = [
     ),
     (
         "joint_model_seed1",
-        "the seed noise: the default at model seed 1 instead of 0 "
-        "(`random_state=1`)",
+        "the seed noise: the default at model seed 1 instead of 0 (`random_state=1`)",
         "joint_packed",
     ),
     (
         "joint_model_seed2",
-        "the seed noise: the default at model seed 2 instead of 0 "
-        "(`random_state=2`)",
+        "the seed noise: the default at model seed 2 instead of 0 (`random_state=2`)",
         "joint_packed",
     ),
     (
