@@ -129,8 +129,8 @@ def test_predicting_from_another_thread_never_changes_the_training_mode():
         def __init__(self):
             self.seen = []
 
-        def on_batch_begin(self, net, training=None, **kwargs):
-            if training:
+        def on_batch_end(self, net, training=None, **kwargs):
+            if training:  # the mode its step ran in (a fitted model rests in eval)
                 self.seen.append(net.module_.training)
 
     rng = np.random.RandomState(0)

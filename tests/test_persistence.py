@@ -98,6 +98,9 @@ def test_joint_round_trip_keeps_predictions_labels_and_dtypes(tmp_path, params):
     loaded = JointRegressorClassifier.load(path)
     _assert_same_model(est, loaded, X)
     pd.testing.assert_frame_equal(est.history_, loaded.history_)
+    # fitted and loaded alike, every layer of the network in eval mode
+    for model in (est, loaded):
+        assert not any(m.training for m in model.net_.module_.modules())
     np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b", "c"])
     assert loaded.predict(X).index.equals(X.index)
     # the loaded model is an ordinary estimator: it can be refitted

@@ -567,6 +567,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         reached_max_iter = self._train_networks(
             data, seeds, head_kinds, numbers, epochs, first_chunk
         )
+        # fitted: every layer in eval mode (however the last epoch ended),
+        # so predict uses the network as it is and dropout is off
+        self.net_.module_.train(False)
         if reached_max_iter and not first_chunk:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
@@ -650,6 +653,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         finally:
             stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
+        self.net_.module_.train(False)  # fitted: in eval mode, as after fit
         return self
 
     def _encode_more(self, y):
@@ -1418,6 +1422,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             module, criterion, batch_size=1, train_split=False, callbacks=[], seed=0
         )
         self.net_.initialize()
+        # in eval mode, as a fitted network is (predict uses it as it is)
+        self.net_.module_.train(False)
         self._set_temperatures(temperatures)
 
 
