@@ -337,6 +337,18 @@ ABLATION = [
         "joint_packed",
     ),
     (
+        "joint_head32",
+        "a hidden layer of 32 in each head (`head_hidden_layer_sizes=[32]`), "
+        "13 tables under 10,000 rows",
+        "joint_packed",
+    ),
+    (
+        "joint_head128",
+        "a hidden layer of 128 in each head (`head_hidden_layer_sizes=[128]`), "
+        "13 tables under 10,000 rows",
+        "joint_packed",
+    ),
+    (
         "joint_nm10",
         "10 networks instead of 5 (`n_models=10`), 13 tables under 10,000 rows",
         "joint_packed",
