@@ -45,6 +45,8 @@ thread, timed in process CPU seconds):
   batches per epoch or more instead of 16).
 - ``joint_separate``: the default fitted once per target (on the rows
   that have it, as the per-target peers): what joint training buys.
+- ``joint_class_x2`` / ``joint_class_x4``: the default with the
+  classification heads' losses weighted 2 or 4 times the regression heads'.
 
 Metrics per target on the test rows that have it: RMSE, MAE, R^2;
 accuracy and log loss (log loss over the rows whose class was seen in fit).
@@ -562,8 +564,21 @@ def joint_separate(X, Y, types):
     return per_target(_JointAlone)(X, Y, types)
 
 
+def class_weighted(factor):
+    """The default joint model with every classification head's loss weighted
+    by ``factor`` and every regression head's by 1 (a rule by kind)."""
+
+    def fit(X, Y, types):
+        weights = {n: factor if k == CLS else 1.0 for n, k in types.items()}
+        return joint_models({"loss_weights": weights})(X, Y, types)
+
+    return fit
+
+
 #: variants of the joint model that are not a parameter (the ablation)
 VARIANTS = {
+    "joint_class_x2": class_weighted(2.0),
+    "joint_class_x4": class_weighted(4.0),
     "joint_separate": joint_separate,
     "joint_onehot": joint_onehot,
     "joint_clip": joint_clip,

@@ -349,6 +349,18 @@ ABLATION = [
         "joint_packed",
     ),
     (
+        "joint_class_x2",
+        "classification heads' losses weighted 2 times the regression heads' "
+        "(`joint_class_x2`), 13 tables under 10,000 rows",
+        "joint_packed",
+    ),
+    (
+        "joint_class_x4",
+        "classification heads' losses weighted 4 times the regression heads' "
+        "(`joint_class_x4`), 13 tables under 10,000 rows",
+        "joint_packed",
+    ),
+    (
         "joint_nm10",
         "10 networks instead of 5 (`n_models=10`), 13 tables under 10,000 rows",
         "joint_packed",
