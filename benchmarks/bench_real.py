@@ -47,6 +47,8 @@ thread, timed in process CPU seconds):
   that have it, as the per-target peers): what joint training buys.
 - ``joint_class_x2`` / ``joint_class_x4``: the default with the
   classification heads' losses weighted 2 or 4 times the regression heads'.
+- ``joint_pcgrad``: the default trained with PCGrad (Yu et al., 2020) on
+  the layers the heads share.
 
 Metrics per target on the test rows that have it: RMSE, MAE, R^2;
 accuracy and log loss (log loss over the rows whose class was seen in fit).
@@ -575,8 +577,82 @@ def class_weighted(factor):
     return fit
 
 
+def _pcgrad_step(self, batch, **fit_params):
+    """``JointNet.train_step_single`` with PCGrad (Yu et al., 2020) on the
+    layers the heads share: each target's gradient of those layers, per
+    packed network, loses its component along another target's gradient
+    where the two conflict (a negative dot product), in a random order of
+    the others; the heads' own layers (``output``) get the plain gradient.
+    Packed networks with equal loss weights only (the small tables'
+    default); anything else steps as the package does."""
+    import torch
+    from skorch.dataset import unpack_data
+
+    self._set_training(True)
+    Xi, yi = unpack_data(batch)
+    y_pred = self.infer(Xi, **fit_params)
+    loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+    module, criterion = self.module_, self.criterion_
+    if y_pred.dim() != 3 or not criterion.unit_weights:
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+    Y, w = yi
+    losses, _ = criterion.kind_losses(y_pred, Y, w)  # (members, targets)
+    names = module.param_names
+    shared = [p for n, p in zip(names, module.packed) if not n.startswith("output")]
+    own = [p for n, p in zip(names, module.packed) if n.startswith("output")]
+    k, n_targets = losses.shape
+    grads = []  # per target: (members, shared weights)
+    for t in range(n_targets):
+        g = torch.autograd.grad(
+            losses[:, t].sum(), shared, retain_graph=True, allow_unused=True
+        )
+        grads.append(
+            torch.cat(
+                [
+                    (torch.zeros_like(p) if gi is None else gi).reshape(k, -1)
+                    for gi, p in zip(g, shared)
+                ],
+                dim=1,
+            )
+        )
+    G = torch.stack(grads)  # (targets, members, weights)
+    projected = G.clone()
+    generator = self.generator_
+    for t in range(n_targets):
+        order = torch.randperm(n_targets, generator=generator).tolist()
+        for s in order:
+            if s == t:
+                continue
+            dot = (projected[t] * G[s]).sum(1, keepdim=True)
+            norm = G[s].square().sum(1, keepdim=True).clamp_min(1e-20)
+            projected[t] -= torch.where(dot < 0, dot / norm, 0.0) * G[s]
+    total = projected.sum(0)
+    start = 0
+    for p in shared:
+        size = p[0].numel()
+        p.grad = total[:, start : start + size].reshape(p.shape).clone()
+        start += size
+    own_grads = torch.autograd.grad(loss, own, allow_unused=True)
+    for p, g in zip(own, own_grads):
+        p.grad = None if g is None else g
+    return {"loss": loss, "y_pred": y_pred}
+
+
+def joint_pcgrad(X, Y, types):
+    """The default joint model trained with PCGrad on the shared layers
+    (``_pcgrad_step``)."""
+    from unittest import mock
+
+    import sklearn_multihead._joint.net as net
+
+    with mock.patch.object(net.JointNet, "train_step_single", _pcgrad_step):
+        return joint_models({})(X, Y, types)
+
+
 #: variants of the joint model that are not a parameter (the ablation)
 VARIANTS = {
+    "joint_pcgrad": joint_pcgrad,
     "joint_class_x2": class_weighted(2.0),
     "joint_class_x4": class_weighted(4.0),
     "joint_separate": joint_separate,
