@@ -102,8 +102,12 @@ def main():
     parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--flight-rows", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="the model's seed")
+    parser.add_argument("--tables", nargs="*", default=None)
     args = parser.parse_args()
     tables = load_tables(flight_rows=args.flight_rows)
+    if args.tables:
+        tables = {k: v for k, v in tables.items() if k in args.tables}
     rows = []
     for table, (X, Y, types) in tables.items():
         for split in range(args.splits):
@@ -111,8 +115,15 @@ def main():
                 np.arange(len(X)), test_size=0.25, random_state=split
             )
             snaps = HeadSnapshots([str(c) for c in Y.columns])
+            # the default's networks one after the other (pack_models=False,
+            # the same networks): each one's validation losses per target
+            # are its own in the history the snapshots read
             model = JointRegressorClassifier(
-                target_types=types, random_state=0, n_threads=1, callbacks=[snaps]
+                target_types=types,
+                random_state=args.seed,
+                n_threads=1,
+                pack_models=False,
+                callbacks=[snaps],
             )
             with threadpool_limits(1), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -142,6 +153,7 @@ def main():
                         "target": t,
                         "kind": kind,
                         "split": split,
+                        "seed": args.seed,
                         "head_best_epochs": stop,
                         "n_epochs": int(model.n_iter_),
                         "shared": before,
