@@ -14,6 +14,7 @@ arguments: ``training`` (batch size, validation split, threads, warnings),
 ``weights`` (loss and class weights), ``summary`` (``summary()``).
 """
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -638,15 +639,15 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             stopper.monitor = "train_loss"  # there is no valid_loss to watch
         # dropout's masks from the model's seed and the epochs so far, as in
         # the first fit (the same calls repeat; the user's state is kept)
-        seed = np.random.RandomState([int(net.seed), len(net.history)])
+        rng = np.random.RandomState([int(net.seed), len(net.history)])
+        seed = int(rng.randint(np.iinfo(np.int32).max))
         try:
-            with torch.random.fork_rng(devices=self._cuda_devices()):
-                self._seed_torch(int(seed.randint(np.iinfo(np.int32).max)))
-                with (
-                    torch_threads(threads_for(work, self.n_threads)),
-                    flushed_denormals(),
-                ):
-                    net.partial_fit(data, None, epochs=epochs)
+            with (
+                self._seeded(seed),
+                torch_threads(threads_for(work, self.n_threads)),
+                flushed_denormals(),
+            ):
+                net.partial_fit(data, None, epochs=epochs)
         except BaseException:
             self._set_temperatures(before)  # the networks as the error left them
             raise
@@ -865,8 +866,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         )
         networks = []
         for seed in seeds:  # each drawn as _train_one draws it
-            with torch.random.fork_rng(devices=self._cuda_devices()):
-                module, criterion = self._seeded_network(seed, numbers)
+            with self._seeded(seed):
+                module, criterion = self._new_network(numbers)
             networks.append(module)
         packed = PackedMLPs.pack(networks)
         first_train = data.subset(train_rows[0])
@@ -885,10 +886,12 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             member_seeds=seeds,
         )
         work = batch_size * widest_layer(packed)
-        with torch.random.fork_rng(devices=self._cuda_devices()):
-            self._seed_torch(seeds[0])  # dropout's masks; the user's state kept
-            with torch_threads(threads_for(work, self.n_threads)), flushed_denormals():
-                self.net_.fit(data, None)
+        with (
+            self._seeded(seeds[0]),  # dropout's masks
+            torch_threads(threads_for(work, self.n_threads)),
+            flushed_denormals(),
+        ):
+            self.net_.fit(data, None)
         self._record_history(stopper, n_train, True, baseline)
         # the networks as a fitted model has them: averaged, each with its
         # held-out predictions
@@ -929,25 +932,28 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._set_held_out(data, regression, held_out, logits)
         return not stopper.stopped_
 
-    def _seeded_network(self, seed, numbers):
-        """A network and its loss, drawn from ``seed`` (call it inside
-        ``torch.random.fork_rng``: it seeds torch's generators);
-        ``numbers``: what ``_network_configs`` returned."""
+    def _new_network(self, numbers):
+        """A network and its loss, fresh weights from torch's state (seed it
+        with ``_seeded``); ``numbers``: what ``_network_configs`` returned."""
         center, scale, edges = numbers
-        self._seed_torch(seed)
         module, criterion = self._build_module_and_loss()
         module.inputs.set_numeric_scaling(center, scale)
         if edges is not None:
             module.inputs.set_numeric_bins(edges)
         return module, criterion
 
-    def _seed_torch(self, seed):
-        """Seed the generators this fit uses (``torch.manual_seed`` also
-        queues every accelerator backend's seeding, ~0.1 ms a fit)."""
-        torch.default_generator.manual_seed(seed)
-        for index in self._cuda_devices():
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
+    @contextlib.contextmanager
+    def _seeded(self, seed):
+        """Torch's random state seeded by ``seed`` inside, the user's back
+        after. Only the generators this fit uses are seeded
+        (``torch.manual_seed`` also queues every accelerator backend's
+        seeding, ~0.1 ms a fit)."""
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            torch.default_generator.manual_seed(seed)
+            for index in self._cuda_devices():
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
+            yield
 
     def _callbacks(self, stopper, valid, head_kinds):
         """The fit's callbacks, in their order: the validation score, held-out
@@ -994,9 +1000,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         batch_size = (
             auto_batch_size(len(data)) if self.batch_size == "auto" else self.batch_size
         )
-        with torch.random.fork_rng(devices=self._cuda_devices()):
-            # initial weights, then dropout's masks, from the seed
-            module, criterion = self._seeded_network(seed, numbers)
+        with self._seeded(seed):  # initial weights, then dropout's masks
+            module, criterion = self._new_network(numbers)
             baseline = constant_loss(data, module, criterion, self._loss_config)
             stopper = StopOnPlateau(
                 monitor="valid_loss" if self.early_stopping_ else "train_loss",
