@@ -13,6 +13,10 @@ fits are the default's, one thread each; only the prediction differs.
 
     SKLEARN_MULTIHEAD_DATA=<folder with abalone.csv> \\
         python benchmarks/bench_head_epochs.py --out benchmarks/results/head_epochs.json
+
+``--seed`` fits at another model seed, ``--tables`` on some tables only;
+``--report FILE ...`` prints the table of result files pooled (their
+ratios' range over the seeds, and the median epochs kept).
 """
 
 import argparse
@@ -41,11 +45,16 @@ class HeadSnapshots(Callback):
         self.networks = []
 
     def on_train_begin(self, net, **kwargs):
-        self.networks.append({"best": {}, "state": {}, "epoch": {}})
+        self.networks.append(
+            {"best": {}, "state": {}, "epoch": {}, "shared": (np.inf, None)}
+        )
 
     def on_epoch_end(self, net, **kwargs):
         mine = self.networks[-1]
         row = net.history[-1]
+        total = row.get("valid_loss")
+        if total is not None and total < mine["shared"][0]:
+            mine["shared"] = (total, row["epoch"])  # the epoch the fit keeps
         for t in self.targets:
             loss = row.get(f"valid_loss_{t}")
             if loss is None or not np.isfinite(loss):
@@ -97,6 +106,46 @@ def score(y, pred, proba, classes, kind):
     }
 
 
+def report(rows):
+    """Per target: the scores with the shared and the own epochs (means over
+    splits and seeds), their ratio and its range over the model seeds, and
+    the median epoch kept (shared) and the median of the head's own best."""
+    lines = [
+        "| table | target | metric | shared epoch | own epoch | own / shared "
+        "| over the seeds | epoch kept: shared / own (medians) |",
+        "|---|---|---|---:|---:|---:|---|---|",
+    ]
+    ratios = []
+    frame = pd.DataFrame(rows)
+    if "seed" not in frame:
+        frame["seed"] = 0
+    for (table, target), g in frame.groupby(["table", "target"], sort=False):
+        epochs = "-"
+        if "shared_best_epochs" in g and g["shared_best_epochs"].notna().all():
+            shared = [e for r in g["shared_best_epochs"] for e in r if e]
+            own = [e for r in g["head_best_epochs"] for e in r if e]
+            epochs = f"{np.median(shared):.0f} / {np.median(own):.0f}"
+        for metric in g["shared"].iloc[0]:
+
+            def ratio(x, metric=metric):
+                a = np.mean([r[metric] for r in x["shared"]])
+                return a, np.mean([r[metric] for r in x["own"]]) / a
+
+            a, r = ratio(g)
+            per_seed = [ratio(x)[1] for _, x in g.groupby("seed")]
+            if metric != "accuracy":
+                ratios.append(r)
+            lines.append(
+                f"| {table} | {target} | {metric} | {a:.4f} | {a * r:.4f} "
+                f"| {r:.4f} | {min(per_seed):.3f}-{max(per_seed):.3f} | {epochs} |"
+            )
+    print("\n".join(lines))
+    print(
+        f"\nRMSE and log loss, own / shared: mean {np.mean(ratios):.4f}, "
+        f"lower on {sum(r < 1 for r in ratios)} of {len(ratios)} targets"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=3)
@@ -104,7 +153,16 @@ def main():
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0, help="the model's seed")
     parser.add_argument("--tables", nargs="*", default=None)
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        type=Path,
+        help="only print the table of these result files, pooled",
+    )
     args = parser.parse_args()
+    if args.report:
+        report([r for p in args.report for r in json.loads(p.read_text())["rows"]])
+        return
     tables = load_tables(flight_rows=args.flight_rows)
     if args.tables:
         tables = {k: v for k, v in tables.items() if k in args.tables}
@@ -155,6 +213,7 @@ def main():
                         "split": split,
                         "seed": args.seed,
                         "head_best_epochs": stop,
+                        "shared_best_epochs": [n["shared"][1] for n in snaps.networks],
                         "n_epochs": int(model.n_iter_),
                         "shared": before,
                         "own": after,
@@ -162,27 +221,7 @@ def main():
                     }
                 )
             print(f"{table:>10} split {split} done", flush=True)
-    lines = [
-        "| table | target | metric | shared epoch | own epoch | own / shared |",
-        "|---|---|---|---:|---:|---:|",
-    ]
-    ratios = []
-    frame = pd.DataFrame(rows)
-    for (table, target), g in frame.groupby(["table", "target"], sort=False):
-        for metric in g["shared"].iloc[0]:
-            a = np.mean([r[metric] for r in g["shared"]])
-            b = np.mean([r[metric] for r in g["own"]])
-            ratio = b / a
-            if metric != "accuracy":
-                ratios.append(ratio)
-            lines.append(
-                f"| {table} | {target} | {metric} | {a:.4f} | {b:.4f} | {ratio:.4f} |"
-            )
-    print("\n".join(lines))
-    print(
-        f"\nRMSE and log loss, own / shared: mean {np.mean(ratios):.4f}, "
-        f"lower on {sum(r < 1 for r in ratios)} of {len(ratios)} targets"
-    )
+    report(rows)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"rows": rows}, indent=1))

@@ -172,10 +172,12 @@ def report():
 MODEL_SEEDS = {"joint": 0, "joint_model_seed1": 1, "joint_model_seed2": 2}
 
 
-def seeds_report():
+def seeds_report(variants=()):
     """The headline's numbers for the joint default at each model seed, and
     per target the mean of its relative scores over the seeds: is a target
-    below the bar at seed 0 below it at every seed?"""
+    below the bar at seed 0 below it at every seed? With ``variants``
+    (model names), each one's error on every target of the four lowest
+    targets' tables against the joint default's mean over its seeds."""
     import pandas as pd
 
     records = _all_records()
@@ -229,6 +231,38 @@ def seeds_report():
             f"| {key[0]} | {key[1]} | "
             + " | ".join(f"{joint.loc[key, s]:.3f}" for s in sorted(per_seed))
             + f" | {mean[key]:.3f} | {catboost.loc[key, 0]:.3f} |"
+        )
+    if not variants:
+        return
+    # errors, not relative scores: RMSE, or log loss (accuracy beside it)
+    frame = pd.DataFrame(records)
+    tables = list(dict.fromkeys(t for t, _ in mean.nsmallest(4).index))
+    frame = frame[frame["table"].isin(tables)]
+    frame = frame.assign(error=frame["rmse"].fillna(frame["log_loss"]))
+    errors = frame.groupby(["table", "target", "model"])["error"].mean().unstack()
+    seeds = errors[list(MODEL_SEEDS)]
+    print(
+        "\nerrors (RMSE or log loss, means over the splits) on the tables of the "
+        "four lowest targets; each variant over the joint default's mean over "
+        "its seeds:\n"
+    )
+    print(
+        "| table | target | joint, seeds 0-2 (mean) | CatBoost | "
+        + " | ".join(variants)
+        + " |"
+    )
+    print("|---|---|---|---:|" + "---:|" * len(variants))
+    for key in errors.index:
+        cells = [
+            f"{errors.loc[key, v] / seeds.loc[key].mean():.3f}"
+            if v in errors and pd.notna(errors.loc[key, v])
+            else "-"
+            for v in variants
+        ]
+        print(
+            f"| {key[0]} | {key[1]} | {seeds.loc[key].min():.4g}-"
+            f"{seeds.loc[key].max():.4g} ({seeds.loc[key].mean():.4g}) "
+            f"| {errors.loc[key, 'catboost']:.4g} | " + " | ".join(cells) + " |"
         )
 
 
@@ -486,8 +520,11 @@ def main():
     )
     parser.add_argument(
         "--seeds-report",
-        action="store_true",
-        help="only print the joint default at model seeds 0-2",
+        nargs="*",
+        default=None,
+        metavar="VARIANT",
+        help="only print the joint default at model seeds 0-2 (and these "
+        "variants against it)",
     )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
@@ -500,8 +537,8 @@ def main():
     if args.ablation:
         ablation_report()
         return
-    if args.seeds_report:
-        seeds_report()
+    if args.seeds_report is not None:
+        seeds_report(args.seeds_report)
         return
     tables = load_more_tables()
     if args.tables:
