@@ -411,6 +411,11 @@ ABLATION = [
         "20 networks instead of 5 (`n_models=20`), 13 tables under 10,000 rows",
         "joint_packed",
     ),
+    (
+        "joint_bins128",
+        "128 quantile bins per numeric feature instead of 48 (`n_bins=128`)",
+        "joint_packed",
+    ),
 ]
 
 

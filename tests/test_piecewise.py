@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead._joint.features import quantile_edges
-from sklearn_multihead._joint.module import N_BINS, FeatureInput, bin_edges
+from sklearn_multihead._joint.module import MAX_BINS, FeatureInput, bin_edges
 
 
 def test_quantile_edges_weigh_rows_and_count_sparse_zeros():
@@ -59,13 +59,13 @@ def test_a_layer_built_from_counts_takes_its_edges_from_the_state():
     loaded.load_state_dict(fitted.state_dict())
     x = torch.tensor([[-3.0, 0.2], [0.3, 2.0], [9.0, float("nan")]])
     torch.testing.assert_close(loaded(x), fitted(x))
-    with pytest.raises(ValueError, match="bin_counts must give 2 to N_BINS"):
+    with pytest.raises(ValueError, match="bin_counts must give 2 to MAX_BINS"):
         FeatureInput(n_numeric=2, numeric_embedding="piecewise", bin_counts=[3])
-    with pytest.raises(ValueError, match="bin_counts must give 2 to N_BINS"):
+    with pytest.raises(ValueError, match="bin_counts must give 2 to MAX_BINS"):
         FeatureInput(n_numeric=1, numeric_embedding="piecewise", bin_counts=[1])
-    with pytest.raises(ValueError, match="bin_counts must give 2 to N_BINS"):
+    with pytest.raises(ValueError, match="bin_counts must give 2 to MAX_BINS"):
         FeatureInput(
-            n_numeric=1, numeric_embedding="piecewise", bin_counts=[N_BINS + 1]
+            n_numeric=1, numeric_embedding="piecewise", bin_counts=[MAX_BINS + 1]
         )
 
 
@@ -92,6 +92,25 @@ def test_binary_constant_and_missing_columns_fit_without_warnings(tmp_path):
     assert np.isfinite(out["v"]).all()
     loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
     pd.testing.assert_frame_equal(loaded.predict(X), out)
+
+
+def test_n_bins_sets_the_most_bins_a_column_gets_and_round_trips(tmp_path):
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=600), rng.randint(0, 5, 600)]
+    y = X[:, 0] + X[:, 1]
+    counts = {}
+    for n_bins in [4, 200]:
+        est = joint(n_bins=n_bins, max_iter=3, early_stopping=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        counts[n_bins] = est._module_config["inputs"]["bin_counts"]
+    # a continuous column gets them all; 5 distinct values never more than 5
+    assert counts[4] == [4, 4] and counts[200][0] == 200 and counts[200][1] <= 5
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    with pytest.raises(ValueError, match="'n_bins' parameter .* in the range"):
+        joint(n_bins=1).fit(X, y)
 
 
 def test_piecewise_learns_steps_that_a_plain_network_smooths_over():

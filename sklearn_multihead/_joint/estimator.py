@@ -50,6 +50,7 @@ from sklearn_multihead._joint.features import (
 from sklearn_multihead._joint.loss import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._joint.module import (
     ACTIVATIONS,
+    MAX_BINS,
     N_BINS,
     NUMERIC_TRANSFORMS,
     AveragedMLPs,
@@ -126,6 +127,7 @@ NETWORK_RULES = {
     "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
     "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
     "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
+    "n_bins": [Interval(Integral, 2, MAX_BINS, closed="both")],
     "n_ensemble": [Interval(Integral, 1, None, closed="left")],
     "n_models": [Interval(Integral, 1, None, closed="left")],
     "pack_models": ["boolean"],
@@ -212,11 +214,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     numeric_embedding : {"piecewise", "periodic", None}, default="piecewise"
         How each numeric feature enters the trunk (Gorishniy et al. 2022;
         ``rtdl_num_embeddings``). ``"piecewise"``: a learned vector of 8,
-        linear between the edges of up to 48 quantile bins of the feature
+        linear between the edges of up to ``n_bins`` quantile bins of the feature
         (fitted on the training rows; linear at the start, TabM's version
         "B"), so a step in a few-valued feature is easy to learn.
         ``"periodic"``: 8 learned periodic features (lite). None: the
         transformed number itself.
+    n_bins : int, default=48
+        The most quantile bins of a numeric feature with
+        ``numeric_embedding="piecewise"`` (a feature with fewer distinct
+        values gets fewer), from 2 to 1024. More bins let the embedding place
+        a step more exactly, at more compute per row.
     n_ensemble : int, default=1
         k > 1: a TabM ensemble of k trunks sharing their weights up to
         rank-one adapters, each trained on its own loss, their predictions
@@ -439,6 +446,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         categorical_features="from_dtype",
         numeric_transform="robust",
         numeric_embedding="piecewise",
+        n_bins=N_BINS,
         n_ensemble=1,
         n_models=5,
         pack_models=True,
@@ -471,6 +479,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.categorical_features = categorical_features
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding
+        self.n_bins = n_bins
         self.n_ensemble = n_ensemble
         self.n_models = n_models
         self.pack_models = pack_models
@@ -729,7 +738,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             if rows is not None:
                 block = block[rows]
                 weights = None if weights is None else np.asarray(weights)[rows]
-            raw = quantile_edges(block, N_BINS, weights)
+            raw = quantile_edges(block, self.n_bins, weights)
             edges = bin_edges(raw, center, scale, self.numeric_transform == "robust")
             bin_counts = [len(e) - 1 for e in edges]
         self._module_config = {

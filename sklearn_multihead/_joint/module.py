@@ -66,7 +66,10 @@ NUMERIC_EMBEDDINGS = (None, "periodic", "piecewise")
 #: the soft bound of the robust transform, in robust spreads
 CLIP = 3.0
 #: quantile bins per numeric column of ``numeric_embedding="piecewise"``
+#: (the estimator's default ``n_bins``)
 N_BINS = 48
+#: the most bins a numeric column may have (``n_bins``, a model file's counts)
+MAX_BINS = 1024
 
 
 class FeatureInput(nn.Module):
@@ -83,7 +86,7 @@ class FeatureInput(nn.Module):
     numeric_transform : {"robust", "none"}, default="robust"
     numeric_embedding : {None, "periodic", "piecewise"}, default=None
     bin_counts : sequence of int, default=None
-        Bins of each numeric column (from 2 to ``N_BINS``), needed with
+        Bins of each numeric column (from 2 to ``MAX_BINS``), needed with
         ``numeric_embedding="piecewise"``.
     d_numeric_embedding : int, default=8
         Width of each number's embedding.
@@ -146,10 +149,10 @@ class FeatureInput(nn.Module):
         if numeric_embedding == "piecewise" and self.n_numeric:
             counts = [] if bin_counts is None else [int(c) for c in bin_counts]
             if len(counts) != self.n_numeric or not all(
-                2 <= c <= N_BINS for c in counts
+                2 <= c <= MAX_BINS for c in counts
             ):
                 raise ValueError(
-                    "bin_counts must give 2 to N_BINS bins for each numeric column."
+                    "bin_counts must give 2 to MAX_BINS bins for each numeric column."
                 )
             # placeholder edges of the right counts: a loaded model gets its
             # edges from its buffers, a new one from set_numeric_bins. Built

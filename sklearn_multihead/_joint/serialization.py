@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from sklearn_multihead._joint.calibration import TEMPERATURE_RANGE
-from sklearn_multihead._joint.module import N_BINS, build_module
+from sklearn_multihead._joint.module import MAX_BINS, build_module
 from sklearn_multihead._joint.training import head_kind
 
 #: the most networks (``n_models``) and ensemble members a file may describe
@@ -88,7 +88,7 @@ def check_network_file(
     counts = inputs.get("bin_counts")
     if counts is not None:
         if not isinstance(counts, list) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and 0 < c <= N_BINS + 1
+            isinstance(c, int) and not isinstance(c, bool) and 0 < c <= MAX_BINS + 1
             for c in counts
         ):
             raise ValueError("the network's bin counts are not small positive integers")
