@@ -67,6 +67,7 @@ from bench_abalone import TYPES, HandTorchReference, load_split
 from sklearn.metrics import accuracy_score, mean_absolute_error
 from tabm import LinearEnsemble, MLPBackboneEnsemble
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead._joint.features import quantile_edges, robust_scaling
@@ -385,10 +386,38 @@ def main():
 
         return run
 
+    # the input layers alone (forward and backward): rtdl's piecewise-linear
+    # embeddings of the five networks under vmap, as PackedMLPs runs them,
+    # against the prototype's encoding and per-member map
+    inputs = [m.inputs for m in separate]
+    in_params, in_buffers = stack_module_state(inputs)
+    in_params = {k: v.detach().requires_grad_() for k, v in in_params.items()}
+    template = copy.deepcopy(inputs[0]).to("meta")
+
+    def one_input(p, b, xb):
+        return functional_call(template, (p, b), (xb,), tie_weights=False)
+
+    mapped_inputs = vmap(one_input, in_dims=(0, 0, 1), out_dims=1)
+
+    def embedding_steps(forward):
+        def run(steps):
+            for _ in range(steps):
+                forward(x[rows()]).square().mean().backward()
+
+        return run
+
+    def prototype_embedding(xb):
+        z = torch.einsum("bkfn,kfnd->bkfd", packed.encode(xb), packed.weight)
+        return z + xb[..., None] * packed.weight0 + packed.bias
+
     sides = {
         "separate": run_separate,
         "packed": packed_steps(packed, optim),
         "package_vmap": packed_steps(own, own_optim),
+        "embedding_vmap": embedding_steps(
+            lambda xb: mapped_inputs(in_params, in_buffers, xb)
+        ),
+        "embedding_packed": embedding_steps(prototype_embedding),
     }
     for run in sides.values():
         run(20)  # warm-up
@@ -410,6 +439,9 @@ def main():
         "median_ms": med,
         "packed_over_separate": med["packed"] / med["separate"],
         "package_vmap_over_packed": med["package_vmap"] / med["packed"],
+        "embedding_vmap_share_of_package_step": med["embedding_vmap"]
+        / med["package_vmap"],
+        "embedding_packed_over_vmap": med["embedding_packed"] / med["embedding_vmap"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
@@ -418,7 +450,11 @@ def main():
         f"packed by hand {med['packed']:.2f} ms CPU "
         f"({result['packed_over_separate']:.2f}x), the package's PackedMLPs "
         f"{med['package_vmap']:.2f} ms ({result['package_vmap_over_packed']:.2f}x "
-        f"the hand-packed step); wrote {args.out}"
+        f"the hand-packed step); the input layers alone (forward, backward): "
+        f"rtdl's under vmap {med['embedding_vmap']:.2f} ms "
+        f"({result['embedding_vmap_share_of_package_step']:.2f} of the "
+        f"package's step), the prototype's {med['embedding_packed']:.2f} ms "
+        f"({result['embedding_packed_over_vmap']:.2f}x); wrote {args.out}"
     )
 
 

@@ -412,6 +412,16 @@ ABLATION = [
         "joint_packed",
     ),
     (
+        "joint_patience12",
+        "patience 12 instead of 16 (`n_iter_no_change=12`)",
+        "joint_packed",
+    ),
+    (
+        "joint_patience8",
+        "patience 8 instead of 16 (`n_iter_no_change=8`)",
+        "joint_packed",
+    ),
+    (
         "joint_bins128",
         "128 quantile bins per numeric feature instead of 48 (`n_bins=128`)",
         "joint_packed",
