@@ -24,8 +24,14 @@ piecewise-linear encoding every step.
   piecewise-linear encoding on 48 equal-width bins, written out in
   ``Packed`` for the member axis, a per-member per-column linear map of
   it, then ``tabm``'s ensemble trunk and heads), one Adam, one step.
+- ``embedding_vmap`` and ``embedding_packed``: the input layers alone
+  (forward and backward, no optimiser): the five networks' own (robust
+  transform, rtdl's piecewise-linear embeddings) under ``vmap`` as
+  ``PackedMLPs`` runs them, and the prototype's encoding and per-member
+  map: what share of the package's step the embedding is, and what a
+  version written for the member axis would save.
 
-Process CPU time on one thread, the two sides alternated in one process,
+Process CPU time on one thread, the sides alternated in one process,
 the median of ``--repeats`` rounds of ``--steps`` steps. Only torch's work
 is timed (forward, backward and Adam: about three quarters of a default
 fit's CPU on abalone under cProfile); the rest (skorch's per-step
