@@ -33,7 +33,6 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_multihead import JointRegressorClassifier
 
-HERE = Path(__file__).resolve().parent
 REG, CLS = "regression", "classification"
 TABLES = {
     "carseats": (
@@ -129,7 +128,7 @@ def run(cases, splits, seeds):
                         target=target,
                         case=name,
                         targets=targets,
-                        params={k: v for k, v in params.items()},
+                        params=dict(params),
                         split=split,
                         seed=seed,
                         log_loss=float(loss),
