@@ -508,6 +508,16 @@ def ablation_report():
                 for (t, g), r in ratios[(ratios - 1).abs().nlargest(4).index].items()
             )
         )
+        # per table: the error ratio over its targets and splits, and the
+        # tables where every error is the same to the digit
+        per_split = pd.concat([rmse, logl])
+        by_table = per_split.groupby(level="table").mean().sort_values()
+        same = (per_split == 1.0).groupby(level="table").all()
+        details.append(
+            f"  {name} per table (error ratio, mean over targets and splits): "
+            + ", ".join(f"{t} {r:.3f}" for t, r in by_table.items())
+            + f"; every error the same on {int(same.sum())} of {len(same)} tables"
+        )
 
         score = summary["relative"]
         print(
