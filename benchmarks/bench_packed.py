@@ -18,18 +18,20 @@ piecewise-linear encoding every step.
 
 - ``separate``: five copies of the default's own module (one fitted for an
   epoch, so its bins are the default's), five Adam optimisers, five steps;
-- ``package_vmap``: the package's ``PackedMLPs`` of five copies of that
-  module (``torch.func.vmap`` over their stacked weights);
+- ``package``: the package's ``PackedMLPs`` of five copies of that module
+  (their stacked weights, every layer taking the member axis itself);
+- ``package_vmap``: the same module mapped over the members with
+  ``torch.func.vmap`` instead (``native = False``: the route it takes with
+  rtdl's periodic embeddings, and took for every network before);
 - ``packed``: one module, the same layers with a member axis (a
   piecewise-linear encoding on 48 equal-width bins, written out in
   ``Packed`` for the member axis, a per-member per-column linear map of
   it, then ``tabm``'s ensemble trunk and heads), one Adam, one step.
-- ``embedding_vmap`` and ``embedding_packed``: the input layers alone
-  (forward and backward, no optimiser): the five networks' own (robust
-  transform, rtdl's piecewise-linear embeddings) under ``vmap`` as
-  ``PackedMLPs`` runs them, and the prototype's encoding and per-member
-  map: what share of the package's step the embedding is, and what a
-  version written for the member axis would save.
+- ``embedding_native``, ``embedding_vmap`` and ``embedding_packed``: the
+  input layers alone (forward and backward, no optimiser): the five
+  networks' own (robust transform, piecewise-linear embeddings) with the
+  member axis as ``PackedMLPs`` runs them, the same under ``vmap``, and the
+  prototype's encoding and per-member map.
 
 Process CPU time on one thread, the sides alternated in one process,
 the median of ``--repeats`` rounds of ``--steps`` steps. Only torch's work
@@ -364,9 +366,13 @@ def main():
     ]
     packed = Packed(n_out, equal_width_edges(x.numpy())).train()
     optim = torch.optim.Adam(packed.parameters(), lr=4e-3, weight_decay=1e-3)
-    # the package's own: the same five networks under torch.func.vmap
+    # the package's own: the same five networks, every layer taking the
+    # member axis; and the same mapped over the members with vmap
     own = PackedMLPs.pack([copy.deepcopy(m) for m in separate]).train()
     own_optim = torch.optim.Adam(own.parameters(), lr=4e-3, weight_decay=1e-3)
+    mapped = PackedMLPs.pack([copy.deepcopy(m) for m in separate]).train()
+    mapped.native = False
+    mapped_optim = torch.optim.Adam(mapped.parameters(), lr=4e-3, weight_decay=1e-3)
 
     def rows():
         return torch.stack([torch.randint(n, (BATCH,)) for _ in range(K)], 1)
@@ -392,9 +398,9 @@ def main():
 
         return run
 
-    # the input layers alone (forward and backward): rtdl's piecewise-linear
-    # embeddings of the five networks under vmap, as PackedMLPs runs them,
-    # against the prototype's encoding and per-member map
+    # the input layers alone (forward and backward): the five networks'
+    # piecewise-linear embeddings with the member axis, as PackedMLPs runs
+    # them, under vmap, and the prototype's encoding and per-member map
     inputs = [m.inputs for m in separate]
     in_params, in_buffers = stack_module_state(inputs)
     in_params = {k: v.detach().requires_grad_() for k, v in in_params.items()}
@@ -404,6 +410,9 @@ def main():
         return functional_call(template, (p, b), (xb,), tie_weights=False)
 
     mapped_inputs = vmap(one_input, in_dims=(0, 0, 1), out_dims=1)
+
+    def native_inputs(xb):
+        return functional_call(template, (in_params, in_buffers), (xb,))
 
     def embedding_steps(forward):
         def run(steps):
@@ -419,7 +428,9 @@ def main():
     sides = {
         "separate": run_separate,
         "packed": packed_steps(packed, optim),
-        "package_vmap": packed_steps(own, own_optim),
+        "package": packed_steps(own, own_optim),
+        "package_vmap": packed_steps(mapped, mapped_optim),
+        "embedding_native": embedding_steps(native_inputs),
         "embedding_vmap": embedding_steps(
             lambda xb: mapped_inputs(in_params, in_buffers, xb)
         ),
@@ -444,10 +455,13 @@ def main():
         "ms_per_step_of_5": times,
         "median_ms": med,
         "packed_over_separate": med["packed"] / med["separate"],
-        "package_vmap_over_packed": med["package_vmap"] / med["packed"],
-        "embedding_vmap_share_of_package_step": med["embedding_vmap"]
-        / med["package_vmap"],
-        "embedding_packed_over_vmap": med["embedding_packed"] / med["embedding_vmap"],
+        "package_over_packed": med["package"] / med["packed"],
+        "package_vmap_over_package": med["package_vmap"] / med["package"],
+        "embedding_native_share_of_package_step": med["embedding_native"]
+        / med["package"],
+        "embedding_vmap_over_native": med["embedding_vmap"] / med["embedding_native"],
+        "embedding_packed_over_native": med["embedding_packed"]
+        / med["embedding_native"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
@@ -455,12 +469,13 @@ def main():
         f"5 networks, one step each: separate {med['separate']:.2f} ms, "
         f"packed by hand {med['packed']:.2f} ms CPU "
         f"({result['packed_over_separate']:.2f}x), the package's PackedMLPs "
-        f"{med['package_vmap']:.2f} ms ({result['package_vmap_over_packed']:.2f}x "
-        f"the hand-packed step); the input layers alone (forward, backward): "
-        f"rtdl's under vmap {med['embedding_vmap']:.2f} ms "
-        f"({result['embedding_vmap_share_of_package_step']:.2f} of the "
-        f"package's step), the prototype's {med['embedding_packed']:.2f} ms "
-        f"({result['embedding_packed_over_vmap']:.2f}x); wrote {args.out}"
+        f"{med['package']:.2f} ms ({result['package_over_packed']:.2f}x the "
+        f"hand-packed step), the same under vmap {med['package_vmap']:.2f} ms; "
+        f"the input layers alone (forward, backward): the package's "
+        f"{med['embedding_native']:.2f} ms "
+        f"({result['embedding_native_share_of_package_step']:.2f} of its step), "
+        f"under vmap {med['embedding_vmap']:.2f} ms, the prototype's "
+        f"{med['embedding_packed']:.2f} ms; wrote {args.out}"
     )
 
 

@@ -168,6 +168,70 @@ def test_pack_and_select_keep_each_members_weights():
         PackedMLPs(networks[0], *stack_module_state(networks), ids=[0])
 
 
+@pytest.mark.parametrize(
+    "inputs, extra, native",
+    [
+        (  # piecewise embeddings of unequal bin counts, categories, a missing flag
+            {
+                "n_numeric": 2,
+                "cardinalities": [3, 2],
+                "missing_columns": [1],
+                "numeric_embedding": "piecewise",
+                "bin_counts": [4, 2],
+            },
+            {},
+            True,
+        ),
+        ({"n_numeric": 4}, {"head_hidden_layer_sizes": (5,)}, True),
+        ({"n_numeric": 4, "numeric_embedding": "periodic"}, {}, False),
+        (None, {}, True),
+    ],
+)
+def test_every_layer_takes_the_member_axis_or_is_mapped_over_it(inputs, extra, native):
+    torch.manual_seed(0)
+    config = dict(
+        n_features=4,
+        head_sizes=[1, 3],
+        head_kinds=["regression", "multiclass"],
+        hidden_layer_sizes=(8,),
+        inputs=inputs,
+        **extra,
+    )
+    networks = [MultiHeadMLP(**config) for _ in range(3)]
+    if inputs and inputs.get("numeric_embedding") == "piecewise":
+        for network in networks:  # a learnt map, not the zero it starts from
+            network.inputs.set_numeric_bins(
+                [
+                    torch.tensor([-1.0, 0.0, 0.5, 1.0, 2.0]),
+                    torch.tensor([0.0, 1.0, 3.0]),
+                ]
+            )
+            torch.nn.init.normal_(network.inputs.piecewise.linear.weight)
+    packed = PackedMLPs.pack(networks)
+    assert packed.native is native
+    rows = torch.randn(6, 3, 4)
+    if inputs and inputs.get("cardinalities"):
+        rows[..., 2] = torch.randint(0, 3, (6, 3)).float()
+        rows[..., 3] = torch.randint(0, 2, (6, 3)).float()
+        rows[::2, :, 1] = float("nan")
+    for mode in (True, False):
+        packed.train(mode)
+        out = packed(rows)
+        for j, network in enumerate(networks):
+            torch.testing.assert_close(out[:, j], network.train(mode)(rows[:, j]))
+    # the gradients reach every member's own weights
+    packed.train()
+    packed(rows)[:, 1].sum().backward()
+    for p in packed.packed:
+        assert p.grad[[0, 2]].abs().sum() == 0
+    assert all(p.grad[1].abs().sum() > 0 for p in packed.packed)
+    same = rows[:, 0]  # a 2-D X: the same rows for every member
+    with torch.no_grad():
+        outs = packed.eval().member_outputs(same)
+        for j, network in enumerate(networks):
+            torch.testing.assert_close(outs[:, j], network.eval()(same))
+
+
 def test_pack_models_must_be_a_bool():
     X, Y = _data(50)
     with pytest.raises(ValueError, match="pack_models"):

@@ -1,8 +1,11 @@
 """Piecewise-linear numeric embeddings: the quantile edges fitted on the
 training rows (``_features.quantile_edges``), their transformed scale
-(``_inputs.bin_edges``) and the network with ``numeric_embedding="piecewise"``."""
+(``_inputs.bin_edges``), the layer (``PiecewiseLinearEmbeddings``), model
+files saved with rtdl-num-embeddings' layer, and the network with
+``numeric_embedding="piecewise"``."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +17,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_multihead import JointRegressorClassifier
 from sklearn_multihead._joint.features import quantile_edges
-from sklearn_multihead._joint.module import MAX_BINS, FeatureInput, bin_edges
+from sklearn_multihead._joint.module import (
+    MAX_BINS,
+    FeatureInput,
+    PiecewiseLinearEmbeddings,
+    bin_edges,
+)
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_quantile_edges_weigh_rows_and_count_sparse_zeros():
@@ -67,6 +77,84 @@ def test_a_layer_built_from_counts_takes_its_edges_from_the_state():
         FeatureInput(
             n_numeric=1, numeric_embedding="piecewise", bin_counts=[MAX_BINS + 1]
         )
+
+
+def test_each_bin_is_linear_between_its_edges_and_the_ends_are_not_clipped():
+    layer = PiecewiseLinearEmbeddings(
+        [torch.tensor([0.0, 1.0, 3.0]), torch.tensor([-1.0, 0.0, 1.0, 2.0])], 2
+    )
+    with torch.no_grad():  # the map reads the encoding: one unit vector per bin
+        layer.linear0.weight.zero_()
+        layer.linear0.bias.zero_()
+        layer.linear.weight.zero_()
+        layer.linear.weight[:, :, 0] = torch.tensor([[1.0, 0.0, 2.0], [1.0, 3.0, 5.0]])
+    x = torch.tensor([[-2.0, -3.0], [0.5, -0.5], [2.0, 0.5], [5.0, 1.5], [3.0, 4.0]])
+    with torch.no_grad():
+        got = layer(x)[:, :, 0]
+    # column 0 (2 bins; the last in the last place): (x - 0) / 1 clipped
+    # above only, then 2 x (x - 1) / 2 clipped below only
+    a, z = x.numpy().T
+    first = np.minimum(a, 1.0) + 2 * np.maximum((a - 1) / 2, 0)
+    # column 1 (3 bins): the middle bin is clipped on both sides
+    second = np.minimum(z + 1, 1) + 3 * np.clip(z, 0, 1) + 5 * np.maximum(z - 1, 0)
+    np.testing.assert_allclose(got.numpy(), np.column_stack([first, second]))
+    assert layer(torch.randn(3, 4, 2)).shape == (3, 4, 2, 2)  # any leading axes
+    with pytest.raises(ValueError, match="at least 3 bin edges"):
+        PiecewiseLinearEmbeddings([torch.tensor([0.0, 1.0])], 2)
+    with pytest.raises(ValueError, match="finite and increasing"):
+        PiecewiseLinearEmbeddings([torch.tensor([0.0, 2.0, 1.0])], 2)
+    with pytest.raises(ValueError, match="finite and increasing"):
+        PiecewiseLinearEmbeddings([torch.tensor([0.0, 1.0, float("nan")])], 2)
+
+
+def _rtdl_file_data():
+    """The rows ``tests/data/model_rtdl_piecewise.skmh`` was fitted on."""
+    rng = np.random.RandomState(0)
+    n = 120
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.exponential(size=n),
+            "k": pd.Categorical(rng.choice(["p", "q"], size=n)),
+        }
+    )
+    X["c"] = rng.randint(0, 3, n).astype(float)  # fewer bins than a and b
+    X.loc[::9, "a"] = np.nan
+    return X
+
+
+def test_a_model_file_saved_with_rtdls_piecewise_layer_predicts_as_it_did():
+    # the file was written by the package at commit 5a13267, whose networks
+    # held rtdl-num-embeddings' PiecewiseLinearEmbeddings (version "B"):
+    # JointRegressorClassifier(random_state=0, max_iter=3, n_models=2,
+    # hidden_layer_sizes=(8,), n_bins=8, early_stopping=False) fitted on
+    # _rtdl_file_data() and Y = {"v": b + noise, "m": "xyz"[c]}; the numbers
+    # are its predictions then
+    model = JointRegressorClassifier.load(DATA / "model_rtdl_piecewise.skmh")
+    layer = model.net_.module_.members[0].inputs.piecewise
+    assert isinstance(layer, PiecewiseLinearEmbeddings)
+    assert layer.impl.mask.shape == (3, 8)  # the bin counts differ
+    X = _rtdl_file_data().head(4)
+    np.testing.assert_allclose(
+        model.predict(X)["v"],
+        [
+            0.37843243774887636,
+            1.0089622511229785,
+            0.8812802808069407,
+            1.030027012313391,
+        ],
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(X)[0],
+        [
+            [0.2656801860980344, 0.42087273735611325, 0.3134470765458524],
+            [0.32009174399730206, 0.3387420040052466, 0.3411662519974513],
+            [0.31880362713510024, 0.33661164827314993, 0.34458472459174994],
+            [0.30953663370949946, 0.3589473648358664, 0.331516001454634],
+        ],
+        rtol=1e-6,
+    )
 
 
 def test_binary_constant_and_missing_columns_fit_without_warnings(tmp_path):

@@ -212,13 +212,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         Above 200,000 rows, medians, spreads and quantile bins come from a
         fixed random sample of 200,000 rows (as HistGradientBoosting bins).
     numeric_embedding : {"piecewise", "periodic", None}, default="piecewise"
-        How each numeric feature enters the trunk (Gorishniy et al. 2022;
-        ``rtdl_num_embeddings``). ``"piecewise"``: a learned vector of 8,
+        How each numeric feature enters the trunk (Gorishniy et al. 2022).
+        ``"piecewise"``: a learned vector of 8,
         linear between the edges of up to ``n_bins`` quantile bins of the feature
         (fitted on the training rows; linear at the start, TabM's version
         "B"), so a step in a few-valued feature is easy to learn.
-        ``"periodic"``: 8 learned periodic features (lite). None: the
-        transformed number itself.
+        ``"periodic"``: 8 learned periodic features (lite, from
+        ``rtdl_num_embeddings``). None: the transformed number itself.
     n_bins : int, default=48
         The most quantile bins of a numeric feature with
         ``numeric_embedding="piecewise"`` (a feature with fewer distinct

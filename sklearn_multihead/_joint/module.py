@@ -1,10 +1,10 @@
 """The torch network: input layer, a shared trunk and one head per target
-(torch, rtdl-num-embeddings, tabm).
+(torch; rtdl-num-embeddings' periodic embeddings, tabm's ensemble layers).
 
 Inside:
 
 - the input layer (``FeatureInput``), from the feature plan's matrix to the
-  trunk's input (rtdl-num-embeddings):
+  trunk's input:
 
   - ``NUMERIC_TRANSFORMS`` / ``NUMERIC_EMBEDDINGS``: the names the estimator
     accepts.
@@ -20,12 +20,16 @@ Inside:
       buffers (``set_numeric_scaling``), saved with the weights;
     * with ``numeric_embedding="piecewise"``, each transformed number becomes
       a learned vector that is linear between the edges of its quantile bins
-      (piecewise-linear embeddings, version "B" of TabM: linear at the start,
-      the per-bin part learnt; ``rtdl_num_embeddings``, Gorishniy et al. 2022
-      and 2025). The edges come from fit (``bin_edges``, then
+      (``PiecewiseLinearEmbeddings``, version "B" of TabM: linear at the
+      start, the per-bin part learnt; Gorishniy et al. 2022 and 2025). It is
+      our own layer with the tensors of ``rtdl_num_embeddings``' (which the
+      model files saved before held) so that it takes the member axis of
+      ``PackedMLPs`` and the file layout is not another library's internals.
+      The edges come from fit (``bin_edges``, then
       ``set_numeric_bins``); the layer is built with their counts
       (``bin_counts``) and the edges travel in its buffers. With
-      ``numeric_embedding="periodic"``, a vector of learned periodic features;
+      ``numeric_embedding="periodic"``, a vector of learned periodic features
+      (``rtdl_num_embeddings.PeriodicEmbeddings``);
     * categorical codes look up one embedding table shared by all columns
       (each column has its own rows in it, so one lookup serves them all).
 
@@ -38,8 +42,9 @@ Inside:
   and validation split) whose predictions are averaged; trained further
   together, each on its own loss.
 - ``PackedMLPs``: networks of one configuration trained as one module, a
-  member axis on every tensor and ``torch.func.vmap`` over it, so one step
-  of all of them is one pass of batched matrix products; ``networks()``
+  member axis on every tensor that every layer takes (``Linear``: one
+  matrix product per member in one call), so one step of all of them is
+  one pass of batched matrix products; ``networks()``
   gives them back as ``MultiHeadMLP`` (the fitted model is an
   ``AveragedMLPs`` of them).
 - ``MultiHeadMLP``: trunk of ``Linear -> [BatchNorm] -> activation -> [Dropout]``
@@ -181,30 +186,144 @@ class FeatureInput(nn.Module):
     def set_numeric_bins(self, edges):
         """The bin edges of each numeric column, in the transformed scale
         (``bin_edges``); fresh piecewise-linear weights."""
-        from rtdl_num_embeddings import PiecewiseLinearEmbeddings
-
         edges = [torch.as_tensor(e, dtype=torch.float32) for e in edges]
-        self.piecewise = PiecewiseLinearEmbeddings(
-            edges, self.d_numeric, activation=False, version="B"
-        )
+        self.piecewise = PiecewiseLinearEmbeddings(edges, self.d_numeric)
 
     def forward(self, X):
+        """``(n, features)`` -> ``(n, out_features)``. ``PackedMLPs`` also
+        calls it with a member axis: X of ``(n, k, features)`` (or
+        ``(n, 1, features)``, the same rows for all) and every parameter
+        with a leading axis of the k members (``functional_call``)."""
         parts = []
         if self.n_numeric:
-            x = X[:, : self.n_numeric] if self.n_categorical else X
+            x = X[..., : self.n_numeric] if self.n_categorical else X
             z = transform_numbers(x, self.center, self.scale, self.robust)
             z = torch.nan_to_num(z, nan=0.0)
             if self.periodic is not None:
-                z = self.periodic(z).flatten(1)
+                z = self.periodic(z).flatten(-2)
             elif self.piecewise is not None:
-                z = self.piecewise(z).flatten(1)
+                z = self.piecewise(z).flatten(-2)
             parts.append(z)
             if self.n_missing:
-                parts.append(torch.isnan(x[:, self.missing_columns]).to(z.dtype))
+                parts.append(torch.isnan(x[..., self.missing_columns]).to(z.dtype))
         if self.n_categorical:
-            codes = X[:, self.n_numeric :].long() + self.offsets
-            parts.append(self.embedding(codes).flatten(1))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+            codes = X[..., self.n_numeric :].long() + self.offsets
+            table = self.embedding.weight
+            if table.dim() == 3:  # each member its own table: (k, codes, width)
+                members = torch.arange(table.shape[0], device=table.device)
+                vectors = table[members[:, None], codes]
+            else:
+                vectors = self.embedding(codes)
+            parts.append(vectors.flatten(-2))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+class PiecewiseLinearEmbeddings(nn.Module):
+    """Piecewise-linear embeddings of numbers (Gorishniy et al. 2022), in the
+    version the TabM paper recommends (its "B"): each number's vector is a
+    linear embedding plus a learnt linear map of its piecewise-linear
+    encoding, that map zero at the start.
+
+    The encoding of a number x in a column with edges ``e_0 < ... < e_m``
+    has one component per bin, ``(x - e_i) / (e_{i+1} - e_i)`` clipped to
+    [0, 1]; the first bin is not clipped below, the last not above, so the
+    embedding stays linear outside the training range.
+
+    ``edges``: one increasing 1-D tensor per column, at least 3 edges (2
+    bins) each; ``d_embedding``: the width of each vector. Input ``(..., n)``
+    numbers, output ``(..., n, d_embedding)``. With a member axis
+    (``PackedMLPs``), every tensor has a leading axis of the k members and
+    the input is ``(rows, k, n)``: the products broadcast over it.
+
+    The tensors have the names and layout of
+    ``rtdl_num_embeddings.PiecewiseLinearEmbeddings(version="B")``, whose
+    layer the model files saved before this class held: ``linear0.weight``
+    and ``linear0.bias`` (the linear embedding, ``(n, d)``),
+    ``impl.weight`` and ``impl.bias`` (the encoding's slope and offset per
+    bin, ``(n, most bins)``; a column with fewer bins has its last bin in the
+    last place and zeros between), ``impl.mask`` (which places are a
+    column's bins, stored only when the columns' bin counts differ) and
+    ``linear.weight`` (the map, ``(n, most bins, d)``). It also draws the
+    same random numbers at construction, so a seeded network starts from the
+    weights it started from with that layer.
+    """
+
+    def __init__(self, edges, d_embedding):
+        super().__init__()
+        edges = [torch.as_tensor(e, dtype=torch.float32) for e in edges]
+        counts = [len(e) - 1 for e in edges]
+        if not edges or min(counts) < 2:
+            raise ValueError("every column needs at least 3 bin edges.")
+        if any(not (torch.isfinite(e).all() and (e.diff() > 0).all()) for e in edges):
+            raise ValueError("bin edges must be finite and increasing.")
+        self.linear0 = _LinearEmbedding(len(edges), int(d_embedding))
+        self.impl = _PiecewiseEncoding(edges)
+        self.linear = _BinMap(len(edges), max(counts), int(d_embedding))
+
+    def forward(self, x):
+        return self.linear0(x) + self.linear(self.impl(x))
+
+
+class _LinearEmbedding(nn.Module):
+    """``(..., n)`` -> ``(..., n, d)``: ``x * weight + bias`` per column."""
+
+    def __init__(self, n, d):
+        super().__init__()
+        scale = d**-0.5
+        self.weight = nn.Parameter(torch.empty(n, d).uniform_(-scale, scale))
+        self.bias = nn.Parameter(torch.empty(n, d).uniform_(-scale, scale))
+
+    def forward(self, x):
+        return torch.addcmul(self.bias, self.weight, x[..., None])
+
+
+class _PiecewiseEncoding(nn.Module):
+    """``(..., n)`` -> ``(..., n, most bins)``: each bin's
+    ``x * weight + bias`` clipped to [0, 1] (the first bin not below, the
+    last not above)."""
+
+    def __init__(self, edges):
+        super().__init__()
+        counts = [len(e) - 1 for e in edges]
+        n, most = len(edges), max(counts)
+        # a column with fewer bins: its last bin in the last place, zeros between
+        places = [list(range(c - 1)) + [most - 1] for c in counts]
+        slope, offset = torch.zeros(n, most), torch.zeros(n, most)
+        for i, e in enumerate(edges):
+            width = e.diff()
+            slope[i, places[i]] = 1.0 / width
+            offset[i, places[i]] = -e[:-1] / width
+        self.register_buffer("weight", slope)
+        self.register_buffer("bias", offset)
+        if len(set(counts)) > 1:
+            mask = torch.zeros(n, most, dtype=torch.bool)
+            for i, p in enumerate(places):
+                mask[i, p] = True
+            self.register_buffer("mask", mask)
+        # the clipping bounds of every place (derived, not saved)
+        lower, upper = torch.zeros(n, most), torch.ones(n, most)
+        lower[:, 0], upper[:, -1] = -math.inf, math.inf
+        self.register_buffer("lower", lower, persistent=False)
+        self.register_buffer("upper", upper, persistent=False)
+
+    def forward(self, x):
+        encoding = torch.addcmul(self.bias, self.weight, x[..., None])
+        return encoding.clamp(self.lower, self.upper)
+
+
+class _BinMap(nn.Module):
+    """``(..., n, bins)`` -> ``(..., n, d)``: each column's own linear map
+    of its encoding (no bias), zero at the start."""
+
+    def __init__(self, n, bins, d):
+        super().__init__()
+        # the draw rtdl's layer made before setting it to zero (the docstring
+        # of PiecewiseLinearEmbeddings)
+        weight = torch.empty(n, bins, d).uniform_(-(bins**-0.5), bins**-0.5)
+        self.weight = nn.Parameter(weight.zero_())
+
+    def forward(self, encoding):
+        return torch.einsum("...nb,...nbd->...nd", encoding, self.weight)
 
 
 def transform_numbers(x, center, scale, robust=True):
@@ -260,9 +379,23 @@ class _BatchNormLastDim(nn.BatchNorm1d):
         return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
 
+class Linear(nn.Linear):
+    """``nn.Linear`` (the same tensors) that also takes a member axis:
+    with a weight of ``(k, out, in)`` and a bias of ``(k, out)``, as
+    ``PackedMLPs`` gives it, an input of ``(n, k, in)`` becomes
+    ``(n, k, out)``, member j's rows through member j's weights."""
+
+    def forward(self, x):
+        if self.weight.dim() == 2:
+            return super().forward(x)
+        by_member = x.transpose(0, 1)  # (k, n, in): one matrix product per member
+        out = torch.baddbmm(self.bias.unsqueeze(1), by_member, self.weight.mT)
+        return out.transpose(0, 1)
+
+
 def _linear(n_in, n_out, k, first):
     if k == 1:
-        return nn.Linear(n_in, n_out)
+        return Linear(n_in, n_out)
     from tabm import LinearBatchEnsemble
 
     # TabM's initialisation: random signs for the very first adapter, ones after
@@ -413,7 +546,7 @@ class MultiHeadMLP(nn.Module):
             self.heads = nn.ModuleList()
             for k in head_sizes:
                 layers, w = _mlp_blocks(width, head_hidden, **blocks)
-                self.heads.append(nn.Sequential(*layers, nn.Linear(w, k)))
+                self.heads.append(nn.Sequential(*layers, Linear(w, k)))
             self.output = None
         elif k > 1:
             from tabm import LinearEnsemble
@@ -422,7 +555,7 @@ class MultiHeadMLP(nn.Module):
             self.output = LinearEnsemble(width, sum(head_sizes), k=k)
         else:
             self.heads = None
-            self.output = nn.Linear(width, sum(head_sizes))
+            self.output = Linear(width, sum(head_sizes))
         if init == "he":
             self._init_he()
         # in eval mode the outputs are divided by it: 1 for regression heads,
@@ -462,7 +595,7 @@ class MultiHeadMLP(nn.Module):
         if self.output is not None:
             out = self.output(h)
         else:
-            out = torch.cat([head(h) for head in self.heads], dim=1)
+            out = torch.cat([head(h) for head in self.heads], dim=-1)
         return out if self.training else out / self.temperature
 
     def member_outputs(self, X):
@@ -507,10 +640,14 @@ class AveragedMLPs(nn.Module):
 
 class PackedMLPs(nn.Module):
     """``MultiHeadMLP`` networks of one configuration as one module: every
-    parameter and buffer gets a leading member axis, and ``forward`` maps the
-    networks' own ``forward`` over it (``torch.func.vmap``), so a step of all
-    the members is one pass of batched matrix products rather than one pass
-    per network (``benchmarks/bench_packed.py``).
+    parameter and buffer gets a leading member axis, and ``forward`` runs the
+    networks' own ``forward`` with these tensors (``functional_call``), so a
+    step of all the members is one pass of batched matrix products rather
+    than one pass per network (``benchmarks/bench_packed.py``). Every layer
+    takes the member axis itself (``Linear``, ``FeatureInput``,
+    ``PiecewiseLinearEmbeddings``; activations and dropout act per element)
+    but rtdl's periodic embeddings: with them ``forward`` is mapped over the
+    members (``torch.func.vmap``) instead (``native`` is False).
 
     ``forward(X)``: with a 3-D X ``(n, members, features)`` (each member its
     own rows, as in training and validation) every member's outputs,
@@ -534,6 +671,8 @@ class PackedMLPs(nn.Module):
         # the layers' code without their tensors (the packed ones are used);
         # in a tuple, so that it is not a submodule of this module
         self._template = (copy.deepcopy(template).to("meta"),)
+        # see the docstring
+        self.native = template.inputs is None or template.inputs.periodic is None
         self.param_names = list(params)
         self.buffer_names = list(buffers)
         self.packed = nn.ParameterList(
@@ -620,6 +759,15 @@ class PackedMLPs(nn.Module):
         for i, name in enumerate(self.buffer_names):
             b = getattr(self, f"buffer_{i}")
             (shared if name in self.shared_buffers else own)[name] = b
+        if self.native:
+            # every layer takes the member axis itself (``Linear``,
+            # ``FeatureInput``): no vmap, whose per-operation cost was a
+            # sixth of a step (``bench_packed.py``)
+            k = len(self.ids)
+            X = X.unsqueeze(1).expand(-1, k, -1) if X.dim() == 2 else X
+            return functional_call(
+                template, (params, own, shared), (X,), tie_weights=False
+            )
 
         def one(p, b, s, x):  # the network has no tied weights to look for
             return functional_call(template, (p, b, s), (x,), tie_weights=False)
