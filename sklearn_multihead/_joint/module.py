@@ -668,28 +668,31 @@ class PackedMLPs(nn.Module):
             raise ValueError("PackedMLPs packs MultiHeadMLP networks of n_ensemble=1.")
         if any(isinstance(m, nn.BatchNorm1d) for m in template.modules()):
             raise ValueError("PackedMLPs cannot pack batch normalisation.")
-        # the layers' code without their tensors (the packed ones are used);
-        # in a tuple, so that it is not a submodule of this module
+        # the layers' code without their tensors; in a tuple, so that it is
+        # not a submodule of this module
         self._template = (copy.deepcopy(template).to("meta"),)
         # see the docstring
         self.native = template.inputs is None or template.inputs.periodic is None
         self.param_names = list(params)
         self.buffer_names = list(buffers)
-        self.packed = nn.ParameterList(
-            [nn.Parameter(params[name].detach().clone()) for name in self.param_names]
-        )
         self.ids = [int(i) for i in ids]
-        if len(self.ids) != self.packed[0].shape[0]:
+        if len(self.ids) != len(params[self.param_names[0]]):
             raise ValueError("PackedMLPs needs one id per member.")
-        # a buffer that every member holds the same (the numeric scaling and
-        # bins, from the training rows) is kept once and not mapped over
+        # ``network``: the members' layers holding the stacked tensors (each
+        # layer takes the member axis); a buffer that every member holds the
+        # same (the numeric scaling and bins, from the training rows) is kept
+        # once, without the axis (it broadcasts), and not mapped over
+        network = copy.deepcopy(self.template)
+        for name in self.param_names:
+            _put(network, name, nn.Parameter(params[name].detach().clone()))
         self.shared_buffers = set()
-        for i, name in enumerate(self.buffer_names):
+        for name in self.buffer_names:
             b = buffers[name].detach()
             if torch.equal(b, b[:1].expand_as(b)):
                 self.shared_buffers.add(name)
                 b = b[0]
-            self.register_buffer(f"buffer_{i}", b.clone())
+            _put(network, name, b.clone())
+        self.network = network.train(self.training)  # as _set_mode expects
         self.head_sizes, self.head_slices = template.head_sizes, template.head_slices
         self.head_kinds = template.head_kinds
         self.n_ensemble = len(self.ids)
@@ -705,13 +708,18 @@ class PackedMLPs(nn.Module):
         """One member's layers, on torch's "meta" device (no values)."""
         return self._template[0]
 
+    @property
+    def packed(self):
+        """The stacked parameters, in the order of ``param_names``."""
+        return [self.network.get_parameter(name) for name in self.param_names]
+
     def stacked_buffers(self):
         """The members' buffers by their names in one network, stacked (a
         shared buffer as a view of its one copy)."""
         k = len(self.ids)
         out = {}
-        for i, name in enumerate(self.buffer_names):
-            b = getattr(self, f"buffer_{i}")
+        for name in self.buffer_names:
+            b = self.network.get_buffer(name)
             out[name] = b.expand(k, *b.shape) if name in self.shared_buffers else b
         return out
 
@@ -753,21 +761,18 @@ class PackedMLPs(nn.Module):
     def member_outputs(self, X):
         """``(n, members, outputs)``: each member's outputs on its rows of a
         3-D X, or on the rows of a 2-D X."""
-        template = self.template.train(self.training)
-        params = dict(zip(self.param_names, self.packed))
-        own, shared = {}, {}
-        for i, name in enumerate(self.buffer_names):
-            b = getattr(self, f"buffer_{i}")
-            (shared if name in self.shared_buffers else own)[name] = b
         if self.native:
             # every layer takes the member axis itself (``Linear``,
             # ``FeatureInput``): no vmap, whose per-operation cost was a
             # sixth of a step (``bench_packed.py``)
             k = len(self.ids)
-            X = X.unsqueeze(1).expand(-1, k, -1) if X.dim() == 2 else X
-            return functional_call(
-                template, (params, own, shared), (X,), tie_weights=False
-            )
+            return self.network(X.unsqueeze(1).expand(-1, k, -1) if X.dim() == 2 else X)
+        template = self.template.train(self.training)
+        params = dict(zip(self.param_names, self.packed))
+        own, shared = {}, {}
+        for name in self.buffer_names:
+            b = self.network.get_buffer(name)
+            (shared if name in self.shared_buffers else own)[name] = b
 
         def one(p, b, s, x):  # the network has no tied weights to look for
             return functional_call(template, (p, b, s), (x,), tie_weights=False)
@@ -779,6 +784,12 @@ class PackedMLPs(nn.Module):
             randomness="different",  # each member its own dropout
         )
         return mapped(params, own, shared, X)
+
+
+def _put(module, name, tensor):
+    """Set the parameter or buffer ``name`` (a dotted path) of ``module``."""
+    path, _, leaf = name.rpartition(".")
+    setattr(module.get_submodule(path), leaf, tensor)
 
 
 def average_members(out, module):
