@@ -426,6 +426,13 @@ ABLATION = [
         "128 quantile bins per numeric feature instead of 48 (`n_bins=128`)",
         "joint_packed",
     ),
+    (
+        "joint_native",
+        "packed networks whose every layer takes the member axis, against the "
+        "same networks mapped over it with vmap (`joint_vmap`: the code of "
+        "5a13267) beside them: the same fits, less CPU",
+        "joint_vmap",
+    ),
 ]
 
 

@@ -64,6 +64,7 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 NUMERIC_TRANSFORMS = ("robust", "none")
@@ -210,8 +211,9 @@ class FeatureInput(nn.Module):
             codes = X[..., self.n_numeric :].long() + self.offsets
             table = self.embedding.weight
             if table.dim() == 3:  # each member its own table: (k, codes, width)
-                members = torch.arange(table.shape[0], device=table.device)
-                vectors = table[members[:, None], codes]
+                k, n_codes, width = table.shape
+                first = torch.arange(0, k * n_codes, n_codes, device=table.device)
+                vectors = F.embedding(codes + first[:, None], table.reshape(-1, width))
             else:
                 vectors = self.embedding(codes)
             parts.append(vectors.flatten(-2))
@@ -640,14 +642,14 @@ class AveragedMLPs(nn.Module):
 
 class PackedMLPs(nn.Module):
     """``MultiHeadMLP`` networks of one configuration as one module: every
-    parameter and buffer gets a leading member axis, and ``forward`` runs the
-    networks' own ``forward`` with these tensors (``functional_call``), so a
-    step of all the members is one pass of batched matrix products rather
-    than one pass per network (``benchmarks/bench_packed.py``). Every layer
-    takes the member axis itself (``Linear``, ``FeatureInput``,
-    ``PiecewiseLinearEmbeddings``; activations and dropout act per element)
-    but rtdl's periodic embeddings: with them ``forward`` is mapped over the
-    members (``torch.func.vmap``) instead (``native`` is False).
+    parameter and buffer gets a leading member axis, held by a copy of the
+    networks' own layers (``network``), so a step of all the members is one
+    pass of batched matrix products rather than one pass per network
+    (``benchmarks/bench_packed.py``). Every layer takes the member axis
+    itself (``Linear``, ``FeatureInput``, ``PiecewiseLinearEmbeddings``;
+    activations and dropout act per element) but rtdl's periodic
+    embeddings: with them the members' forward is mapped over the axis
+    (``torch.func.vmap``) instead (``native`` is False).
 
     ``forward(X)``: with a 3-D X ``(n, members, features)`` (each member its
     own rows, as in training and validation) every member's outputs,
@@ -659,7 +661,7 @@ class PackedMLPs(nn.Module):
     ``networks()`` gives the members back as ``MultiHeadMLP``. ``ids``: each
     member's number among the networks first packed. ``shared_buffers``: the
     buffers every member holds the same (the numeric scaling and bins, from
-    the training rows), kept once and not mapped over.
+    the training rows), kept once, without the member axis.
     """
 
     def __init__(self, template, params, buffers, ids):
