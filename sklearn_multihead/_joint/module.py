@@ -64,8 +64,8 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
 
 NUMERIC_TRANSFORMS = ("robust", "none")
 NUMERIC_EMBEDDINGS = (None, "periodic", "piecewise")
