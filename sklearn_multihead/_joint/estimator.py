@@ -245,9 +245,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         on every weight; one step of all of them, not one step each), each
         still with its own initial weights, validation rows, batch order,
         stopping epoch and Adam moments; a network that has stopped leaves
-        the module. The same networks, at 0.47-0.77x the CPU time on the
-        benchmark's tables under 10,000 rows and 0.63-0.80x above
-        (``benchmarks/README.md``). Used where early stopping
+        the module. The same networks, at 0.52x the CPU time on abalone
+        and about 0.35-0.71x on the benchmark's 19 tables
+        (``benchmarks/README.md``).
+        Used where early stopping
         is on and the networks have no batch normalisation, no
         ``n_ensemble`` and a dense X; elsewhere, and with False, the
         networks are fitted one after the other. What differs from False:
