@@ -246,8 +246,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         still with its own initial weights, validation rows, batch order,
         stopping epoch and Adam moments; a network that has stopped leaves
         the module. The same networks, at 0.52x the CPU time on abalone
-        and about 0.35-0.71x on the benchmark's 19 tables
-        (``benchmarks/README.md``).
+        (on the benchmark's 19 tables: 0.47-0.80x, then a further
+        0.73-0.89x since every layer takes the member axis;
+        ``benchmarks/README.md``).
         Used where early stopping
         is on and the networks have no batch normalisation, no
         ``n_ensemble`` and a dense X; elsewhere, and with False, the
