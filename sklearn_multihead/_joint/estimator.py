@@ -125,6 +125,7 @@ NETWORK_RULES = {
     "batch_norm": ["boolean"],
     "head_hidden_layer_sizes": ["array-like"],
     "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
+    "target_encoding": [StrOptions({"auto"}), None],
     "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
     "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
     "n_bins": [Interval(Integral, 2, MAX_BINS, closed="both")],
@@ -201,6 +202,20 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         in fit, share one "unknown" embedding, a missing cell has its own, and
         at most the 1,000 most frequent categories of a column get their own
         (a column of IDs costs no memory).
+    target_encoding : "auto" or None, default="auto"
+        ``"auto"``: a categorical column whose categories are mostly too rare
+        for an embedding to learn (categories seen 2 to 9 times in fit hold at
+        least 10% of its known cells: names, models, tail numbers) also
+        enters as numbers: per classification target (up to 32 classes), each
+        class's share among the fit rows of the row's category, shrunk
+        towards its overall share (scikit-learn's ``TargetEncoder``; a
+        category seen once in fit counts too, unseen ones get the overall
+        share). In fit a row's numbers come from the other four of five
+        folds, never from its own label. Sample weights only exclude rows of
+        weight 0 here. Columns of IDs (no category seen twice) and columns of
+        few, frequent categories are left to the embedding alone. Training
+        further (``partial_fit``, ``warm_start``) keeps the first fit's
+        numbers. None: embeddings only.
     numeric_transform : {"robust", "none"}, default="robust"
         ``"robust"``: numeric features are centred on their median, divided by
         their interquartile range / 1.349, and smoothly clipped to about +-3
@@ -446,6 +461,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         batch_norm=False,
         head_hidden_layer_sizes=(),
         categorical_features="from_dtype",
+        target_encoding="auto",
         numeric_transform="robust",
         numeric_embedding="piecewise",
         n_bins=N_BINS,
@@ -479,6 +495,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.batch_norm = batch_norm
         self.head_hidden_layer_sizes = head_hidden_layer_sizes
         self.categorical_features = categorical_features
+        self.target_encoding = target_encoding
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding
         self.n_bins = n_bins
@@ -551,7 +568,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 X, y, sample_weight, epochs or self.max_iter, chunk=more
             )
         first_chunk = epochs == 1
-        X, sample_weight = self._validate_fit_data(X, y, sample_weight, np.float32)
+        X, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, np.float32, planned=False
+        )
         encoder = TargetEncoder(self.target_types)
         Y = encoder.fit_transform(y, sample_weight)
         for message in many_class_warnings(encoder, Y):
@@ -565,6 +584,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_models)]
+        # the target encoding's folds from the first network's seed (no draw:
+        # a table without an encoded column is fitted as before)
+        X = self._planned(X, True, sample_weight, Y=Y, seed=seeds[0])
         data = TensorData(
             as_tensor(X, self.device_),
             as_tensor(Y, self.device_),
@@ -728,7 +750,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             for k, c in zip(head_kinds, self.target_classes_)
         ]
         plan, encoder = self._features, self._encoder
-        n_numeric = len(plan.numeric_)
+        n_numeric = plan.n_numeric_columns
         # medians, spreads and bin edges from the same rows (a sample of large X)
         rows = statistics_rows(X.shape[0], sample_weight)
         center, scale, missing = numeric_statistics(
@@ -746,7 +768,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._module_config = {
             "n_features": int(X.shape[1]),
             "inputs": {
-                "n_numeric": len(plan.numeric_),
+                "n_numeric": n_numeric,
                 "cardinalities": plan.cardinalities_,
                 "missing_columns": missing,
                 "numeric_transform": self.numeric_transform,
@@ -1083,8 +1105,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     # -- X as the network takes it ---------------------------------------------
     def _validate_fit_data(
-        self, X, y, sample_weight, sample_weight_dtype=None, reset=True
+        self, X, y, sample_weight, sample_weight_dtype=None, reset=True, planned=True
     ):
+        """X (the plan's matrix; with ``planned=False``, checked only) and the
+        checked sample weights."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -1096,20 +1120,29 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             sample_weight = check_sample_weight(
                 sample_weight, X.shape[0], dtype=sample_weight_dtype
             )
+        if not planned:
+            return X, sample_weight
         return self._planned(X, reset, sample_weight), sample_weight
 
     def _validate_X(self, X):
         check_is_fitted(self)
         return self._planned(self._checked_frame_or_array(X, reset=False), False)
 
-    def _planned(self, X, reset, sample_weight=None):
+    def _planned(self, X, reset, sample_weight=None, Y=None, seed=0):
         """The plan's matrix of a checked X (a DataFrame when the plan is
-        needed), fitting the plan first when ``reset``."""
+        needed), fitting the plan first when ``reset`` (with the encoded
+        targets ``Y``, its target encoding too; ``seed``: its folds)."""
         if isinstance(X, pd.DataFrame):
             if reset:
-                plan = FeaturePlan(self.categorical_features)
-                self._features = plan.fit(X, sample_weight)
-                return self._features.transform(X)
+                plan = FeaturePlan(self.categorical_features, self.target_encoding)
+                self._features = plan
+                return plan.fit_transform(
+                    X,
+                    sample_weight,
+                    Y,
+                    self._n_classes() if Y is not None else (),
+                    seed,
+                )
             matrix = self._features.transform(X)
             for message in self._features.unseen_warnings(matrix, list(X.columns)):
                 # stacklevel: the user's predict -> _raw_chunks -> _validate_X
@@ -1418,7 +1451,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             tensors,
             target_types=self.target_types_,
             target_classes=self.target_classes_,
-            n_features=self.n_features_in_,
+            n_features=self._features.width,
             plan=self._features,
         )
         if device is None:

@@ -7,12 +7,22 @@ Inside:
 - ``FeaturePlan``: learned from the training X. Numeric columns come first in
   the matrix, as float32 with missing cells kept as NaN (the network's input
   layer, ``_inputs.FeatureInput``, scales them robustly, fills them and adds
-  missing indicators). Categorical columns follow, as integer codes stored in
-  float32 (exact below 2**24): ``0`` for a category unseen in fit or rarer
-  than ``MIN_FREQUENCY``, ``1`` for a missing cell, ``2 + i`` for the
-  ``i``-th category of the column's vocabulary (most frequent first, at most
-  ``MAX_CATEGORIES``). So a column with a distinct value on every row (an ID)
-  costs one code, never one embedding row per value.
+  missing indicators). Target-encoded values follow (below), then the
+  categorical columns, as integer codes stored in float32 (exact below
+  2**24): ``0`` for a category unseen in fit or rarer than ``MIN_FREQUENCY``,
+  ``1`` for a missing cell, ``2 + i`` for the ``i``-th category of the
+  column's vocabulary (most frequent first, at most ``MAX_CATEGORIES``). So
+  a column with a distinct value on every row (an ID) costs one code, never
+  one embedding row per value.
+- Target encoding (``target_encoding="auto"``): a categorical column whose
+  levels are mostly too rare for an embedding to learn (levels seen 2 to 9
+  times in fit hold at least a tenth of its known cells: names, models, tail
+  numbers) also gets, per classification target, each class's share among
+  the fit rows of its level, shrunk towards the overall share by
+  scikit-learn's ``TargetEncoder`` (empirical Bayes). These values join the
+  numeric block. In fit each row's value comes from the other four of five
+  folds (its own label never feeds its value); a level seen once in fit
+  still informs predict.
 - ``numeric_statistics``: the medians and robust spreads of the numeric
   block (from at most ``STATISTICS_ROWS`` rows, ``statistics_rows``), and
   which numeric columns had a missing cell (for the input layer).
@@ -30,6 +40,8 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import TargetEncoder
 
 #: categories seen fewer times than this in fit share the "unknown" code
 MIN_FREQUENCY = 2
@@ -41,6 +53,18 @@ UNSEEN_MIN_CELLS = 20
 UNSEEN_EXCESS = 0.3
 #: the codes before the vocabulary: unknown / rare, then missing
 UNKNOWN, MISSING, FIRST = 0, 1, 2
+#: ``target_encoding="auto"`` encodes a categorical column when its levels
+#: seen from 2 to ``ENCODE_RARE_COUNT - 1`` times in fit hold at least
+#: ``ENCODE_MIN_SHARE`` of its known cells (levels seen once count for
+#: nothing here: an ID column, all of them, is not encoded)
+ENCODE_RARE_COUNT = 10
+ENCODE_MIN_SHARE = 0.1
+#: an encoded column's levels (the most frequent first; others: unknown)
+ENCODE_MAX_LEVELS = 100_000
+#: classification targets with more classes are not encoded (one value each)
+ENCODE_MAX_CLASSES = 32
+#: the folds of fit's out-of-fold values
+ENCODE_FOLDS = 5
 
 
 def _is_categorical_dtype(dtype):
@@ -148,10 +172,13 @@ class FeaturePlan:
     ----------
     categorical_features : "from_dtype", None, or list, default="from_dtype"
         See ``JointRegressorClassifier``.
+    target_encoding : "auto" or None, default=None
+        See ``JointRegressorClassifier``; used by ``fit_transform``.
     """
 
-    def __init__(self, categorical_features="from_dtype"):
+    def __init__(self, categorical_features="from_dtype", target_encoding=None):
         self.categorical_features = categorical_features
+        self.target_encoding = target_encoding
 
     # -- fit ------------------------------------------------------------------
     def fit(self, X, sample_weight=None):
@@ -170,7 +197,41 @@ class FeaturePlan:
             _unknown_share(self._codes(X.iloc[:, j], vocab))
             for j, vocab in zip(self.categorical_, self.vocabularies_)
         ]
+        self.encodings_ = []
         return self
+
+    def fit_transform(self, X, sample_weight=None, Y=None, n_classes=(), seed=0):
+        """Fit the plan to the DataFrame X and return its matrix. With
+        ``target_encoding="auto"`` and the encoded targets ``Y`` (class codes,
+        NaN where missing; ``n_classes`` per target, 0 for regression), the
+        encoded values of X's rows are out-of-fold (folds shuffled by
+        ``seed``)."""
+        self.fit(X, sample_weight)
+        if self.target_encoding != "auto" or Y is None:
+            return self.transform(X)
+        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        use = None if sample_weight is None else np.asarray(sample_weight) > 0
+        blocks = []
+        for j in self.categorical_:
+            column = X.iloc[:, j]
+            vocab = _encoding_vocabulary(column if use is None else column[use])
+            if vocab is None:
+                continue
+            codes = self._codes(column, vocab)
+            for t, k in enumerate(n_classes):
+                if not 2 <= k <= ENCODE_MAX_CLASSES:
+                    continue
+                known = ~np.isnan(Y[:, t]) if use is None else ~np.isnan(Y[:, t]) & use
+                labels = np.nan_to_num(Y[:, t]).astype(np.int64)
+                shares = _class_indicators(labels, k)
+                table, values = _fit_encoding(
+                    codes, FIRST + len(vocab), shares, known, seed
+                )
+                self.encodings_.append(
+                    {"column": int(j), "target": t, "vocabulary": vocab, "table": table}
+                )
+                blocks.append(values)
+        return self._matrix(X, blocks)
 
     @classmethod
     def numeric_only(cls, n_features):
@@ -180,6 +241,7 @@ class FeaturePlan:
         plan.categorical_ = np.arange(0)
         plan.vocabularies_ = []
         plan.unknown_shares_ = []
+        plan.encodings_ = []
         return plan
 
     @staticmethod
@@ -208,15 +270,37 @@ class FeaturePlan:
         """No categorical column: the matrix is X as floats, column for column."""
         return len(self.categorical_) == 0
 
+    @property
+    def n_numeric_columns(self):
+        """The matrix's numeric block: X's numeric columns, then the
+        target-encoded values."""
+        return len(self.numeric_) + sum(len(e["table"]) for e in self.encodings_)
+
+    @property
+    def width(self):
+        """The matrix's number of columns."""
+        return self.n_numeric_columns + len(self.categorical_)
+
     # -- transform ------------------------------------------------------------
     def transform(self, X):
-        """The float32 matrix ``[numeric columns | categorical codes]``."""
-        n = X.shape[0]
-        out = np.empty((n, len(self.numeric_) + len(self.categorical_)), np.float32)
+        """The float32 matrix ``[numeric columns | target-encoded values |
+        categorical codes]``."""
         X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        blocks = [
+            e["table"][:, self._codes(X.iloc[:, e["column"]], e["vocabulary"])].T
+            for e in self.encodings_
+        ]
+        return self._matrix(X, blocks)
+
+    def _matrix(self, X, blocks):
+        n = X.shape[0]
+        out = np.empty((n, self.width), np.float32)
         for i, j in enumerate(self.numeric_):
             out[:, i] = _numeric_values(X.iloc[:, j], X.columns[j])
         base = len(self.numeric_)
+        for values in blocks:
+            out[:, base : base + values.shape[1]] = values
+            base += values.shape[1]
         for i, (j, vocab) in enumerate(zip(self.categorical_, self.vocabularies_)):
             out[:, base + i] = self._codes(X.iloc[:, j], vocab)
         return out
@@ -228,7 +312,7 @@ class FeaturePlan:
         share of fit): labels that changed type (1 and "1"), case or spacing
         all become "unknown", and the model predicts without the column."""
         messages = []
-        base = len(self.numeric_)
+        base = self.n_numeric_columns
         for i, (j, fitted) in enumerate(
             zip(self.categorical_, getattr(self, "unknown_shares_", []))
         ):
@@ -266,6 +350,16 @@ class FeaturePlan:
             "categorical": self.categorical_.tolist(),
             "vocabularies": [v.tolist() for v in self.vocabularies_],
             "unknown_shares": [float(x) for x in self.unknown_shares_],
+            "target_encoding": self.target_encoding,
+            "encodings": [
+                {
+                    "column": e["column"],
+                    "target": e["target"],
+                    "vocabulary": e["vocabulary"].tolist(),
+                    "table": e["table"].tolist(),
+                }
+                for e in self.encodings_
+            ],
         }
 
     @classmethod
@@ -296,14 +390,121 @@ class FeaturePlan:
         plan.categorical_ = np.array(categorical, dtype=np.intp)
         plan.vocabularies_ = []
         for v in vocabularies:
-            if any(not isinstance(x, (str, int, float, bool)) for x in v):
-                raise ValueError("the feature plan's categories must be plain values")
-            if len(set(v)) != len(v):
-                raise ValueError("the feature plan repeats a category")
-            arr = np.empty(len(v), dtype=object)
-            arr[:] = v
-            plan.vocabularies_.append(arr)
+            plan.vocabularies_.append(_plain_vocabulary(v, MAX_CATEGORIES))
+        # files saved before target encoding: none
+        plan.target_encoding = state.get("target_encoding")
+        if plan.target_encoding not in (None, "auto"):
+            raise ValueError("the feature plan's target_encoding is malformed")
+        plan.encodings_ = _checked_encodings(state.get("encodings", []), categorical)
         return plan
+
+
+def _plain_vocabulary(v, limit):
+    """A file's vocabulary as an object array; ValueError unless it is a list
+    of at most ``limit`` distinct plain values."""
+    if not isinstance(v, list) or len(v) > limit:
+        raise ValueError("the feature plan's vocabularies are malformed")
+    if any(not isinstance(x, (str, int, float, bool)) for x in v):
+        raise ValueError("the feature plan's categories must be plain values")
+    if len(set(v)) != len(v):
+        raise ValueError("the feature plan repeats a category")
+    arr = np.empty(len(v), dtype=object)
+    arr[:] = v
+    return arr
+
+
+def _checked_encodings(encodings, categorical):
+    """A file's target encodings, each checked: a categorical column, a
+    target index, a vocabulary and a table of finite values in [0, 1] with
+    one row per encoded class (at most ``ENCODE_MAX_CLASSES``) and one
+    column per code."""
+    if not isinstance(encodings, list):
+        raise ValueError("the feature plan's target encodings are malformed")
+    checked = []
+    for e in encodings:
+        if not isinstance(e, dict) or set(e) != {
+            "column",
+            "target",
+            "vocabulary",
+            "table",
+        }:
+            raise ValueError("the feature plan's target encodings are malformed")
+        column, target = e["column"], e["target"]
+        if (
+            type(column) is not int
+            or column not in categorical
+            or type(target) is not int
+            or target < 0
+        ):
+            raise ValueError("a target encoding names no categorical column or target")
+        vocab = _plain_vocabulary(e["vocabulary"], ENCODE_MAX_LEVELS)
+        rows = e["table"]
+        if (
+            not isinstance(rows, list)
+            or not 1 <= len(rows) <= ENCODE_MAX_CLASSES
+            or any(not isinstance(r, list) for r in rows)
+            or any(len(r) != FIRST + len(vocab) for r in rows)
+            or any(type(x) not in (int, float) for r in rows for x in r)
+        ):
+            raise ValueError("a target encoding's table does not match its vocabulary")
+        table = np.array(rows, dtype=np.float64)
+        if not (np.isfinite(table).all() and (table >= 0).all() and (table <= 1).all()):
+            raise ValueError("a target encoding's table holds values outside [0, 1]")
+        checked.append(
+            {"column": column, "target": target, "vocabulary": vocab, "table": table}
+        )
+    return checked
+
+
+def _encoding_vocabulary(column):
+    """The levels of a column to encode, most frequent first, or None where
+    ``target_encoding="auto"`` leaves it (see ``ENCODE_RARE_COUNT``)."""
+    counts = column.value_counts(dropna=True, sort=True)
+    known = int(counts.sum())
+    few = counts[(counts >= 2) & (counts < ENCODE_RARE_COUNT)].sum()
+    if known == 0 or few < ENCODE_MIN_SHARE * known:
+        return None
+    vocab = np.empty(min(len(counts), ENCODE_MAX_LEVELS), dtype=object)
+    vocab[:] = counts.index[: len(vocab)].tolist()
+    return vocab
+
+
+def _class_indicators(labels, n_classes):
+    """``(n, outputs)`` floats: a binary target's positive class, or each of
+    a multiclass target's classes, as 0 / 1."""
+    classes = [1] if n_classes == 2 else range(n_classes)
+    return np.stack([labels == c for c in classes], axis=1).astype(np.float64)
+
+
+def _encoding_table(codes, shares, n_codes):
+    """``(outputs, n_codes)``: per output, scikit-learn's ``TargetEncoder``
+    encoding of each code seen in ``codes`` (the shrunk mean of ``shares``),
+    and the overall mean for the others."""
+    table = np.empty((shares.shape[1], n_codes))
+    for o in range(shares.shape[1]):
+        if len(codes) == 0:
+            table[o] = 0.0
+            continue
+        encoder = TargetEncoder(target_type="continuous")
+        encoder.fit(codes[:, None], shares[:, o])
+        table[o] = encoder.target_mean_
+        table[o, encoder.categories_[0]] = encoder.encodings_[0]
+    return np.clip(table, 0.0, 1.0)
+
+
+def _fit_encoding(codes, n_codes, shares, known, seed):
+    """The table (``(outputs, n_codes)``) from every row with a known label,
+    and each row's out-of-fold values (``(n, outputs)``): from the known rows
+    of the other folds, for every row, labelled or not, so that a missing
+    label changes nothing a row shows."""
+    values = np.empty((len(codes), shares.shape[1]))
+    folds = KFold(min(ENCODE_FOLDS, len(codes)), shuffle=True, random_state=seed)
+    for rest, rows in folds.split(codes):
+        fit = rest[known[rest]]
+        table = _encoding_table(codes[fit], shares[fit], n_codes)
+        values[rows] = table[:, codes[rows]].T
+    table = _encoding_table(codes[known], shares[known], n_codes)
+    return table, values
 
 
 def _unknown_share(codes):

@@ -58,10 +58,18 @@ def check_network_file(
         for cw, k, size in zip(class_weights, kinds, sizes)
     ):
         raise ValueError("the loss's class weights do not match the targets")
+    for e in plan.encodings_:
+        t = e["target"]
+        if (
+            t >= len(kinds)
+            or kinds[t] == "regression"
+            or len(e["table"]) != (1 if kinds[t] == "binary" else sizes[t])
+        ):
+            raise ValueError("a target encoding does not match its target's classes")
     if module_config["n_features"] != n_features:
         raise ValueError("the network does not match the features")
     inputs = module_config["inputs"]
-    n_numeric = len(plan.numeric_)
+    n_numeric = plan.n_numeric_columns
     if (
         _small_int(inputs["n_numeric"], "numeric count") != n_numeric
         or list(inputs["cardinalities"]) != plan.cardinalities_
