@@ -200,6 +200,15 @@ def write_model(path, doc, tensors):
 
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, **doc}
     text = json.dumps(doc, allow_nan=False, sort_keys=True)
+    # a file that read_model would refuse is never written (nor is the
+    # path touched): the tensor table needs room in the header too
+    if len(text.encode()) + 200 * (len(tensors) + 1) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"The model's description takes {len(text.encode()) / 2**20:.0f} MiB, "
+            f"more than a model file holds ({MAX_HEADER_BYTES // 2**20} MiB): "
+            "probably very many long class labels or categories. Nothing was "
+            "written. Shorten the labels, or map them to codes first."
+        )
     tensors = {k: np.ascontiguousarray(t) for k, t in tensors.items()}
     metadata = {_DOC_KEY: text, _DIGEST_KEY: _digest(text, tensors)}
     save_file(tensors, os.fspath(path), metadata=metadata)

@@ -417,3 +417,14 @@ def test_a_loaded_forest_predicts_exactly_as_the_fitted_one(
         np.testing.assert_array_equal(got, want)
     again = RandomForestRegressorClassifier.load(loaded.save(tmp_path / "rf2.st"))
     pd.testing.assert_frame_equal(again.predict(X_new), est.predict(X_new))
+
+
+def test_a_description_too_large_to_read_back_is_never_written(tmp_path):
+    from sklearn_multihead._persist import MAX_HEADER_BYTES, write_model
+
+    path = tmp_path / "model.skmh"
+    path.write_bytes(b"the user's earlier model")
+    huge = {"labels": ["x" * 1000] * (MAX_HEADER_BYTES // 1000)}
+    with pytest.raises(ValueError, match="more than a model file holds.*Nothing was"):
+        write_model(path, huge, {})
+    assert path.read_bytes() == b"the user's earlier model"

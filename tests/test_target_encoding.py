@@ -163,19 +163,30 @@ def test_saved_encodings_predict_the_same_and_forged_ones_are_refused(tmp_path):
     def forged(change):
         doc, tensors = read_model(path)
         plan = dict(doc["feature_plan"]["__dict__"])
-        # the document writes a dict as its [key, value] pairs
-        change(_Pairs(plan["encodings"][0]["__dict__"]))
+        # the document writes a dict as its [key, value] pairs; the table is
+        # the tensor of the encoding's index
+        change(_Pairs(plan["encodings"][0]["__dict__"]), tensors)
         doc = {k: v for k, v in doc.items() if k not in ("format", "format_version")}
         out = tmp_path / "forged.skmh"
         write_model(out, doc, tensors)
         return out
 
+    table = "plan.encoding.0"
+
+    def set_table(value):
+        return lambda e, t: t.__setitem__(table, value)
+
+    good = est._features.encodings_[0]["table"]
+    outside = good.copy()
+    outside[0, 3] = 7.0
     cases = [
-        (lambda e: e["table"][0].append(0.5), "does not match its vocabulary"),
-        (lambda e: e["table"][0].__setitem__(3, 7.0), "outside \\[0, 1\\]"),
-        (lambda e: e.set("column", 1), "names no categorical column"),
-        (lambda e: e.set("target", 0), "does not match its target's classes"),
-        (lambda e: e.set("table", e["table"][:2]), "target's classes"),
+        (set_table(good[:, :-1].copy()), "does not match its vocabulary"),
+        (set_table(good.astype(np.float32)), "does not match its vocabulary"),
+        (set_table(outside), "outside \\[0, 1\\]"),
+        (lambda e, t: t.pop(table), "target encodings are malformed"),
+        (lambda e, t: e.set("column", 1), "names no categorical column"),
+        (lambda e, t: e.set("target", 0), "does not match its target's classes"),
+        (set_table(good[:2].copy()), "target's classes"),
     ]
     for change, match in cases:
         with pytest.raises(ModelFileError, match=match):

@@ -41,6 +41,7 @@ from sklearn_multihead._base import (
 )
 from sklearn_multihead._joint.calibration import HeldOutLogits
 from sklearn_multihead._joint.features import (
+    ENCODING_PREFIX,
     FeaturePlan,
     needs_plan,
     numeric_statistics,
@@ -1425,6 +1426,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         arrays = {k: t.detach().cpu().numpy() for k, t in tensors.items()}
         arrays.update(residual_arrays(getattr(self, "interval_residuals_", None)))
         arrays["calibration.temperatures"] = self.temperatures_
+        arrays.update(self._features.get_arrays())
         return extra, arrays
 
     def _restore_file_state(self, parts, tensors, device=None):
@@ -1440,8 +1442,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self._set_curves()
         self._module_config, self._loss_config = parts["module"], parts["loss"]
         self.n_models = self._module_config["n_models"]
+        encodings = {
+            k: tensors.pop(k) for k in list(tensors) if k.startswith(ENCODING_PREFIX)
+        }
         self._features = FeaturePlan.from_state(
-            parts["feature_plan"], self.n_features_in_
+            parts["feature_plan"], self.n_features_in_, encodings
         )
         # every size and index of the file is checked against the targets and
         # the plan before anything is allocated

@@ -59,12 +59,15 @@ UNKNOWN, MISSING, FIRST = 0, 1, 2
 #: nothing here: an ID column, all of them, is not encoded)
 ENCODE_RARE_COUNT = 10
 ENCODE_MIN_SHARE = 0.1
-#: an encoded column's levels (the most frequent first; others: unknown)
-ENCODE_MAX_LEVELS = 100_000
+#: an encoded column's levels (the most frequent first; others: unknown):
+#: the model file's document holds them (at most 64 MiB, ``_persist``)
+ENCODE_MAX_LEVELS = 10_000
 #: classification targets with more classes are not encoded (one value each)
 ENCODE_MAX_CLASSES = 32
 #: the folds of fit's out-of-fold values
 ENCODE_FOLDS = 5
+#: the model file's tensors holding the encodings' tables
+ENCODING_PREFIX = "plan.encoding."
 
 
 def _is_categorical_dtype(dtype):
@@ -356,15 +359,23 @@ class FeaturePlan:
                     "column": e["column"],
                     "target": e["target"],
                     "vocabulary": e["vocabulary"].tolist(),
-                    "table": e["table"].tolist(),
                 }
                 for e in self.encodings_
             ],
         }
 
+    def get_arrays(self):
+        """The target encodings' tables, for the model file's tensors (the
+        document holds the rest of the state)."""
+        return {
+            f"{ENCODING_PREFIX}{i}": e["table"] for i, e in enumerate(self.encodings_)
+        }
+
     @classmethod
-    def from_state(cls, state, n_features):
-        """The plan a model file describes, checked against the model's width."""
+    def from_state(cls, state, n_features, arrays=None):
+        """The plan a model file describes (``arrays``: the file's tensors
+        named ``ENCODING_PREFIX`` + index), checked against the model's
+        width."""
         plan = cls(state["categorical_features"])
         numeric = [int(i) for i in state["numeric"]]
         categorical = [int(i) for i in state["categorical"]]
@@ -395,7 +406,9 @@ class FeaturePlan:
         plan.target_encoding = state.get("target_encoding")
         if plan.target_encoding not in (None, "auto"):
             raise ValueError("the feature plan's target_encoding is malformed")
-        plan.encodings_ = _checked_encodings(state.get("encodings", []), categorical)
+        plan.encodings_ = _checked_encodings(
+            state.get("encodings", []), arrays or {}, categorical
+        )
         return plan
 
 
@@ -413,21 +426,18 @@ def _plain_vocabulary(v, limit):
     return arr
 
 
-def _checked_encodings(encodings, categorical):
+def _checked_encodings(encodings, arrays, categorical):
     """A file's target encodings, each checked: a categorical column, a
-    target index, a vocabulary and a table of finite values in [0, 1] with
-    one row per encoded class (at most ``ENCODE_MAX_CLASSES``) and one
-    column per code."""
-    if not isinstance(encodings, list):
+    target index, a vocabulary, and its table (the tensor of its index): one
+    row per encoded class (at most ``ENCODE_MAX_CLASSES``), one column per
+    code, finite float64 values in [0, 1]."""
+    if not isinstance(encodings, list) or set(arrays) != {
+        f"{ENCODING_PREFIX}{i}" for i in range(len(encodings))
+    }:
         raise ValueError("the feature plan's target encodings are malformed")
     checked = []
-    for e in encodings:
-        if not isinstance(e, dict) or set(e) != {
-            "column",
-            "target",
-            "vocabulary",
-            "table",
-        }:
+    for i, e in enumerate(encodings):
+        if not isinstance(e, dict) or set(e) != {"column", "target", "vocabulary"}:
             raise ValueError("the feature plan's target encodings are malformed")
         column, target = e["column"], e["target"]
         if (
@@ -438,16 +448,14 @@ def _checked_encodings(encodings, categorical):
         ):
             raise ValueError("a target encoding names no categorical column or target")
         vocab = _plain_vocabulary(e["vocabulary"], ENCODE_MAX_LEVELS)
-        rows = e["table"]
+        table = np.asarray(arrays[f"{ENCODING_PREFIX}{i}"])
         if (
-            not isinstance(rows, list)
-            or not 1 <= len(rows) <= ENCODE_MAX_CLASSES
-            or any(not isinstance(r, list) for r in rows)
-            or any(len(r) != FIRST + len(vocab) for r in rows)
-            or any(type(x) not in (int, float) for r in rows for x in r)
+            table.dtype != np.float64
+            or table.ndim != 2
+            or not 1 <= table.shape[0] <= ENCODE_MAX_CLASSES
+            or table.shape[1] != FIRST + len(vocab)
         ):
             raise ValueError("a target encoding's table does not match its vocabulary")
-        table = np.array(rows, dtype=np.float64)
         if not (np.isfinite(table).all() and (table >= 0).all() and (table <= 1).all()):
             raise ValueError("a target encoding's table holds values outside [0, 1]")
         checked.append(
@@ -460,6 +468,7 @@ def _encoding_vocabulary(column):
     """The levels of a column to encode, most frequent first, or None where
     ``target_encoding="auto"`` leaves it (see ``ENCODE_RARE_COUNT``)."""
     counts = column.value_counts(dropna=True, sort=True)
+    counts = counts[counts > 0]  # a category dtype lists unused categories
     known = int(counts.sum())
     few = counts[(counts >= 2) & (counts < ENCODE_RARE_COUNT)].sum()
     if known == 0 or few < ENCODE_MIN_SHARE * known:
