@@ -204,3 +204,16 @@ class _Pairs:
 
     def set(self, key, value):
         next(p for p in self.pairs if p[0] == key)[1] = value
+
+
+def test_summary_and_importances_work_on_the_raw_columns():
+    from sklearn_multihead.inspection import target_importances
+
+    X, Y = _names_table(n_names=60)
+    est = joint(max_iter=5, random_state=0).fit(X, Y)
+    text = est.summary()
+    assert "(batch, 6)" in text  # 2 numbers, 3 shares of region, 1 code
+    assert "X's column 'name' also as 3 target-encoded share(s) of 'region'" in text
+    # importances are of X's 3 columns, per target, not of the network inputs
+    imp = target_importances(est, X, Y, n_repeats=2, random_state=0)
+    assert set(imp["feature"]) == {"name", "weight", "power"}

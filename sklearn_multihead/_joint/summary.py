@@ -7,7 +7,9 @@ Inside:
   parameters, found by running two rows of zeros through the module with
   forward hooks), one line per head (its output columns, kind and what
   ``predict`` returns for it), and the parameter counts. With ``n_models``
-  > 1, the layers of the first network, which the others repeat.
+  > 1, the layers of the first network, which the others repeat. The
+  network's input is the feature plan's matrix: X's columns, and the
+  target-encoded shares of columns of rare categories (named below it).
 """
 
 import torch
@@ -31,12 +33,12 @@ def network_summary(est):
     try:
         with torch.no_grad():
             device = next(module.parameters()).device
-            module(torch.zeros(2, est.n_features_in_, device=device))
+            module(torch.zeros(2, est._features.width, device=device))
     finally:
         module.train(was_training)
         for h in hooks:
             h.remove()
-    rows = [("input", "", f"(batch, {est.n_features_in_})", "")]
+    rows = [("input", "", f"(batch, {est._features.width})", "")]
     for name, m in module.named_modules():
         if name in shapes:
             n = sum(p.numel() for p in m.parameters(recurse=False))
@@ -54,6 +56,14 @@ def network_summary(est):
         "-" * (sum(width) + 6),
     ]
     lines += [fmt.format(*r) for r in rows]
+    names = getattr(est, "feature_names_in_", None)
+    for e in est._features.encodings_:
+        column = names[e["column"]] if names is not None else e["column"]
+        target = est._encoder.names_[e["target"]]
+        lines.append(
+            f"(input: X's column {column!r} also as {len(e['table'])} target-encoded "
+            f"share(s) of {target!r})"
+        )
     if members is not None:
         lines.append(
             f"(the first of {len(members)} networks of this shape, fitted apart; "
