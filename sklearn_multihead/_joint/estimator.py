@@ -215,8 +215,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         folds, never from its own label. Sample weights only exclude rows of
         weight 0 here. Columns of IDs (no category seen twice) and columns of
         few, frequent categories are left to the embedding alone. Training
-        further (``partial_fit``, ``warm_start``) keeps the first fit's
-        numbers. None: embeddings only.
+        further (``partial_fit``, ``warm_start``) uses the first fit's
+        shares, which hold the labels of that fit's rows: train further on
+        new rows. None: embeddings only.
     numeric_transform : {"robust", "none"}, default="robust"
         ``"robust"``: numeric features are centred on their median, divided by
         their interquartile range / 1.349, and smoothly clipped to about +-3
