@@ -257,6 +257,25 @@ def test_save_and_load_keep_the_feature_plan(fitted, tmp_path):
     assert loaded._features.get_state() == est._features.get_state()
 
 
+@pytest.mark.parametrize("target_encoding", ["auto", None])
+def test_numpy_scalars_in_an_object_column_save_and_load(target_encoding, tmp_path):
+    # a column built from numpy values holds np.int64 / np.bool_ objects: the
+    # saved file must give them back (it once saved a file load refused)
+    rng = np.random.RandomState(0)
+    values = [v if v % 2 else f"s{v}" for v in rng.randint(0, 60, 240)]
+    values[:4] = [np.bool_(True)] * 4
+    X = pd.DataFrame(
+        {"mixed": pd.Series(values, dtype=object), "x": rng.normal(size=240)}
+    )
+    Y = pd.DataFrame({"k": rng.choice(["a", "b"], 240), "v": rng.normal(size=240)})
+    est = joint(max_iter=3, random_state=0, target_encoding=target_encoding).fit(X, Y)
+    loaded = JointRegressorClassifier.load(est.save(tmp_path / "model.safetensors"))
+    pd.testing.assert_frame_equal(loaded.predict(X), est.predict(X))
+    # the numpy values still find their categories: most rows get a code
+    codes = est._features.transform(X)[:, -1]
+    assert (codes >= 2).mean() > 0.9
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -260,7 +260,7 @@ class FeaturePlan:
             counts = counts.sort_values(ascending=False, kind="stable")
         counts = counts[counts >= MIN_FREQUENCY - 1e-9].iloc[:MAX_CATEGORIES]
         vocab = np.empty(len(counts), dtype=object)
-        vocab[:] = counts.index.tolist()
+        vocab[:] = _python_values(counts.index)
         return vocab
 
     @property
@@ -412,6 +412,13 @@ class FeaturePlan:
         return plan
 
 
+def _python_values(index):
+    """An index's values as Python scalars: an object column may hold numpy
+    ones (``np.int64``, ``np.bool_``), which the model file's document could
+    not give back as the same plain values."""
+    return [v.item() if isinstance(v, np.generic) else v for v in index.tolist()]
+
+
 def _plain_vocabulary(v, limit):
     """A file's vocabulary as an object array; ValueError unless it is a list
     of at most ``limit`` distinct plain values."""
@@ -474,7 +481,7 @@ def _encoding_vocabulary(column):
     if known == 0 or few < ENCODE_MIN_SHARE * known:
         return None
     vocab = np.empty(min(len(counts), ENCODE_MAX_LEVELS), dtype=object)
-    vocab[:] = counts.index[: len(vocab)].tolist()
+    vocab[:] = _python_values(counts.index[: len(vocab)])
     return vocab
 
 
