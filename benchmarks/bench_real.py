@@ -538,6 +538,34 @@ def joint_adamw(X, Y, types):
         return joint_models({"alpha": 3e-4})(X, Y, types)
 
 
+def encode_regression_too(seed):
+    """The default joint model whose target encoding also encodes the
+    regression targets (the alternative ``target_encoding="auto"`` left
+    out): per category the mean of the target's rank in fit (its quantile,
+    in [0, 1], robust to outliers), out-of-fold as for the classes."""
+
+    def fit(X, Y, types):
+        from unittest import mock
+
+        from scipy.stats import rankdata
+
+        import sklearn_multihead._joint.features as features
+
+        def outputs(y, n_classes):
+            if n_classes != 0:
+                return classes_only(y, n_classes)
+            known = ~np.isnan(y)
+            ranks = np.zeros((len(y), 1))
+            ranks[known, 0] = (rankdata(y[known]) - 0.5) / known.sum()
+            return ranks
+
+        classes_only = features._encoded_outputs
+        with mock.patch.object(features, "_encoded_outputs", outputs):
+            return joint_models({"random_state": seed})(X, Y, types)
+
+    return fit
+
+
 class _JointAlone:
     """The default joint model fitted on one target (a one-column frame), with
     the per-target models' interface (``predict``, ``predict_proba``,
@@ -661,6 +689,9 @@ VARIANTS = {
     "joint_steps8": joint_steps8,
     "joint_label_smoothing": joint_label_smoothing,
     "joint_adamw": joint_adamw,
+    "joint_encode_regression": encode_regression_too(0),
+    "joint_encode_regression_seed1": encode_regression_too(1),
+    "joint_encode_regression_seed2": encode_regression_too(2),
 }
 
 

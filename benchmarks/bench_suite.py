@@ -485,6 +485,23 @@ ABLATION = [
         "the same at model seed 2",
         "joint_model_seed2",
     ),
+    (
+        "joint_encode_regression",
+        "the target encoding for the regression targets too (per category, "
+        "the mean of the target's rank in fit; `bench_real.py`'s "
+        "`joint_encode_regression`), against the default with it",
+        "joint_target_encoding",
+    ),
+    (
+        "joint_encode_regression_seed1",
+        "the same at model seed 1",
+        "joint_target_encoding_seed1",
+    ),
+    (
+        "joint_encode_regression_seed2",
+        "the same at model seed 2",
+        "joint_target_encoding_seed2",
+    ),
 ]
 
 

@@ -222,11 +222,10 @@ class FeaturePlan:
                 continue
             codes = self._codes(column, vocab)
             for t, k in enumerate(n_classes):
-                if not 2 <= k <= ENCODE_MAX_CLASSES:
+                shares = _encoded_outputs(Y[:, t], k)
+                if shares is None:
                     continue
                 known = ~np.isnan(Y[:, t]) if use is None else ~np.isnan(Y[:, t]) & use
-                labels = np.nan_to_num(Y[:, t]).astype(np.int64)
-                shares = _class_indicators(labels, k)
                 table, values = _fit_encoding(
                     codes, FIRST + len(vocab), shares, known, seed
                 )
@@ -485,9 +484,15 @@ def _encoding_vocabulary(column):
     return vocab
 
 
-def _class_indicators(labels, n_classes):
-    """``(n, outputs)`` floats: a binary target's positive class, or each of
-    a multiclass target's classes, as 0 / 1."""
+def _encoded_outputs(y, n_classes):
+    """What is encoded of a target (its column of the encoded Y, with
+    ``n_classes``, 0 for regression): ``(n, outputs)`` floats in [0, 1] (a
+    binary target's positive class, or each of a multiclass target's
+    classes, as 0 / 1), or None for a target left out (regression, or more
+    than ``ENCODE_MAX_CLASSES`` classes)."""
+    if not 2 <= n_classes <= ENCODE_MAX_CLASSES:
+        return None
+    labels = np.nan_to_num(y).astype(np.int64)
     classes = [1] if n_classes == 2 else range(n_classes)
     return np.stack([labels == c for c in classes], axis=1).astype(np.float64)
 
