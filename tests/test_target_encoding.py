@@ -216,3 +216,24 @@ def test_summary_and_importances_work_on_the_raw_columns():
     # importances are of X's 3 columns, per target, not of the network inputs
     imp = target_importances(est, X, Y, n_repeats=2, random_state=0)
     assert set(imp["feature"]) == {"name", "weight", "power"}
+
+
+def test_forged_plan_states_of_target_encodings_are_refused():
+    X, Y = _names_table(n_names=40)
+    Yc = np.column_stack(
+        [pd.factorize(Y["region"])[0], pd.factorize(Y["region"] == "japan")[0]]
+    ).astype(np.float64)
+    plan, matrix = _plan(X, Yc, [3, 2])
+    state, arrays = plan.get_state(), plan.get_arrays()
+    assert [e["column"] for e in state["encodings"]] == [0, 0]
+    again = FeaturePlan.from_state(state, X.shape[1], arrays)
+    np.testing.assert_array_equal(again.transform(X), plan.transform(X))
+    bad = {**state, "target_encoding": "always"}
+    with pytest.raises(ValueError, match="target_encoding is malformed"):
+        FeaturePlan.from_state(bad, X.shape[1], arrays)
+    # two encodings of one column must share its vocabulary (looked up once)
+    second = {**state["encodings"][1]}
+    second["vocabulary"] = second["vocabulary"][::-1]
+    bad = {**state, "encodings": [state["encodings"][0], second]}
+    with pytest.raises(ValueError, match="differ in vocabulary"):
+        FeaturePlan.from_state(bad, X.shape[1], arrays)

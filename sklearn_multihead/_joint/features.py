@@ -288,10 +288,12 @@ class FeaturePlan:
         """The float32 matrix ``[numeric columns | target-encoded values |
         categorical codes]``."""
         X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-        blocks = [
-            e["table"][:, self._codes(X.iloc[:, e["column"]], e["vocabulary"])].T
-            for e in self.encodings_
-        ]
+        codes = {}  # a column encoded for several targets is looked up once
+        for e in self.encodings_:
+            if e["column"] not in codes:
+                column = X.iloc[:, e["column"]]
+                codes[e["column"]] = self._codes(column, e["vocabulary"])
+        blocks = [e["table"][:, codes[e["column"]]].T for e in self.encodings_]
         return self._matrix(X, blocks)
 
     def _matrix(self, X, blocks):
@@ -454,6 +456,10 @@ def _checked_encodings(encodings, arrays, categorical):
         ):
             raise ValueError("a target encoding names no categorical column or target")
         vocab = _plain_vocabulary(e["vocabulary"], ENCODE_MAX_LEVELS)
+        # a column's codes are looked up once for all its encodings
+        same = [c["vocabulary"] for c in checked if c["column"] == column]
+        if same and same[0].tolist() != vocab.tolist():
+            raise ValueError("a column's target encodings differ in vocabulary")
         table = np.asarray(arrays[f"{ENCODING_PREFIX}{i}"])
         if (
             table.dtype != np.float64
