@@ -43,6 +43,7 @@ from sklearn_multihead._joint.calibration import HeldOutLogits
 from sklearn_multihead._joint.features import (
     ENCODING_PREFIX,
     FeaturePlan,
+    has_discrete_columns,
     needs_plan,
     numeric_statistics,
     quantile_edges,
@@ -127,6 +128,7 @@ NETWORK_RULES = {
     "head_hidden_layer_sizes": ["array-like"],
     "categorical_features": [StrOptions({"from_dtype"}), None, "array-like"],
     "target_encoding": [StrOptions({"auto"}), None],
+    "discrete_numeric": [StrOptions({"auto"}), None],
     "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
     "numeric_embedding": [None, StrOptions({"periodic", "piecewise"})],
     "n_bins": [Interval(Integral, 2, MAX_BINS, closed="both")],
@@ -218,6 +220,15 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         further (``partial_fit``, ``warm_start``) uses the first fit's
         shares, which hold the labels of that fit's rows: train further on
         new rows. None: embeddings only.
+    discrete_numeric : "auto" or None, default="auto"
+        ``"auto"``: a numeric column of 49 to 256 distinct values in fit
+        (more than the default's 48 quantile bins keep apart), with at least
+        64 known cells per value (disk sizes, school numbers, years of
+        experience in a large table), also enters as a categorical column,
+        beside its numeric embedding: each of its values gets an embedding
+        of its own, so the network can single out one exact value as a tree
+        can. A value unseen in fit gets the "unknown" embedding; its numeric
+        embedding still places it. None: numbers enter as numbers only.
     numeric_transform : {"robust", "none"}, default="robust"
         ``"robust"``: numeric features are centred on their median, divided by
         their interquartile range / 1.349, and smoothly clipped to about +-3
@@ -464,6 +475,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         head_hidden_layer_sizes=(),
         categorical_features="from_dtype",
         target_encoding="auto",
+        discrete_numeric="auto",
         numeric_transform="robust",
         numeric_embedding="piecewise",
         n_bins=N_BINS,
@@ -498,6 +510,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.head_hidden_layer_sizes = head_hidden_layer_sizes
         self.categorical_features = categorical_features
         self.target_encoding = target_encoding
+        self.discrete_numeric = discrete_numeric
         self.numeric_transform = numeric_transform
         self.numeric_embedding = numeric_embedding
         self.n_bins = n_bins
@@ -1136,7 +1149,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         targets ``Y``, its target encoding too; ``seed``: its folds)."""
         if isinstance(X, pd.DataFrame):
             if reset:
-                plan = FeaturePlan(self.categorical_features, self.target_encoding)
+                plan = FeaturePlan(
+                    self.categorical_features,
+                    self.target_encoding,
+                    self.discrete_numeric,
+                )
                 self._features = plan
                 return plan.fit_transform(
                     X,
@@ -1170,6 +1187,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 ensure_all_finite="allow-nan",
                 reset=reset,
             )
+            if (
+                reset
+                and self.discrete_numeric == "auto"
+                and not hasattr(X, "tocsr")
+                and has_discrete_columns(X)
+            ):
+                return pd.DataFrame(X)  # the plan adds the columns' codes
             return X
         if hasattr(X, "tocsr"):
             raise ValueError(

@@ -23,6 +23,12 @@ Inside:
   numeric block. In fit each row's value comes from the other four of five
   folds (its own label never feeds its value); a level seen once in fit
   still informs predict.
+- Discrete numeric columns (``discrete_numeric="auto"``): a numeric column
+  of more distinct values than the default's quantile bins can keep apart
+  (49 to 256) and at least 64 known cells per value (disk sizes, school
+  numbers, years of experience) stays in the numeric block and also gets a
+  code per value, after the categorical codes, so that each exact value has
+  an embedding of its own.
 - ``numeric_statistics``: the medians and robust spreads of the numeric
   block (from at most ``STATISTICS_ROWS`` rows, ``statistics_rows``), and
   which numeric columns had a missing cell (for the input layer).
@@ -68,6 +74,14 @@ ENCODE_MAX_CLASSES = 32
 ENCODE_FOLDS = 5
 #: the model file's tensors holding the encodings' tables
 ENCODING_PREFIX = "plan.encoding."
+#: ``discrete_numeric="auto"``: a numeric column with from
+#: ``LEVELS_MIN_VALUES`` to ``LEVELS_MAX_VALUES`` distinct values in fit, and
+#: at least ``LEVELS_ROWS_PER_VALUE`` known cells per value, also enters as a
+#: categorical column (each value its own embedding). The fewest: more values
+#: than the default's 48 quantile bins, which then merge neighbours
+LEVELS_MIN_VALUES = 49
+LEVELS_MAX_VALUES = 256
+LEVELS_ROWS_PER_VALUE = 64
 
 
 def _is_categorical_dtype(dtype):
@@ -88,6 +102,25 @@ def needs_plan(X, categorical_features):
         if any(pd.api.types.is_bool_dtype(dt) for dt in X.dtypes):
             return categorical_features is not None
     return categorical_features not in (None, "from_dtype")
+
+
+def has_discrete_columns(X, rows=50_000):
+    """Whether a dense float array X may hold a column for
+    ``discrete_numeric="auto"``, judged on its first ``rows`` rows (a column
+    of few values there may have more in all: the plan's fit decides)."""
+    head = np.asarray(X[:rows], dtype=np.float64)
+    for j in range(head.shape[1]):
+        known = head[:, j][~np.isnan(head[:, j])]
+        if _discrete(len(np.unique(known)), len(known)):
+            return True
+    return False
+
+
+def _discrete(n_values, n_known):
+    return (
+        LEVELS_MIN_VALUES <= n_values <= LEVELS_MAX_VALUES
+        and n_known >= LEVELS_ROWS_PER_VALUE * n_values
+    )
 
 
 def resolve_categorical(X, categorical_features):
@@ -177,11 +210,19 @@ class FeaturePlan:
         See ``JointRegressorClassifier``.
     target_encoding : "auto" or None, default=None
         See ``JointRegressorClassifier``; used by ``fit_transform``.
+    discrete_numeric : "auto" or None, default=None
+        See ``JointRegressorClassifier``.
     """
 
-    def __init__(self, categorical_features="from_dtype", target_encoding=None):
+    def __init__(
+        self,
+        categorical_features="from_dtype",
+        target_encoding=None,
+        discrete_numeric=None,
+    ):
         self.categorical_features = categorical_features
         self.target_encoding = target_encoding
+        self.discrete_numeric = discrete_numeric
 
     # -- fit ------------------------------------------------------------------
     def fit(self, X, sample_weight=None):
@@ -201,6 +242,16 @@ class FeaturePlan:
             for j, vocab in zip(self.categorical_, self.vocabularies_)
         ]
         self.encodings_ = []
+        self.levels_, self.level_vocabularies_ = [], []
+        if self.discrete_numeric == "auto":
+            use = None if sample_weight is None else np.asarray(sample_weight) > 0
+            for j in self.numeric_:
+                # as the matrix holds them
+                values = _numeric_values(X.iloc[:, j], X.columns[j]).astype(np.float32)
+                vocab = _level_vocabulary(values if use is None else values[use])
+                if vocab is not None:
+                    self.levels_.append(int(j))
+                    self.level_vocabularies_.append(vocab)
         return self
 
     def fit_transform(self, X, sample_weight=None, Y=None, n_classes=(), seed=0):
@@ -244,6 +295,7 @@ class FeaturePlan:
         plan.vocabularies_ = []
         plan.unknown_shares_ = []
         plan.encodings_ = []
+        plan.levels_, plan.level_vocabularies_ = [], []
         return plan
 
     @staticmethod
@@ -264,13 +316,15 @@ class FeaturePlan:
 
     @property
     def cardinalities_(self):
-        """Codes per categorical column (unknown and missing included)."""
-        return [FIRST + len(v) for v in self.vocabularies_]
+        """Codes per categorical column of the matrix (unknown and missing
+        included): X's categorical columns, then the discrete numeric ones."""
+        vocabularies = [*self.vocabularies_, *self.level_vocabularies_]
+        return [FIRST + len(v) for v in vocabularies]
 
     @property
     def is_identity(self):
         """No categorical column: the matrix is X as floats, column for column."""
-        return len(self.categorical_) == 0
+        return len(self.categorical_) == 0 and not self.levels_
 
     @property
     def n_numeric_columns(self):
@@ -281,12 +335,12 @@ class FeaturePlan:
     @property
     def width(self):
         """The matrix's number of columns."""
-        return self.n_numeric_columns + len(self.categorical_)
+        return self.n_numeric_columns + len(self.categorical_) + len(self.levels_)
 
     # -- transform ------------------------------------------------------------
     def transform(self, X):
         """The float32 matrix ``[numeric columns | target-encoded values |
-        categorical codes]``."""
+        categorical codes | discrete numeric columns' codes]``."""
         X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         codes = {}  # a column encoded for several targets is looked up once
         for e in self.encodings_:
@@ -307,6 +361,10 @@ class FeaturePlan:
             base += values.shape[1]
         for i, (j, vocab) in enumerate(zip(self.categorical_, self.vocabularies_)):
             out[:, base + i] = self._codes(X.iloc[:, j], vocab)
+        base += len(self.categorical_)
+        numeric = list(self.numeric_)
+        for i, (j, vocab) in enumerate(zip(self.levels_, self.level_vocabularies_)):
+            out[:, base + i] = _level_codes(out[:, numeric.index(j)], vocab)
         return out
 
     def unseen_warnings(self, matrix, names=None):
@@ -355,6 +413,9 @@ class FeaturePlan:
             "vocabularies": [v.tolist() for v in self.vocabularies_],
             "unknown_shares": [float(x) for x in self.unknown_shares_],
             "target_encoding": self.target_encoding,
+            "discrete_numeric": self.discrete_numeric,
+            "levels": list(self.levels_),
+            "level_vocabularies": [v.tolist() for v in self.level_vocabularies_],
             "encodings": [
                 {
                     "column": e["column"],
@@ -410,6 +471,23 @@ class FeaturePlan:
         plan.encodings_ = _checked_encodings(
             state.get("encodings", []), arrays or {}, categorical
         )
+        # files saved before discrete numeric columns: none
+        plan.discrete_numeric = state.get("discrete_numeric")
+        levels = state.get("levels", [])
+        level_vocabularies = state.get("level_vocabularies", [])
+        if (
+            plan.discrete_numeric not in (None, "auto")
+            or not isinstance(levels, list)
+            or not isinstance(level_vocabularies, list)
+            or len(levels) != len(level_vocabularies)
+            or any(type(j) is not int or j not in numeric for j in levels)
+            or len(set(levels)) != len(levels)
+        ):
+            raise ValueError(
+                "the feature plan's discrete numeric columns are malformed"
+            )
+        plan.levels_ = list(levels)
+        plan.level_vocabularies_ = [_checked_levels(v) for v in level_vocabularies]
         return plan
 
 
@@ -474,6 +552,44 @@ def _checked_encodings(encodings, arrays, categorical):
             {"column": column, "target": target, "vocabulary": vocab, "table": table}
         )
     return checked
+
+
+def _level_vocabulary(values):
+    """The distinct values of a numeric column (float32, NaN for missing),
+    most frequent first, when there are from ``LEVELS_MIN_VALUES`` to
+    ``LEVELS_MAX_VALUES`` of them; else None."""
+    values = values[~np.isnan(values)]
+    distinct, counts = np.unique(values, return_counts=True)
+    if not _discrete(len(distinct), len(values)):
+        return None
+    return distinct[np.argsort(-counts, kind="stable")]
+
+
+def _level_codes(values, vocab):
+    """Codes of a discrete numeric column's values (as the matrix holds them,
+    float32): ``FIRST + i`` for the ``i``-th value of ``vocab``, unknown for
+    a value not in it, missing for NaN."""
+    index = pd.Index(np.asarray(vocab, dtype=np.float32))
+    codes = index.get_indexer(values).astype(np.int64) + FIRST
+    codes[codes == FIRST - 1] = UNKNOWN
+    codes[np.isnan(values)] = MISSING
+    return codes
+
+
+def _checked_levels(v):
+    """A file's discrete numeric column's values as float64; ValueError
+    unless they are at most ``LEVELS_MAX_VALUES`` distinct finite numbers."""
+    if (
+        not isinstance(v, list)
+        or len(v) > LEVELS_MAX_VALUES
+        or any(type(x) not in (int, float) for x in v)
+    ):
+        raise ValueError("the feature plan's discrete numeric columns are malformed")
+    with np.errstate(over="ignore"):
+        arr = np.asarray(v, dtype=np.float64).astype(np.float32)
+    if not np.isfinite(arr).all() or len(np.unique(arr)) != len(arr):
+        raise ValueError("the feature plan's discrete numeric columns are malformed")
+    return arr
 
 
 def _encoding_vocabulary(column):

@@ -9,7 +9,8 @@ Inside:
   ``predict`` returns for it), and the parameter counts. With ``n_models``
   > 1, the layers of the first network, which the others repeat. The
   network's input is the feature plan's matrix: X's columns, and the
-  target-encoded shares of columns of rare categories (named below it).
+  target-encoded shares of columns of rare categories and the codes of
+  discrete numeric columns (named below it).
 """
 
 import torch
@@ -63,6 +64,12 @@ def network_summary(est):
         lines.append(
             f"(input: X's column {column!r} also as {len(e['table'])} target-encoded "
             f"share(s) of {target!r})"
+        )
+    for j, vocab in zip(est._features.levels_, est._features.level_vocabularies_):
+        column = names[j] if names is not None else j
+        lines.append(
+            f"(input: X's numeric column {column!r} also as a category of its "
+            f"{len(vocab)} values)"
         )
     if members is not None:
         lines.append(
