@@ -28,9 +28,10 @@ recipe of ``ABLATION`` against the default on the tables it ran.
 ``--seeds-report`` prints the headline's numbers for the joint default at
 model seeds 0, 1 and 2 (``--models joint --name joint_model_seed1 --set
 random_state=1``, and the same on ``bench_real.py``'s tables): is a target
-below a bar at seed 0 below it at every seed? ``--before-target-encoding``
-prints it for the default before target encoding (the variants of its
-table were measured against that one).
+below a bar at seed 0 below it at every seed? ``--before discrete`` and
+``--before target-encoding`` print it for the default before discrete
+numeric columns or before target encoding (the variants of the README's
+table of the worst targets were measured against the latter).
 """
 
 import argparse
@@ -142,6 +143,9 @@ def report():
     for path in sorted(RESULTS.glob("suite*.json")):  # one file per process
         records += json.loads(path.read_text())["records"]
     records += json.loads((RESULTS / "real.json").read_text())["records"]
+    # the default at model seed 0: "joint", and the tables it refitted since
+    default = _seed_records(_all_records(), MODEL_SEEDS[0])
+    records = [r for r in records if r["model"] != "joint"] + default
     headline = [r for r in records if r["model"] in MODELS]
     summary, per = summarise(headline, MODELS)
     print(markdown(summary, per))
@@ -175,33 +179,43 @@ def report():
 #: default since ``joint_target_encoding``) changed the fits of the two
 #: tables with a column it encodes (auto, flights), rerun at seeds 1 and 2;
 #: the other tables' fits are the same with it and without.
+#: Discrete numeric columns (``discrete_numeric="auto"``, the default since
+#: ``joint_discrete_default``) changed the fits of the six tables with such a
+#: column (computers, flights, diamonds, cps1988, star, hi), rerun at each
+#: seed; the other tables' fits are the same with them and without.
 MODEL_SEEDS = {
-    0: ["joint"],
-    1: ["joint_model_seed1", "joint_target_encoding_seed1"],
-    2: ["joint_model_seed2", "joint_target_encoding_seed2"],
+    0: ["joint", "joint_discrete_default"],
+    1: ["joint_model_seed1", "joint_target_encoding_seed1", "joint_discrete_seed1"],
+    2: ["joint_model_seed2", "joint_target_encoding_seed2", "joint_discrete_seed2"],
 }
-#: the default before target encoding (``--before-target-encoding``)
+#: the default before discrete numeric columns (``--before discrete``) and
+#: before target encoding too (``--before target-encoding``)
 MODEL_SEEDS_BEFORE = {
-    0: ["joint_packed"],
-    1: ["joint_model_seed1"],
-    2: ["joint_model_seed2"],
+    "discrete": {
+        0: ["joint", "joint_discrete_off"],
+        1: ["joint_model_seed1", "joint_target_encoding_seed1"],
+        2: ["joint_model_seed2", "joint_target_encoding_seed2"],
+    },
+    "target-encoding": {
+        0: ["joint_packed"],
+        1: ["joint_model_seed1"],
+        2: ["joint_model_seed2"],
+    },
 }
 
 
-def _seed_records(records, runs):
-    """The records of ``runs`` as one model, "joint": each table from the
+def _seed_records(records, runs, name="joint"):
+    """The records of ``runs`` as one model, ``name``: each table from the
     last run that has it."""
     chosen = {}
     for run in runs:
         mine = [r for r in records if r["model"] == run]
         for table in {r["table"] for r in mine}:
-            chosen[table] = [
-                {**r, "model": "joint"} for r in mine if r["table"] == table
-            ]
+            chosen[table] = [{**r, "model": name} for r in mine if r["table"] == table]
     return [r for rows in chosen.values() for r in rows]
 
 
-def seeds_report(variants=(), before_target_encoding=False):
+def seeds_report(variants=(), before=None):
     """The headline's numbers for the joint default at each model seed, and
     per target the mean of its relative scores over the seeds: is a target
     below the bar at seed 0 below it at every seed? With ``variants``
@@ -212,7 +226,7 @@ def seeds_report(variants=(), before_target_encoding=False):
     records = _all_records()
     peers = [m for m in MODELS if m != "joint"]
     present = {r["model"] for r in records}
-    seeds = MODEL_SEEDS_BEFORE if before_target_encoding else MODEL_SEEDS
+    seeds = MODEL_SEEDS_BEFORE[before] if before else MODEL_SEEDS
     runs = [run for group in seeds.values() for run in group]
     if any(name not in present for name in runs):
         missing = sorted(set(runs) - present)
@@ -502,7 +516,47 @@ ABLATION = [
         "the same at model seed 2",
         "joint_target_encoding_seed2",
     ),
+    (
+        "joint_discrete_default",
+        "numeric columns of 49 to 256 distinct values and at least 64 rows per "
+        'value also as categories (`discrete_numeric="auto"`, the default '
+        "since; six tables have one, the others' fits are unchanged), beside "
+        "the default without them (`joint_discrete_off`, two processes)",
+        "joint_discrete_off",
+    ),
+    (
+        "joint_discrete_seed1",
+        "the same at model seed 1",
+        MODEL_SEEDS_BEFORE["discrete"][1],
+    ),
+    (
+        "joint_discrete_seed2",
+        "the same at model seed 2",
+        MODEL_SEEDS_BEFORE["discrete"][2],
+    ),
+    (
+        "joint_discrete32",
+        "the same from 32 rows per value (`LEVELS_ROWS_PER_VALUE = 32`; also "
+        "abalone's height, ames' Year_Remod_Add and Wage's age: nine tables)",
+        MODEL_SEEDS_BEFORE["discrete"][0],
+    ),
+    (
+        "joint_discrete32_seed1",
+        "the same at model seed 1",
+        MODEL_SEEDS_BEFORE["discrete"][1],
+    ),
+    (
+        "joint_discrete32_seed2",
+        "the same at model seed 2",
+        MODEL_SEEDS_BEFORE["discrete"][2],
+    ),
 ]
+
+
+def _label(runs):
+    """The name of a default made of several runs (a later run's tables
+    replacing an earlier one's)."""
+    return " + ".join(runs)
 
 
 def _all_records():
@@ -521,6 +575,12 @@ def ablation_report():
     import pandas as pd
 
     records = _all_records()
+    # a default of several runs (the seeds' defaults): one model, its label
+    merged = {
+        _label(base): base for _, _, base in ABLATION if not isinstance(base, str)
+    }
+    for label, runs in merged.items():
+        records += _seed_records(records, runs, name=label)
     print(
         "| change | tables | targets | mean relative score: variant / default "
         "| RMSE ratio | log-loss ratio | accuracy change "
@@ -531,6 +591,7 @@ def ablation_report():
     details = []  # one line per recipe, printed after the table
     peer_names = [m for m in MODELS if m != "joint"]
     for name, change, base in ABLATION:
+        base = base if isinstance(base, str) else _label(base)
         # the tables both have: a run still under way counts from its end
         done = {
             m: {(r["table"], r["split"]) for r in records if r["model"] == m}
@@ -628,9 +689,11 @@ def main():
         "variants against it)",
     )
     parser.add_argument(
-        "--before-target-encoding",
-        action="store_true",
-        help="--seeds-report for the default before target encoding",
+        "--before",
+        choices=sorted(MODEL_SEEDS_BEFORE),
+        default=None,
+        help="--seeds-report for the default before discrete numeric columns "
+        "or before target encoding",
     )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
@@ -644,7 +707,7 @@ def main():
         ablation_report()
         return
     if args.seeds_report is not None:
-        seeds_report(args.seeds_report, args.before_target_encoding)
+        seeds_report(args.seeds_report, args.before)
         return
     tables = load_more_tables()
     if args.tables:
