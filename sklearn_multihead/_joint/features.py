@@ -117,6 +117,8 @@ def has_discrete_columns(X, rows=50_000):
 
 
 def _discrete(n_values, n_known):
+    """Whether a numeric column of ``n_values`` distinct values in
+    ``n_known`` known cells gets codes (``discrete_numeric="auto"``)."""
     return (
         LEVELS_MIN_VALUES <= n_values <= LEVELS_MAX_VALUES
         and n_known >= LEVELS_ROWS_PER_VALUE * n_values
@@ -556,8 +558,9 @@ def _checked_encodings(encodings, arrays, categorical):
 
 def _level_vocabulary(values):
     """The distinct values of a numeric column (float32, NaN for missing),
-    most frequent first, when there are from ``LEVELS_MIN_VALUES`` to
-    ``LEVELS_MAX_VALUES`` of them; else None."""
+    most frequent first, when the column qualifies (``_discrete``: from
+    ``LEVELS_MIN_VALUES`` to ``LEVELS_MAX_VALUES`` of them, and at least
+    ``LEVELS_ROWS_PER_VALUE`` known cells per value); else None."""
     values = values[~np.isnan(values)]
     distinct, counts = np.unique(values, return_counts=True)
     if not _discrete(len(distinct), len(values)):
@@ -577,8 +580,9 @@ def _level_codes(values, vocab):
 
 
 def _checked_levels(v):
-    """A file's discrete numeric column's values as float64; ValueError
-    unless they are at most ``LEVELS_MAX_VALUES`` distinct finite numbers."""
+    """A file's discrete numeric column's values as float32 (as the matrix
+    holds them); ValueError unless they are at most ``LEVELS_MAX_VALUES``
+    numbers, finite and distinct in float32."""
     if (
         not isinstance(v, list)
         or len(v) > LEVELS_MAX_VALUES
