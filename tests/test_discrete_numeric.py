@@ -109,6 +109,11 @@ def test_numpy_and_dataframe_x_give_the_same_model():
     np.testing.assert_allclose(
         a.predict_proba(X)[0], b.predict_proba(X.to_numpy())[0], rtol=1e-5
     )
+    # the codes need the values: a sparse X is refused with what to do
+    from scipy import sparse
+
+    with pytest.raises(ValueError, match="Pass X.toarray"):
+        b.predict(sparse.csr_matrix(X.to_numpy()))
     # an all-numeric X without such a column keeps the plain route
     c = joint(random_state=0, max_iter=2).fit(X[["speed"]].to_numpy(), Y)
     assert c._features.is_identity

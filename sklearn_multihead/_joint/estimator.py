@@ -1195,6 +1195,13 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             ):
                 return pd.DataFrame(X)  # the plan adds the columns' codes
             return X
+        if hasattr(X, "tocsr") and not reset and not len(self._features.categorical_):
+            raise ValueError(
+                "This model was fitted on a dense X whose discrete numeric columns "
+                "it also codes as categories (discrete_numeric='auto'), so it "
+                "needs a dense X; got a sparse matrix. Pass X.toarray(), or fit "
+                "with discrete_numeric=None to predict from sparse matrices."
+            )
         if hasattr(X, "tocsr"):
             raise ValueError(
                 "categorical_features needs a dense X (a DataFrame or an array); "

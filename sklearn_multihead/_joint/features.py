@@ -216,6 +216,9 @@ class FeaturePlan:
         See ``JointRegressorClassifier``.
     """
 
+    #: a plan pickled before discrete numeric columns has none
+    levels_ = level_vocabularies_ = ()
+
     def __init__(
         self,
         categorical_features="from_dtype",
