@@ -149,6 +149,7 @@ def test_saved_levels_predict_the_same_and_forged_ones_are_refused(tmp_path):
         {**state, "level_vocabularies": [["80"]]},  # not a number
         {**state, "level_vocabularies": [[float("nan")]]},
         {**state, "level_vocabularies": [[1e300]]},  # not a float32
+        {**state, "level_vocabularies": [[10**400]]},  # not even a float
         {**state, "level_vocabularies": [list(range(LEVELS_MAX_VALUES + 1))]},
     ]
     for bad in forged:

@@ -592,8 +592,14 @@ def _checked_levels(v):
         or any(type(x) not in (int, float) for x in v)
     ):
         raise ValueError("the feature plan's discrete numeric columns are malformed")
+    try:  # an int too large for a float is not a value of the column
+        arr = np.array([float(x) for x in v], dtype=np.float64)
+    except OverflowError:
+        raise ValueError(
+            "the feature plan's discrete numeric columns are malformed"
+        ) from None
     with np.errstate(over="ignore"):
-        arr = np.asarray(v, dtype=np.float64).astype(np.float32)
+        arr = arr.astype(np.float32)
     if not np.isfinite(arr).all() or len(np.unique(arr)) != len(arr):
         raise ValueError("the feature plan's discrete numeric columns are malformed")
     return arr
