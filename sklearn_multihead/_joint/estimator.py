@@ -15,6 +15,7 @@ arguments: ``training`` (batch size, validation split, threads, warnings),
 """
 
 import contextlib
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -49,6 +50,7 @@ from sklearn_multihead._joint.features import (
     quantile_edges,
     statistics_rows,
 )
+from sklearn_multihead._joint.heads import HeldHeadsLoss, still_learning, with_outputs
 from sklearn_multihead._joint.loss import REGRESSION_LOSSES, JointLoss
 from sklearn_multihead._joint.module import (
     ACTIVATIONS,
@@ -163,6 +165,7 @@ NETWORK_RULES = {
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
     "calibrate": ["boolean"],
+    "continue_heads": ["boolean"],
     "n_threads": [
         None,
         Interval(Integral, 1, None, closed="left"),
@@ -390,6 +393,18 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         a model whose class heads were trained past their best, e.g. by a
         large weight on a regression target. Needs early stopping; see
         ``temperatures_``.
+    continue_heads : bool, default=True
+        Train further the heads that were still learning when a network
+        stopped: a network stops where the total of its targets' validation
+        losses stops improving, and a target whose own validation loss kept
+        falling after that epoch (often a small class target beside others
+        that are learnt sooner) is then trained on alone, each other head held
+        to the outputs it had by a squared-error term on the training rows.
+        The network keeps the epoch of that training with the best total
+        validation loss, or its weights at the stop when none is better. This
+        runs through skorch's loop (the same callbacks see it) and costs time
+        only for networks with such a target; see ``continued_epochs_``.
+        Needs early stopping and ``n_ensemble=1``.
 
     Attributes
     ----------
@@ -434,6 +449,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         the rows held out of the networks that did not train on them, which
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
+    continued_epochs_ : list of int
+        Per network, the epochs it trained after its stop for the targets
+        still learning (``continue_heads``); 0 where it had none. Empty
+        without ``continue_heads``, early stopping, or with ``n_ensemble`` > 1.
     temperatures_ : ndarray of shape (n_targets,)
         Per target, the temperature every network's logits are divided by
         (``calibrate``); 1.0 for regression targets, for every target without
@@ -502,6 +521,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         n_threads=None,
         callbacks=None,
         calibrate=False,
+        continue_heads=True,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -537,6 +557,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.n_threads = n_threads
         self.callbacks = callbacks
         self.calibrate = calibrate
+        self.continue_heads = continue_heads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -833,14 +854,32 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         if self._packs(data, seeds, first_chunk):
             return self._train_packed(data, seeds, head_kinds, numbers)
         nets, reached_max_iter = [], False
+        names = [str(n) for n in self._encoder.names_]
         regression = [j for j, k in enumerate(head_kinds) if k == "regression"]
         held_out = _HeldOut(len(data), len(regression))
         logits = HeldOutLogits(head_kinds, self._n_classes())
+        self.continued_epochs_ = []
         for seed in seeds:
             # each network: its own initial weights and validation split
             stopper, train = self._train_one(data, seed, head_kinds, numbers, epochs)
             if self.early_stopping_:
                 valid_rows, valid = self._held_out_
+                if self._continues_heads(first_chunk):
+                    history = [
+                        (row["epoch"], [row[f"valid_loss_{n}"] for n in names])
+                        for row in self.net_.history
+                        if all(f"valid_loss_{n}" in row for n in names)
+                    ]
+                    self.continued_epochs_.append(
+                        self._continue_heads(
+                            self.net_.module_,
+                            train,
+                            valid,
+                            still_learning(history, stopper.best_epoch_, self.tol),
+                            head_kinds,
+                            seed,
+                        )
+                    )
                 self._add_held_out(
                     self.net_.module_, valid_rows, valid, regression, held_out, logits
                 )
@@ -944,6 +983,26 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         # the networks as a fitted model has them: averaged, each with its
         # held-out predictions
         networks = self.net_.module_.networks()
+        self.continued_epochs_ = []
+        if self._continues_heads(False):
+            for network, seed, train, valid, history, best in zip(
+                networks,
+                seeds,
+                train_rows,
+                valid_rows,
+                stopper.target_losses_,
+                stopper.best_epochs_,
+            ):
+                self.continued_epochs_.append(
+                    self._continue_heads(
+                        network,
+                        data.subset(train),
+                        data.subset(valid),
+                        still_learning(history, best, self.tol),
+                        head_kinds,
+                        seed,
+                    )
+                )
         regression = [j for j, k in enumerate(head_kinds) if k == "regression"]
         held_out = _HeldOut(len(data), len(regression))
         logits = HeldOutLogits(head_kinds, self._n_classes())
@@ -979,6 +1038,74 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             scorer.valid = data.subset(valid_rows[-1])
         self._set_held_out(data, regression, held_out, logits)
         return not stopper.stopped_
+
+    def _continues_heads(self, first_chunk):
+        """Whether this fit trains on the heads still learning at each
+        network's stop (``continue_heads``)."""
+        return (
+            self.continue_heads
+            and self.early_stopping_
+            and not first_chunk
+            and self.n_ensemble == 1
+            and self.n_outputs_ > 1
+        )
+
+    def _continue_heads(self, network, train, valid, learning, head_kinds, seed):
+        """``continue_heads`` for one stopped network (trained in place) on its
+        own training and validation rows: the targets ``learning`` trained
+        on, the other heads held (``heads.HeldHeadsLoss``), through a skorch
+        net with the fit's callbacks; the best epoch kept if its total
+        validation loss beats the stop's by ``tol``. Returns the epochs run."""
+        if not learning:
+            return 0
+        criterion = HeldHeadsLoss(self.net_.criterion_, learning, network.head_slices)
+        chunk = eval_batch_size(network, train.X.device)
+        outputs = {}
+        for part, rows in (("train", train), ("valid", valid)):
+            held = eval_outputs(network, rows.X, chunk)
+            outputs[part] = torch.as_tensor(held, device=rows.Y.device)
+        with torch.no_grad():
+            losses, _ = criterion.kind_losses(outputs["valid"], valid.Y)
+            at_stop = float(criterion.watched(losses))
+        kept = copy.deepcopy(network.state_dict())
+        train = TensorData(
+            train.X, with_outputs(train.Y, outputs["train"]), train.sample_weight
+        )
+        valid = TensorData(
+            valid.X, with_outputs(valid.Y, outputs["valid"]), valid.sample_weight
+        )
+        stopper = StopOnPlateau(
+            monitor="valid_loss",
+            patience=max(1, self.n_iter_no_change // 2),
+            threshold=self.tol,
+            threshold_mode="abs",
+            restore="best",
+        )
+        batch_size = (
+            auto_batch_size(len(train))
+            if self.batch_size == "auto"
+            else self.batch_size
+        )
+        net = self._build_net(
+            network,
+            criterion,
+            batch_size=batch_size,
+            train_split=PredefinedSplit(valid),
+            callbacks=self._callbacks(stopper, None, head_kinds),
+            seed=seed,
+        )
+        work = batch_size * widest_layer(network)
+        with (
+            self._seeded(seed),  # dropout's masks
+            torch_threads(threads_for(work, self.n_threads)),
+            flushed_denormals(),
+        ):
+            net.fit(train, None)
+        best = min(net.history[:, "valid_loss"])
+        if not best < at_stop - self.tol:
+            network.load_state_dict(kept)
+        network.train(False)
+        return len(net.history)
 
     def _new_network(self, numbers):
         """A network and its loss, fresh weights from torch's state (seed it

@@ -187,8 +187,10 @@ class JointLoss(nn.Module):
         losses, weights = self.kind_losses(y_pred, y_true, sample_weight)
         return self.in_target_order(losses), self.in_target_order(weights)
 
-    def kind_losses(self, y_pred, y_true, sample_weight=None):
+    def kind_losses(self, y_pred, y_true, sample_weight=None, training=False):
         """``target_losses`` grouped by head kind: regression, binary, multiclass.
+        ``training``: whether the batch is a training step (the same losses
+        either way; ``heads.HeldHeadsLoss`` tells them apart).
 
         Packed networks: ``y_pred`` ``(n, members, outputs)``, ``y_true``
         ``(n, members, targets)`` and ``sample_weight`` ``(n, members)``, each

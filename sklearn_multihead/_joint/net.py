@@ -370,7 +370,7 @@ class JointNet(NeuralNet):
         if Y.ndim == 3:  # packed networks, each member on its own rows
             return self.packed_loss(y_pred, Y, w)
         y_pred, Y, w = members_as_rows(y_pred, Y, w)
-        losses, weights = self.criterion_.kind_losses(y_pred, Y, w)
+        losses, weights = self.criterion_.kind_losses(y_pred, Y, w, training=training)
         self.batch_target_losses_ = (losses.detach(), weights, len(y_pred))
         return self.criterion_.combine_kinds(losses)
 
@@ -654,6 +654,7 @@ class MemberStopping(Callback):
         self.first_ = module  # its buffers and layout, all members
         self.kept_ = [p.detach().clone() for p in module.packed]
         self.moments_ = [{} for _ in range(k)]
+        self.target_losses_ = [[] for _ in range(k)]
 
     def on_epoch_begin(self, net, **kwargs):
         self.sums_, self.weights_ = None, None
@@ -681,6 +682,7 @@ class MemberStopping(Callback):
         with torch.no_grad():
             totals = [float(net.criterion_.watched(t)) for t in per_target]
         for j, (i, total) in enumerate(zip(module.ids, totals)):
+            self.target_losses_[i].append((epoch, per_target[j].tolist()))
             if total < self.best_[i] - self.threshold:
                 self.best_[i], self.best_epochs_[i] = total, epoch
                 for kept, p in zip(self.kept_, module.packed):
