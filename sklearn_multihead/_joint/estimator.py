@@ -402,9 +402,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         to the outputs it had by a squared-error term on the training rows.
         The network keeps the epoch of that training with the best total
         validation loss, or its weights at the stop when none is better. This
-        runs through skorch's loop (the same callbacks see it) and costs time
-        only for networks with such a target; see ``continued_epochs_``.
-        Needs early stopping and ``n_ensemble=1``.
+        runs through skorch's loop with the package's own callbacks (stopping,
+        the learning-rate schedule, the log); the user's ``callbacks`` see the
+        networks' training before it, not this, so their state is kept. It
+        costs time only for networks with such a target; see
+        ``continued_epochs_``. Needs early stopping and ``n_ensemble=1``.
 
     Attributes
     ----------
@@ -450,8 +452,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
     continued_epochs_ : list of int
-        Per network, the epochs it trained after its stop for the targets
-        still learning (``continue_heads``); 0 where it had none. Empty
+        Per network, the epoch of its further training for the targets still
+        learning that it kept (``continue_heads``); 0 where it had none, or
+        none beat its weights at the stop. Empty
         without ``continue_heads``, early stopping, or with ``n_ensemble`` > 1.
     temperatures_ : ndarray of shape (n_targets,)
         Per target, the temperature every network's logits are divided by
@@ -1054,8 +1057,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         """``continue_heads`` for one stopped network (trained in place) on its
         own training and validation rows: the targets ``learning`` trained
         on, the other heads held (``heads.HeldHeadsLoss``), through a skorch
-        net with the fit's callbacks; the best epoch kept if its total
-        validation loss beats the stop's by ``tol``. Returns the epochs run."""
+        net with the fit's callbacks but the user's; the best epoch kept if its total
+        validation loss beats the stop's by ``tol``. Returns the epoch kept (0:
+        the stop's weights)."""
         if not learning:
             return 0
         criterion = HeldHeadsLoss(self.net_.criterion_, learning, network.head_slices)
@@ -1091,7 +1095,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             criterion,
             batch_size=batch_size,
             train_split=PredefinedSplit(valid),
-            callbacks=self._callbacks(stopper, None, head_kinds),
+            callbacks=[  # the user's keep what they saw of the fit
+                (name, callback)
+                for name, callback in self._callbacks(stopper, None, head_kinds)
+                if not name.startswith("user_")
+            ],
             seed=seed,
         )
         work = batch_size * widest_layer(network)
@@ -1101,11 +1109,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             flushed_denormals(),
         ):
             net.fit(train, None)
-        best = min(net.history[:, "valid_loss"])
-        if not best < at_stop - self.tol:
+        if net.module_ is not network:  # skorch trains the instance it is given
+            network.load_state_dict(net.module_.state_dict())
+        best = stopper.best_epoch_  # its weights are the module's now
+        if not net.history[best - 1, "valid_loss"] < at_stop - self.tol:
             network.load_state_dict(kept)
+            best = 0
         network.train(False)
-        return len(net.history)
+        return int(best)
 
     def _new_network(self, numbers):
         """A network and its loss, fresh weights from torch's state (seed it

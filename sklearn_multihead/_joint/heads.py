@@ -30,8 +30,10 @@ HOLD = 1.0
 
 
 def still_learning(history, best_epoch, tol):
-    """The targets (indices) whose validation loss after ``best_epoch`` fell
-    below their loss at it by more than ``tol``; ``history``: the network's
+    """The targets (indices) whose mean validation loss over the epochs after
+    ``best_epoch`` is below their loss at it by more than ``tol`` (the mean,
+    not the lowest: the lowest of a dozen noisy epochs on a few dozen rows
+    is below the stop's for nearly every target); ``history``: the network's
     ``(epoch, per-target validation losses)`` of every validated epoch.
     Empty when the best epoch is the last, or was not validated."""
     at = dict(history)
@@ -43,7 +45,7 @@ def still_learning(history, best_epoch, tol):
     return [
         j
         for j, best in enumerate(at[best_epoch])
-        if min(losses[j] for losses in later) < best - tol
+        if sum(losses[j] for losses in later) / len(later) < best - tol
     ]
 
 
