@@ -550,6 +550,22 @@ ABLATION = [
         "the same at model seed 2",
         MODEL_SEEDS_BEFORE["discrete"][2],
     ),
+    (
+        "joint_heads",
+        "targets still learning at a network's stop trained on, the other "
+        "heads held to their outputs (`continue_heads=True`), a target "
+        "counted as still learning when its lowest validation loss in the 16 "
+        "epochs after the stop is below its loss at the stop (the code of "
+        "6b94500)",
+        MODEL_SEEDS[0],
+    ),
+    (
+        "joint_heads_mean",
+        "the same, a target counted as still learning when its mean "
+        "validation loss over those epochs is below its loss at the stop "
+        "(`continue_heads=True` today)",
+        MODEL_SEEDS[0],
+    ),
 ]
 
 

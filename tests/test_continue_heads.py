@@ -79,6 +79,9 @@ def test_still_learning():
     assert still_learning(history, 4, tol=1e-4) == []  # the last epoch
     assert still_learning(history, 2, tol=0.5) == []  # a fall within tol
     assert still_learning(history[1:], 1, tol=1e-4) == []  # not validated
+    # one lucky epoch is not learning: the mean after the stop is higher
+    dip = [(1, [1.0]), (2, [0.9]), (3, [1.2]), (4, [1.2])]
+    assert still_learning(dip, 1, tol=1e-4) == []
 
 
 def test_held_heads_loss():
