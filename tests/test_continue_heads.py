@@ -133,3 +133,15 @@ def test_user_callbacks_keep_what_they_saw_of_the_fit():
         seen[flag] = counter.epochs
     assert any(e > 0 for e in model.continued_epochs_)  # it did train on
     assert seen[True] == seen[False] > 0
+
+
+def test_learned_loss_weights_are_kept_while_heads_train_on():
+    X, Y = slow_and_fast(400, 0)
+    learned = {}
+    for flag in (False, True):
+        model = JointRegressorClassifier(
+            random_state=5, n_models=1, loss_weights="uncertainty", continue_heads=flag
+        ).fit(X, Y)
+        learned[flag] = model.net_.criterion_.log_vars.detach().clone()
+    assert model.continued_epochs_[0] > 0  # it did train on
+    torch.testing.assert_close(learned[True], learned[False], rtol=0, atol=0)

@@ -6,7 +6,8 @@ the whole class, read top to bottom.
 builds the module (``module.build_module``) and the loss (``loss.JointLoss``),
 and trains them through skorch (``net.JointNet``, owned as ``net_``): the
 ``n_models`` networks packed into one module (``module.PackedMLPs``, stopped
-one by one by ``net.MemberStopping``), or one after the other;
+one by one by ``net.MemberStopping``), or one after the other, then the
+heads still learning at a network's stop further (``heads``);
 ``predict`` / ``predict_proba`` / ``score`` decode the
 outputs back to the original labels and units; ``save`` / ``load`` write and
 read safe files (``serialization``). The functions it calls take explicit

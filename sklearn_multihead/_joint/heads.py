@@ -61,7 +61,8 @@ class HeldHeadsLoss(nn.Module):
     Parameters
     ----------
     loss : JointLoss
-        The network's trained criterion (its weights are kept).
+        The network's trained criterion; its loss weights (learned ones too)
+        are kept as they are.
     learning : sequence of int
         The targets trained on: their own losses.
     head_slices : sequence of slice
@@ -78,11 +79,12 @@ class HeldHeadsLoss(nn.Module):
 
     def __init__(self, loss, learning, head_slices, hold=HOLD):
         super().__init__()
-        self.loss = loss
+        # not a submodule: its weights (learned ones too) are kept as trained,
+        # not trained further here
+        object.__setattr__(self, "loss", loss)
         self.n_targets = loss.n_targets
-        held = torch.ones(self.n_targets, dtype=torch.bool)
-        held[list(learning)] = False
-        self.register_buffer("held", held)
+        learning = set(learning)
+        self.held = tuple(j not in learning for j in range(self.n_targets))
         self.head_slices = list(head_slices)
         self.hold = float(hold)
 
