@@ -407,7 +407,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         the learning-rate schedule, the log); the user's ``callbacks`` see the
         networks' training before it, not this, so their state is kept. It
         costs time only for networks with such a target; see
-        ``continued_epochs_``. Needs early stopping and ``n_ensemble=1``.
+        ``continued_epochs_``. Needs early stopping, ``n_ensemble=1`` and two
+        targets or more.
 
     Attributes
     ----------
@@ -453,10 +454,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         calibrate ``predict_interval``; None for a classification target, and
         for every target without early stopping or after more training.
     continued_epochs_ : list of int
-        Per network, the epoch of its further training for the targets still
-        learning that it kept (``continue_heads``); 0 where it had none, or
-        none beat its weights at the stop. Empty
-        without ``continue_heads``, early stopping, or with ``n_ensemble`` > 1.
+        Per network of the last ``fit``, the epoch of its further training
+        for the targets still learning that it kept (``continue_heads``); 0
+        where it had none, or none beat its weights at the stop. Empty
+        without ``continue_heads`` or early stopping, with ``n_ensemble`` > 1
+        or one target.
     temperatures_ : ndarray of shape (n_targets,)
         Per target, the temperature every network's logits are divided by
         (``calibrate``); 1.0 for regression targets, for every target without
@@ -1058,9 +1060,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         """``continue_heads`` for one stopped network (trained in place) on its
         own training and validation rows: the targets ``learning`` trained
         on, the other heads held (``heads.HeldHeadsLoss``), through a skorch
-        net with the fit's callbacks but the user's; the best epoch kept if its total
-        validation loss beats the stop's by ``tol``. Returns the epoch kept (0:
-        the stop's weights)."""
+        net with the fit's own callbacks (not the user's); the best epoch
+        kept if its total validation loss beats the stop's by ``tol``.
+        Returns the epoch kept (0: the stop's weights)."""
         if not learning:
             return 0
         criterion = HeldHeadsLoss(self.net_.criterion_, learning, network.head_slices)
