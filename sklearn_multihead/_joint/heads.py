@@ -72,9 +72,10 @@ class HeldHeadsLoss(nn.Module):
 
     In training steps (``training=True``) a held target's loss is the mean
     squared difference of its outputs from the ones in ``y_true`` after the
-    targets, times ``hold``; in validation every target's own loss, so the
-    validation loss that the history records and the stopper watches is the
-    network's real total. Losses come in the targets' order.
+    targets, times ``hold`` (and, as any target's loss, its loss weight);
+    in validation every target's own loss, so the validation loss that the
+    history records and the stopper watches is the network's real total.
+    Losses come in the targets' order.
     """
 
     def __init__(self, loss, learning, head_slices, hold=HOLD):
