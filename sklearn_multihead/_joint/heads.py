@@ -13,8 +13,9 @@ the outputs it had at the stop by a squared-error term on the training rows
 
 Inside:
 
-- ``still_learning``: the targets whose validation loss fell after the
-  network's best epoch, from its per-target validation history.
+- ``still_learning``: the targets whose mean validation loss over the
+  epochs after the network's best one is below their loss at it, from its
+  per-target validation history.
 - ``HeldHeadsLoss``: the criterion of that further training: the trained
   ``JointLoss`` with, in training steps only, each held head's loss replaced
   by the squared difference of its outputs from the ones it had. Its
