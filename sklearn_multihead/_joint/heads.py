@@ -98,13 +98,13 @@ class HeldHeadsLoss(nn.Module):
         weights = self.loss.in_target_order(weights)
         if not training:
             return losses, weights
-        held_out = y_true[..., self.n_targets :]
+        outputs = y_true[..., self.n_targets :]  # each row counts once
         parts = []
         for j, cols in enumerate(self.head_slices):
             if not self.held[j]:
                 parts.append(losses[..., j])
                 continue
-            diff = y_pred[..., cols] - held_out[..., cols]
+            diff = y_pred[..., cols] - outputs[..., cols]
             parts.append(self.hold * (diff**2).mean())
         return torch.stack(parts, dim=-1), weights
 
