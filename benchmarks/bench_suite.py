@@ -728,8 +728,8 @@ def main():
         "--before",
         choices=sorted(MODEL_SEEDS_BEFORE),
         default=None,
-        help="--seeds-report for the default before discrete numeric columns "
-        "or before target encoding",
+        help="--seeds-report for the default before continue_heads, before "
+        "discrete numeric columns, or before target encoding",
     )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
