@@ -637,7 +637,9 @@ class MemberStopping(Callback):
     member's Adam state when it left the module (or at the end), by its
     parameters' names, for further training;
     ``restored_epoch_``: None (the estimator's warnings read it as
-    ``StopOnPlateau``'s). The history records ``members_training``: the
+    ``StopOnPlateau``'s); ``target_losses_``: each member's ``(epoch,
+    per-target validation losses)`` of every epoch it trained (for
+    ``continue_heads``). The history records ``members_training``: the
     members still training after each epoch.
     """
 
