@@ -706,6 +706,67 @@ def ablation_report():
     print("\n".join(details))
 
 
+def per_target_report(names):
+    """Variants of the ablation (``names``, one per model seed) against the
+    default each was measured beside, target by target: the error ratio
+    (RMSE or log loss, the variant's over the default's, mean over the
+    splits) of the targets that moved by 2% or more at some seed, how many
+    targets fell, rose or stayed within 0.1% on the mean of the seeds, and
+    the targets above CatBoost with the default but not with the variant."""
+    import pandas as pd
+
+    records = _all_records()
+    bases = {name: base for name, _, base in ABLATION}
+    peers = [m for m in MODELS if m != "joint"]
+    ratios, lost = [], []
+    for name in names:
+        runs = [bases[name]] if isinstance(bases[name], str) else bases[name]
+        base = _seed_records(records, runs, name="joint")
+        mine = [{**r, "model": "joint"} for r in records if r["model"] == name]
+        done = {r["table"] for r in mine}
+        base = [r for r in base if r["table"] in done]
+        key = ["table", "target", "split"]
+        a, b = pd.DataFrame(mine).set_index(key), pd.DataFrame(base).set_index(key)
+        b = b.loc[a.index]
+
+        def error(frame):
+            return frame["rmse"].where(frame["kind"] == "regression", frame["log_loss"])
+
+        ratios.append(
+            (error(a) / error(b)).groupby(level=["table", "target"]).mean().rename(name)
+        )
+        wide = {}
+        for label, rows in (("default", base), ("variant", mine)):
+            chosen = [r for r in records if r["model"] in peers and r["table"] in done]
+            _, per = summarise(chosen + rows, MODELS)
+            wide[label] = per.pivot_table(
+                index=["table", "target"], columns="model", values="relative"
+            )
+        above = {k: w["joint"] > w["catboost"] for k, w in wide.items()}
+        lost.append(
+            (name, list(above["default"][above["default"] & ~above["variant"]].index))
+        )
+    df = pd.concat(ratios, axis=1)
+    df["mean"] = df.mean(axis=1)
+    moved = df[(df[list(names)] - 1).abs().max(axis=1) >= 0.02].sort_values("mean")
+    print("| table | target | " + " | ".join(names) + " | mean |")
+    print("|---|---|" + "---:|" * (len(names) + 1))
+    for (table, target), row in moved.iterrows():
+        values = " | ".join(f"{v:.3f}" for v in row)
+        print(f"| {table} | {target} | {values} |")
+    mean = df["mean"]
+    print(
+        f"\non the mean of the seeds: lower on {int((mean < 0.999).sum())}, higher "
+        f"on {int((mean > 1.001).sum())}, within 0.1% on "
+        f"{int(((mean >= 0.999) & (mean <= 1.001)).sum())} of {len(df)} targets; "
+        f"within 0.05% at every seed: "
+        f"{int(((df[list(names)] - 1).abs().max(axis=1) < 5e-4).sum())}; mean "
+        "error ratio per seed: " + ", ".join(f"{df[n].mean():.4f}" for n in names)
+    )
+    for name, targets in lost:
+        print(f"above CatBoost with the default, not with {name}: {targets}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=3)
@@ -731,6 +792,14 @@ def main():
         help="--seeds-report for the default before continue_heads, before "
         "discrete numeric columns, or before target encoding",
     )
+    parser.add_argument(
+        "--per-target",
+        nargs="+",
+        default=None,
+        metavar="VARIANT",
+        help="only print these ablation variants (one per model seed) against "
+        "their defaults, target by target",
+    )
     parser.add_argument("--name", default="joint", help="name of a joint variant")
     parser.add_argument(
         "--set", action="append", default=[], help="a joint parameter, name=value"
@@ -741,6 +810,9 @@ def main():
         return
     if args.ablation:
         ablation_report()
+        return
+    if args.per_target:
+        per_target_report(args.per_target)
         return
     if args.seeds_report is not None:
         seeds_report(args.seeds_report, args.before)
