@@ -276,15 +276,9 @@ class JointTargetsMixin(MultiOutputMixin):
         check_is_fitted(self)
         from sklearn_multihead import __version__
 
-        params = self.get_params(deep=False)
-        rs = params.get("random_state")
-        if not (rs is None or isinstance(rs, Integral)):
-            params["random_state"] = None  # a RandomState object has no JSON form
-        if params.get("callbacks") is not None:
-            params["callbacks"] = None  # code, not data: never saved
         extra, tensors = self._file_state()
         parts = {
-            "params": params,
+            "params": self._saved_params(),
             "targets": self._encoder.get_state(),
             "features": {
                 "n_features_in_": self.n_features_in_,
@@ -300,6 +294,16 @@ class JointTargetsMixin(MultiOutputMixin):
         )
         write_model(path, doc, tensors)
         return path
+
+    def _saved_params(self):
+        """The parameters as a model file holds them (plain data)."""
+        params = self.get_params(deep=False)
+        rs = params.get("random_state")
+        if not (rs is None or isinstance(rs, Integral)):
+            params["random_state"] = None  # a RandomState object has no JSON form
+        if params.get("callbacks") is not None:
+            params["callbacks"] = None  # code, not data: never saved
+        return params
 
     @classmethod
     def _load(cls, path, **kwargs):

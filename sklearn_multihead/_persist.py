@@ -29,7 +29,7 @@ import pandas as pd
 #: written into every file; a reader refuses files of another format
 FORMAT = "sklearn-multihead"
 #: bump when a file written by this version cannot be read by older versions
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: metadata keys of the safetensors header
 _DOC_KEY, _DIGEST_KEY = "sklearn_multihead", "sha256"
 #: largest safetensors header read (the JSON document and the tensor table);

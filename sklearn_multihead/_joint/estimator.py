@@ -19,6 +19,7 @@ import contextlib
 import copy
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,7 @@ from sklearn_multihead._joint.module import (
     NUMERIC_TRANSFORMS,
     AveragedMLPs,
     PackedMLPs,
+    average_members,
     bin_edges,
     build_module,
 )
@@ -104,6 +106,7 @@ from sklearn_multihead._joint.training import (
     training_warnings,
 )
 from sklearn_multihead._joint.weights import (
+    class_weight_entries,
     resolve_class_weights,
     resolve_loss_weights,
 )
@@ -112,11 +115,20 @@ from sklearn_multihead._validation import (
     Interval,
     Options,
     StrOptions,
+    check_params,
     check_sample_weight,
     validated_fit,
 )
 
 __all__ = ["JointRegressorClassifier"]
+
+#: ``target_networks="auto"``: below this many rows given to fit, every
+#: target also gets networks of its own; from it, their cost is no longer
+#: small beside the joint networks' (benchmarks/README.md, "Each target's
+#: own networks beside the joint ones")
+AUTO_TARGET_NETWORKS_ROWS = 10_000
+#: the model file's tensors of target network i start with this and "i."
+TARGET_NETWORKS_PREFIX = "target_networks."
 
 #: the constructor's parameters, as rules that ``_validation`` checks at
 #: ``fit``, ``partial_fit`` and ``load``
@@ -167,6 +179,7 @@ NETWORK_RULES = {
     "warm_start": ["boolean"],
     "calibrate": ["boolean"],
     "continue_heads": ["boolean"],
+    "target_networks": ["boolean", StrOptions({"auto"})],
     "n_threads": [
         None,
         Interval(Integral, 1, None, closed="left"),
@@ -409,6 +422,21 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         costs time only for networks with such a target; see
         ``continued_epochs_``. Needs early stopping, ``n_ensemble=1`` and two
         targets or more.
+    target_networks : "auto" or bool, default="auto"
+        Beside the joint networks, fit each target's own: a model of the same
+        parameters on that target alone (``target_networks_``), and predict
+        each target by the average of the two (the mean of their numbers, or
+        of their class probabilities). Targets that the others' sharing of
+        the trunk costs (a small class target beside noisier ones) get a
+        model that did not share it, and every target an ensemble of two
+        kinds of networks. ``"auto"``: on when fit is given fewer than
+        10,000 rows and two targets or more, where it costs about as many
+        fits again per target, a few seconds on such tables. The target
+        networks train after the joint ones, with the same seeds (so the
+        same validation rows), without the user's ``callbacks`` and silently;
+        ``history_``, ``n_iter_`` and the curves describe the joint networks.
+        ``partial_fit`` never fits them; ``warm_start`` trains them further
+        with the joint networks.
 
     Attributes
     ----------
@@ -459,6 +487,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         where it had none, or none beat its weights at the stop. Empty
         without ``continue_heads`` or early stopping, with ``n_ensemble`` > 1
         or one target.
+    target_networks_ : list
+        Per target, the fitted model of that target alone whose predictions
+        are averaged with the joint networks' (``target_networks``); empty
+        when there are none.
     temperatures_ : ndarray of shape (n_targets,)
         Per target, the temperature every network's logits are divided by
         (``calibrate``); 1.0 for regression targets, for every target without
@@ -528,6 +560,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         callbacks=None,
         calibrate=False,
         continue_heads=True,
+        target_networks="auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -564,6 +597,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         self.callbacks = callbacks
         self.calibrate = calibrate
         self.continue_heads = continue_heads
+        self.target_networks = target_networks
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -593,10 +627,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         """
         return self._fit_keeping_state_on_error(X, y, sample_weight)
 
-    def _fit(self, X, y, sample_weight, epochs=None, more=False):
+    def _fit(
+        self, X, y, sample_weight, epochs=None, more=False, seeds=None, alone=False
+    ):
         """A new fit; or, with ``more`` (``partial_fit``) or ``warm_start`` on a
         fitted model, more training. ``epochs``: at most this many (else
-        ``max_iter``); ``epochs=1`` without ``more``: a first ``partial_fit``."""
+        ``max_iter``); ``epochs=1`` without ``more``: a first ``partial_fit``.
+        ``seeds``: the networks' seeds (a target's own networks get the joint
+        ones'), else drawn from ``random_state``. ``alone``: a target's own
+        model (``target_networks_``), which keeps its networks' held-out
+        predictions for the joint model (``_held_out_fit``)."""
         if more or (self.warm_start and hasattr(self, "net_")):
             if not hasattr(self.net_, "callbacks_") or "stopper" not in dict(
                 self.net_.callbacks_
@@ -610,6 +650,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 X, y, sample_weight, epochs or self.max_iter, chunk=more
             )
         first_chunk = epochs == 1
+        given = (X, y, sample_weight)  # as the user gave them: for target_networks
         X, sample_weight = self._validate_fit_data(
             X, y, sample_weight, np.float32, planned=False
         )
@@ -625,7 +666,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         head_kinds = self._head_kinds()
         self.device_ = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_models)]
+        if seeds is None:
+            seeds = [
+                int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_models)
+            ]
         # the target encoding's folds from the first network's seed (no draw:
         # a table without an encoded column is fitted as before)
         X = self._planned(X, True, sample_weight, Y=Y, seed=seeds[0])
@@ -646,6 +690,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         # fitted: every layer in eval mode (however the last epoch ended),
         # so predict uses the network as it is and dropout is off
         self.net_.module_.train(False)
+        # a target's own model keeps them for the joint one, which drops both
+        held_out = None if alone else self.__dict__.pop("_held_out_fit", None)
+        self.target_networks_ = []
+        if self._fits_target_networks(len(data), first_chunk):
+            self._fit_target_networks(*given, seeds, Y, held_out)
         if reached_max_iter and not first_chunk:
             warnings.warn(
                 f"{type(self).__name__}: max_iter={self.max_iter} epochs were reached "
@@ -680,7 +729,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def _continue_fit(self, X, y, sample_weight, epochs, chunk):
         """Train the fitted network further on (X, y); ``chunk``: a
-        ``partial_fit`` call (no validation split)."""
+        ``partial_fit`` call (no validation split). Each target's own
+        networks (``target_networks_``) train further after the joint ones."""
+        given = (X, sample_weight)
         X, sample_weight = self._validate_fit_data(
             X, y, sample_weight, np.float32, reset=False
         )
@@ -730,6 +781,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             stopper.monitor = monitor
         self._record_history(stopper, len(data), warn=not chunk)
         self.net_.module_.train(False)  # fitted: in eval mode, as after fit
+        columns, _, _ = as_target_columns(y)
+        for model, column in zip(getattr(self, "target_networks_", []), columns):
+            model._continue_fit(given[0], _one_column(column), given[1], epochs, chunk)
         return self
 
     def _encode_more(self, y):
@@ -932,9 +986,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def _set_held_out(self, data, regression, held_out, logits):
         """``temperatures_`` and ``interval_residuals_`` from the networks'
-        held-out predictions."""
+        held-out predictions (kept for ``_fit`` as ``_held_out_fit``: the
+        target networks' blend recomputes the residuals)."""
         self._set_temperatures(logits.temperatures())
-        residuals = held_out.residuals(data.Y.cpu().numpy()[:, regression])
+        self._held_out_fit = held_out
+        self._set_interval_residuals(data.Y.cpu().numpy(), regression, held_out)
+
+    def _set_interval_residuals(self, Y, regression, held_out):
+        """``interval_residuals_`` from held-out predictions of the
+        ``regression`` columns of the encoded targets ``Y``."""
+        residuals = held_out.residuals(Y[:, regression])
         self.interval_residuals_ = [None] * self.n_outputs_
         for j, r in zip(regression, residuals):  # in the target's units
             if r is not None:
@@ -1120,6 +1181,94 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             best = 0
         network.train(False)
         return int(best)
+
+    # -- each target's own networks (target_networks) ---------------------------
+    def _fits_target_networks(self, n_rows, first_chunk):
+        """Whether this fit adds each target's own networks."""
+        if first_chunk or self.n_outputs_ < 2:
+            return False
+        if self.target_networks == "auto":
+            return n_rows < AUTO_TARGET_NETWORKS_ROWS
+        return bool(self.target_networks)
+
+    def _target_network_params(self, j):
+        """The parameters of target ``j``'s own model: this model's, for that
+        target alone (its class weights), silent and without user callbacks."""
+        params = self.get_params(deep=False)
+        entry = class_weight_entries(self.class_weight, self._encoder)[j]
+        params.update(
+            target_types=[self.target_types_[j]],
+            class_weight=None if entry is None else [entry],
+            target_networks=False,
+            callbacks=None,
+            verbose=0,
+            warm_start=False,
+        )
+        return params
+
+    def _fit_target_networks(self, X, y, sample_weight, seeds, Y, held_out):
+        """Fit ``target_networks_`` on the data as the user gave it, with the
+        joint networks' seeds (so the same validation rows), and set the
+        intervals' residuals of the averaged predictions."""
+        columns, _, _ = as_target_columns(y)
+        models = []
+        for j, column in enumerate(columns):
+            model = type(self)(**self._target_network_params(j))
+            model._fit(X, _one_column(column), sample_weight, seeds=seeds, alone=True)
+            theirs, mine = model.target_classes_[0], self.target_classes_[j]
+            if (theirs is None) != (mine is None) or (
+                mine is not None and not np.array_equal(theirs, mine)
+            ):  # the same rows and labels: never expected
+                raise RuntimeError(
+                    f"The model of target {self._encoder.names_[j]!r} alone found "
+                    f"the classes {theirs!r}, the joint model {mine!r}. Fit with "
+                    "target_networks=False, and report this as a bug."
+                )
+            models.append(model)
+        self.target_networks_ = models
+        if held_out is None:
+            return
+        # the held-out rows are the joint networks' (the same seeds): each
+        # row's held-out prediction is the average of the two models'
+        regression = [j for j, k in enumerate(self._head_kinds()) if k == "regression"]
+        blended = _HeldOut(len(Y), len(regression))
+        blended.counts = (held_out.counts > 0).astype(float)
+        for r, j in enumerate(regression):
+            theirs = models[j].__dict__.pop("_held_out_fit", None)
+            mine = held_out.means()[:, r]
+            if theirs is None or not np.array_equal(
+                theirs.counts > 0, held_out.counts > 0
+            ):
+                blended.counts[:] = 0  # no common held-out rows: no intervals
+                continue
+            other = self._in_my_units(j, theirs.means()[:, 0])
+            blended.sums[:, r] = np.nan_to_num((mine + other) / 2)
+        for model in models:
+            model.__dict__.pop("_held_out_fit", None)
+        self._set_interval_residuals(Y, regression, blended)
+
+    def _in_my_units(self, j, z):
+        """Target ``j``'s standardised numbers ``z`` from its own model, in
+        this model's standardisation of that target."""
+        model = self.target_networks_[j]
+        value = z * model._encoder.scales_[0] + model._encoder.means_[0]
+        return (value - self._encoder.means_[j]) / self._encoder.scales_[j]
+
+    def _with_target_networks(self, raw, own):
+        """The joint networks' outputs ``raw`` averaged with each target's
+        own model's (``own``, one array per target): the mean of the numbers,
+        the logits of the mean of the class probabilities."""
+        theirs = raw.copy()
+        kinds = self._head_kinds()
+        slices = self.net_.module_.head_slices
+        for j, (sl, out) in enumerate(zip(slices, own)):
+            if kinds[j] == "regression":
+                theirs[:, sl] = self._in_my_units(j, out[:, 0])[:, None]
+            else:
+                theirs[:, sl] = out
+        pair = torch.from_numpy(np.stack([raw, theirs], axis=1))
+        heads = SimpleNamespace(head_kinds=kinds, head_slices=slices)
+        return average_members(pair, heads).numpy()
 
     def _new_network(self, numbers):
         """A network and its loss, fresh weights from torch's state (seed it
@@ -1383,6 +1532,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         X = self._validate_X(X)
         index = X_df.index if isinstance(X_df, pd.DataFrame) else None
         module = self.net_.module_
+        own = [m._raw(X_df)[0] for m in getattr(self, "target_networks_", [])]
         n = X.shape[0]
         step = max(1, PREDICT_FLOATS // max(1, sum(module.head_sizes)))
         work = n * widest_layer(module)
@@ -1394,6 +1544,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 x = as_tensor(X[rows] if step < n else X, self.device_)
                 with torch_threads(threads):
                     raw = self.net_.predict_raw(x, float64=True)
+                if own:
+                    raw = self._with_target_networks(raw, [o[rows] for o in own])
                 yield rows, raw
 
         return chunks(), index, n
@@ -1600,9 +1752,26 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         arrays.update(residual_arrays(getattr(self, "interval_residuals_", None)))
         arrays["calibration.temperatures"] = self.temperatures_
         arrays.update(self._features.get_arrays())
+        extra["target_networks"] = []
+        for i, model in enumerate(getattr(self, "target_networks_", [])):
+            their_extra, their_arrays = model._file_state()
+            extra["target_networks"].append(
+                {
+                    "params": model._saved_params(),
+                    "targets": model._encoder.get_state(),
+                    **their_extra,
+                }
+            )
+            prefix = f"{TARGET_NETWORKS_PREFIX}{i}."
+            arrays.update({prefix + k: a for k, a in their_arrays.items()})
         return extra, arrays
 
     def _restore_file_state(self, parts, tensors, device=None):
+        nested = {
+            k: tensors.pop(k)
+            for k in list(tensors)
+            if k.startswith(TARGET_NETWORKS_PREFIX)
+        }
         training = parts["training"]
         hist = training["history"]
         self.history_ = pd.DataFrame(
@@ -1652,6 +1821,49 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         # in eval mode, as a fitted network is (predict uses it as it is)
         self.net_.module_.train(False)
         self._set_temperatures(temperatures)
+        self.target_networks_ = self._restored_target_networks(
+            parts.get("target_networks", []), nested, device
+        )
+
+    def _restored_target_networks(self, parts, tensors, device):
+        """``target_networks_`` from a file: each checked to be a model of its
+        target alone, with no target networks of its own."""
+        if not isinstance(parts, list) or (
+            parts and (len(parts) != self.n_outputs_ or self.n_outputs_ < 2)
+        ):
+            raise ValueError("the target networks do not match the targets")
+        models = []
+        for i, part in enumerate(parts):
+            part = dict(part)
+            prefix = f"{TARGET_NETWORKS_PREFIX}{i}."
+            own = {
+                k[len(prefix) :]: tensors.pop(k)
+                for k in list(tensors)
+                if k.startswith(prefix)
+            }
+            model = type(self)(**part.pop("params"))
+            check_params(model)
+            model._encoder = TargetEncoder.from_state(
+                part.pop("targets"), model.target_types
+            )
+            model._set_target_attributes(model._encoder)
+            theirs, mine = model.target_classes_[0], self.target_classes_[i]
+            if (
+                model.n_outputs_ != 1
+                or part.get("target_networks")
+                or model.target_types_[0] != self.target_types_[i]
+                or (theirs is None) != (mine is None)
+                or (mine is not None and not np.array_equal(theirs, mine))
+            ):
+                raise ValueError(f"target network {i} does not match target {i}")
+            model.n_features_in_ = self.n_features_in_
+            if hasattr(self, "feature_names_in_"):
+                model.feature_names_in_ = self.feature_names_in_
+            model._restore_file_state(part, own, device=device)
+            models.append(model)
+        if tensors:
+            raise ValueError(f"unexpected tensors {sorted(tensors)[:3]}")
+        return models
 
 
 class _HeldOut:
@@ -1668,6 +1880,12 @@ class _HeldOut:
         self.sums[rows] += outputs
         self.counts[rows] += 1
 
+    def means(self):
+        """Per row, the mean held-out prediction of each column (NaN for the
+        rows no network held out)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sums / self.counts[:, None]
+
     def residuals(self, Y):
         """Per column of the standardised targets ``Y``, the sorted absolute
         residuals of its known cells that were held out (None without any)."""
@@ -1681,3 +1899,10 @@ class _HeldOut:
             predicted = self.sums[known, r] / self.counts[known]
             out.append(np.sort(np.abs(Y[known, r] - predicted)))
         return out
+
+
+def _one_column(column):
+    """One target column (from ``as_target_columns``) as a one-target y."""
+    if isinstance(column, pd.Series):
+        return column.to_frame()
+    return np.asarray(column).reshape(-1, 1)

@@ -9,7 +9,9 @@ Inside:
   validation split, else equal weights.
 - ``resolve_class_weights``: its ``class_weight`` (None, "balanced", a list
   per classification target, or a dict by target name, each entry None,
-  "balanced" or ``{label: weight}``) as one per-class weight vector per target.
+  "balanced" or ``{label: weight}``) as one per-class weight vector per target;
+  ``class_weight_entries``: the entry itself per target (a target's own
+  networks, ``target_networks``, are given theirs).
 
 numpy and scikit-learn only; both raise errors that name the bad entry.
 """
@@ -74,11 +76,9 @@ def resolve_loss_weights(loss_weights, names, n_rows, validation):
     return weights
 
 
-def resolve_class_weights(class_weight, encoder, Y):
-    """Per-class weight vectors (None where unweighted), one entry per target.
-
-    ``Y`` is the encoded target matrix (class codes), for \"balanced\".
-    """
+def class_weight_entries(class_weight, encoder):
+    """The user's ``class_weight`` entry of every target, in target order:
+    None, "balanced" or ``{label: weight}`` (None for regression targets)."""
     cw = class_weight
     names, types = encoder.names_, encoder.types_
     cls_names = [nm for nm, t in zip(names, types) if t == CLASSIFICATION]
@@ -109,9 +109,20 @@ def resolve_class_weights(class_weight, encoder, Y):
                 "entry (None, 'balanced' or a dict) per classification target."
             )
         spec = dict(zip(cls_names, cw))
+    return [
+        spec.get(name) if t == CLASSIFICATION else None for name, t in zip(names, types)
+    ]
+
+
+def resolve_class_weights(class_weight, encoder, Y):
+    """Per-class weight vectors (None where unweighted), one entry per target.
+
+    ``Y`` is the encoded target matrix (class codes), for \"balanced\".
+    """
+    names, types = encoder.names_, encoder.types_
+    entries = class_weight_entries(class_weight, encoder)
     out = []
-    for j, name in enumerate(names):
-        entry = spec.get(name)
+    for j, (name, entry) in enumerate(zip(names, entries)):
         classes = encoder.classes_[j]
         if entry is None or types[j] == REGRESSION:
             out.append(None)
