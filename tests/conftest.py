@@ -20,8 +20,10 @@ SHARED_DATA = Path(
 )
 
 
-#: the one set of fast settings: a single network (the default averages 5)
-FAST = {"n_models": 1}
+#: the one set of fast settings: a single network (the default averages 5),
+#: without each target's own model beside it (tests/test_target_networks.py
+#: and the default-parameter checks fit those)
+FAST = {"n_models": 1, "target_networks": False}
 
 
 def joint(**params):

@@ -1193,12 +1193,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
     def _target_network_params(self, j):
         """The parameters of target ``j``'s own model: this model's, for that
-        target alone (its class weights), silent and without user callbacks."""
+        target alone (its class weights; no loss weights, with no other
+        target to weigh it against), silent and without user callbacks."""
         params = self.get_params(deep=False)
         entry = class_weight_entries(self.class_weight, self._encoder)[j]
         params.update(
             target_types=[self.target_types_[j]],
             class_weight=None if entry is None else [entry],
+            loss_weights=None,
             target_networks=False,
             callbacks=None,
             verbose=0,
