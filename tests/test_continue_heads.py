@@ -30,9 +30,9 @@ def fitted():
     X, Y = slow_and_fast(1400, 0)
     train, test = slice(0, 400), slice(400, None)
     models = {
-        flag: JointRegressorClassifier(random_state=0, continue_heads=flag).fit(
-            X[train], Y[train]
-        )
+        flag: JointRegressorClassifier(
+            random_state=0, continue_heads=flag, target_networks=False
+        ).fit(X[train], Y[train])
         for flag in (False, True)
     }
     return models, X[test], Y[test]

@@ -91,12 +91,12 @@ def test_intervals_come_from_the_held_out_rows_of_the_average(fitted):
     assert np.all(bounds.iloc[:, 0] <= centre) and np.all(centre <= bounds.iloc[:, 1])
 
 
-def test_auto_is_on_below_10000_rows_with_two_targets_or_more():
+def test_auto_is_on_below_2500_rows_with_two_targets_or_more():
     small = dict(hidden_layer_sizes=(8,), n_models=1, max_iter=2, random_state=0)
-    X, Y = mixed(10_000, 1)
+    X, Y = mixed(2_500, 1)
     big = JointRegressorClassifier(**small).fit(X, Y)
     assert big.target_networks_ == []
-    fewer = JointRegressorClassifier(**small).fit(X[:9_999], Y[:9_999])
+    fewer = JointRegressorClassifier(**small).fit(X[:2_499], Y[:2_499])
     assert len(fewer.target_networks_) == 3
     one = JointRegressorClassifier(**small).fit(X[:300], Y["flag"][:300])
     assert one.target_networks_ == []
