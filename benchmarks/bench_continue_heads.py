@@ -45,6 +45,28 @@ TABLES = [
 ]
 
 
+def paired_fit_cpu(X, Y, types, param, repeats, **params):
+    """Median fit CPU of the default with ``param=False`` and with it True
+    on the same rows, in turn in this process (after one fit unmeasured:
+    the first fit of a process pays for lazy imports and allocator
+    warm-up; each side first in every other repeat); and the last model
+    fitted with it True."""
+    cpu = {False: [], True: []}
+    model = None
+    JointRegressorClassifier(target_types=types, random_state=0, **params).fit(X, Y)
+    for repeat in range(repeats):
+        for flag in (False, True) if repeat % 2 == 0 else (True, False):
+            fitted = JointRegressorClassifier(
+                target_types=types, random_state=0, **{**params, param: flag}
+            )
+            start = time.process_time()
+            fitted.fit(X, Y)
+            cpu[flag].append(time.process_time() - start)
+            if flag:
+                model = fitted
+    return statistics.median(cpu[False]), statistics.median(cpu[True]), model
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="*", default=TABLES)
@@ -58,25 +80,10 @@ def main():
     for name in args.tables:
         X, Y, types = tables[name]
         train, _ = train_test_split(np.arange(len(X)), test_size=0.25, random_state=0)
-        cpu = {False: [], True: []}
-        kept = None
-        # a first fit unmeasured (the first fit of a process pays for lazy
-        # imports and allocator warm-up), then the two in turn, each first
-        # in every other repeat
-        JointRegressorClassifier(target_types=types, random_state=0).fit(
-            X.iloc[train], Y.iloc[train]
+        off, on, model = paired_fit_cpu(
+            X.iloc[train], Y.iloc[train], types, "continue_heads", args.repeats
         )
-        for repeat in range(args.repeats):
-            for flag in (False, True) if repeat % 2 == 0 else (True, False):
-                model = JointRegressorClassifier(
-                    target_types=types, random_state=0, continue_heads=flag
-                )
-                start = time.process_time()
-                model.fit(X.iloc[train], Y.iloc[train])
-                cpu[flag].append(time.process_time() - start)
-                if flag:
-                    kept = model.continued_epochs_
-        off, on = statistics.median(cpu[False]), statistics.median(cpu[True])
+        kept = model.continued_epochs_
         rows.append(
             {
                 "table": name,

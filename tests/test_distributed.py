@@ -19,9 +19,9 @@ GRID = {"hidden_layer_sizes": [(16,), (32,)], "alpha": [1e-4, 1e-2]}
 class ThreadProbe(JointRegressorClassifier):
     """Records the torch threads its training ran with."""
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(self, X, y, sample_weight, *args, **kwargs):
         threads = torch.get_num_threads()
-        super()._fit(X, y, sample_weight)
+        super()._fit(X, y, sample_weight, *args, **kwargs)
         self.fit_threads_ = threads
         return self
 

@@ -86,6 +86,8 @@ def test_intervals_come_from_the_held_out_rows_of_the_average(fitted):
     assert len(both.interval_residuals_[0]) == len(joint.interval_residuals_[0])
     assert not np.allclose(both.interval_residuals_[0], joint.interval_residuals_[0])
     assert both.interval_residuals_[1] is None
+    # the fit's per-row held-out predictions are not kept in the model
+    assert not any("_held_out_fit" in vars(m) for m in [both, *both.target_networks_])
     bounds = both.predict_interval(X)
     centre = both.predict(X)["amount"].to_numpy()
     assert np.all(bounds.iloc[:, 0] <= centre) and np.all(centre <= bounds.iloc[:, 1])
@@ -201,3 +203,10 @@ def test_a_forged_target_network_is_a_model_file_error(fitted, tmp_path, change)
     _forged(path, change)
     with pytest.raises(ModelFileError, match="damaged or inconsistent"):
         JointRegressorClassifier.load(path)
+
+
+def test_summary_names_them(fitted):
+    models, _, _ = fitted
+    assert "target_networks_" not in models[False].summary()
+    text = models[True].summary()
+    assert "each target's own model (target_networks_): 3 models of one target" in text

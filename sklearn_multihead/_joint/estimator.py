@@ -1229,6 +1229,7 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
                 )
             models.append(model)
         self.target_networks_ = models
+        theirs = [m.__dict__.pop("_held_out_fit", None) for m in models]
         if held_out is None:
             return
         # the held-out rows are the joint networks' (the same seeds): each
@@ -1237,17 +1238,14 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         blended = _HeldOut(len(Y), len(regression))
         blended.counts = (held_out.counts > 0).astype(float)
         for r, j in enumerate(regression):
-            theirs = models[j].__dict__.pop("_held_out_fit", None)
             mine = held_out.means()[:, r]
-            if theirs is None or not np.array_equal(
-                theirs.counts > 0, held_out.counts > 0
+            if theirs[j] is None or not np.array_equal(
+                theirs[j].counts > 0, held_out.counts > 0
             ):
                 blended.counts[:] = 0  # no common held-out rows: no intervals
                 continue
-            other = self._in_my_units(j, theirs.means()[:, 0])
+            other = self._in_my_units(j, theirs[j].means()[:, 0])
             blended.sums[:, r] = np.nan_to_num((mine + other) / 2)
-        for model in models:
-            model.__dict__.pop("_held_out_fit", None)
         self._set_interval_residuals(Y, regression, blended)
 
     def _in_my_units(self, j, z):
@@ -1665,7 +1663,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
 
         One line per layer (name, type, output shape, parameters), then one line
         per head (the output columns it owns, its kind and what ``predict``
-        returns for it), then the parameter counts.
+        returns for it), then the parameter counts; and, with
+        ``target_networks_``, a line on the models of one target averaged
+        with it.
 
         Returns
         -------
@@ -1673,7 +1673,16 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
             Print it: ``print(est.summary())``.
         """
         check_is_fitted(self)
-        return network_summary(self)
+        text = network_summary(self)
+        own = getattr(self, "target_networks_", [])
+        if own:
+            n = sum(p.numel() for model in own for p in model.net_.module_.parameters())
+            text += (
+                f"\neach target's own model (target_networks_): {len(own)} models "
+                f"of one target, {n:,} parameters; each target's predictions "
+                "average its own model's and the joint networks'"
+            )
+        return text
 
     # -- safe files -------------------------------------------------------------
     def save(self, path):
