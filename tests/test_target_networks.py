@@ -93,7 +93,7 @@ def test_intervals_come_from_the_held_out_rows_of_the_average(fitted):
     assert np.all(bounds.iloc[:, 0] <= centre) and np.all(centre <= bounds.iloc[:, 1])
 
 
-def test_auto_is_on_below_2500_rows_with_two_targets_or_more():
+def test_auto_is_on_below_2500_rows_with_two_to_four_targets():
     small = dict(hidden_layer_sizes=(8,), n_models=1, max_iter=2, random_state=0)
     X, Y = mixed(2_500, 1)
     big = JointRegressorClassifier(**small).fit(X, Y)
@@ -102,6 +102,9 @@ def test_auto_is_on_below_2500_rows_with_two_targets_or_more():
     assert len(fewer.target_networks_) == 3
     one = JointRegressorClassifier(**small).fit(X[:300], Y["flag"][:300])
     assert one.target_networks_ == []
+    tags = pd.DataFrame({f"tag{i}": X[col] > 0 for i, col in enumerate("abcda")})
+    many = JointRegressorClassifier(**small).fit(X[:300], tags[:300])
+    assert many.target_networks_ == []  # five targets: off
     forced = JointRegressorClassifier(target_networks=True, **small).fit(X, Y)
     assert len(forced.target_networks_) == 3
 

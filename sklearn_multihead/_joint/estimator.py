@@ -128,6 +128,10 @@ __all__ = ["JointRegressorClassifier"]
 #: 0.994-1.001x from 3,100 to 4,700) while the cost stays 2.4-4.5x the fit
 #: (benchmarks/README.md, "Each target's own model beside the joint one")
 AUTO_TARGET_NETWORKS_ROWS = 2_500
+#: ... and with at most this many targets: each adds a fit, and the
+#: benchmark's tables have 2 to 4 (a multi-label table of 20 tags would
+#: cost 21 fits for a gain nobody measured)
+AUTO_TARGET_NETWORKS_TARGETS = 4
 #: the model file's tensors of target network i start with this and "i."
 TARGET_NETWORKS_PREFIX = "target_networks."
 
@@ -431,8 +435,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         the trunk costs (a small class target beside noisier ones) get a
         model that did not share it, and every target an ensemble of two
         kinds of networks. ``"auto"``: on when fit is given fewer than
-        2,500 rows and two targets or more, where it gains most; it costs
-        about one more fit per target, a few seconds on such tables. The target
+        2,500 rows and two to four targets, where it gains most; it costs
+        about one more fit per target (so it is off with more targets,
+        such as many yes/no tags), a few seconds on such tables. The target
         networks train after the joint ones, with the same seeds (so the
         same validation rows), without the user's ``callbacks`` and silently;
         ``history_``, ``n_iter_`` and the curves describe the joint networks.
@@ -1189,7 +1194,10 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         if first_chunk or self.n_outputs_ < 2:
             return False
         if self.target_networks == "auto":
-            return n_rows < AUTO_TARGET_NETWORKS_ROWS
+            return (
+                n_rows < AUTO_TARGET_NETWORKS_ROWS
+                and self.n_outputs_ <= AUTO_TARGET_NETWORKS_TARGETS
+            )
         return bool(self.target_networks)
 
     def _target_network_params(self, j):
