@@ -411,7 +411,8 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         networks are about as sure as their held-out rows can show. It helps
         a model whose class heads were trained past their best, e.g. by a
         large weight on a regression target. Needs early stopping; see
-        ``temperatures_``.
+        ``temperatures_`` (the joint networks'; each of ``target_networks_``
+        has its own).
     continue_heads : bool, default=True
         Train further the heads that were still learning when a network
         stopped: a network stops where the total of its targets' validation
@@ -485,8 +486,11 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
     interval_residuals_ : list
         Per target, the sorted absolute residuals (in the target's units) of
         the rows held out of the networks that did not train on them, which
-        calibrate ``predict_interval``; None for a classification target, and
-        for every target without early stopping or after more training.
+        calibrate ``predict_interval`` (with ``target_networks_``, of the
+        average of the joint networks' and the target's own model's held-out
+        predictions: both hold out the same rows); None for a classification
+        target, and for every target without early stopping or after more
+        training.
     continued_epochs_ : list of int
         Per network of the last ``fit``, the epoch of its further training
         for the targets still learning that it kept (``continue_heads``); 0
