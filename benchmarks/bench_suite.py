@@ -28,10 +28,12 @@ recipe of ``ABLATION`` against the default on the tables it ran.
 ``--seeds-report`` prints the headline's numbers for the joint default at
 model seeds 0, 1 and 2 (``--models joint --name joint_model_seed1 --set
 random_state=1``, and the same on ``bench_real.py``'s tables): is a target
-below a bar at seed 0 below it at every seed? ``--before discrete`` and
-``--before target-encoding`` print it for the default before discrete
-numeric columns or before target encoding (the variants of the README's
-table of the worst targets were measured against the latter).
+below a bar at seed 0 below it at every seed? ``--before
+target-networks``, ``--before heads``, ``--before discrete`` and ``--before
+target-encoding`` print it for the default before each target's own model,
+before heads were trained on past the stop, before discrete numeric
+columns or before target encoding (the variants of the README's table of
+the worst targets were measured against the latter).
 """
 
 import argparse

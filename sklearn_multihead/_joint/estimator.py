@@ -124,8 +124,8 @@ __all__ = ["JointRegressorClassifier"]
 
 #: ``target_networks="auto"``: below this many rows given to fit, every
 #: target also gets a model of its own. On the benchmark's tables the gain
-#: shrinks with the rows (error 0.97-0.99x below 2,300 training rows,
-#: 0.994-1.001x from 3,100 to 4,700) while the cost stays 2.4-4.5x the fit
+#: shrinks with the rows (per table, error 0.95-1.00x at up to 2,250
+#: training rows, 0.99-1.00x from 3,100 to 4,700) while the fit costs 2-5x
 #: (benchmarks/README.md, "Each target's own model beside the joint one")
 AUTO_TARGET_NETWORKS_ROWS = 2_500
 #: ... and with at most this many targets: each adds a fit, and the
@@ -442,8 +442,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         networks train after the joint ones, with the same seeds (so the
         same validation rows), without the user's ``callbacks`` and silently;
         ``history_``, ``n_iter_`` and the curves describe the joint networks.
-        ``partial_fit`` never fits them; ``warm_start`` trains them further
-        with the joint networks.
+        A first ``partial_fit`` fits none; later ``partial_fit`` calls and
+        ``warm_start`` train those of a fitted model further, after the joint
+        networks. Predicting costs one pass more per target.
 
     Attributes
     ----------
