@@ -322,6 +322,35 @@ def seeds_report(variants=(), before=None):
             + " | ".join(f"{joint.loc[key, s]:.3f}" for s in sorted(per_seed))
             + f" | {mean[key]:.3f} | {catboost.loc[key, 0]:.3f} |"
         )
+    # the class targets among them: how far from CatBoost's log loss, and at
+    # what accuracy (means over the splits, per seed)
+    cat = pd.DataFrame([r for r in records if r["model"] == "catboost"])
+    cat = cat.groupby(["table", "target"])[["log_loss", "accuracy"]].mean()
+    by_seed = {
+        seed: pd.DataFrame(_seed_records(records, group))
+        .groupby(["table", "target"])[["log_loss", "accuracy"]]
+        .mean()
+        for seed, group in seeds.items()
+    }
+    notes = []
+    for key in mean.nsmallest(8).index:
+        if key not in cat.index or pd.isna(cat.loc[key, "log_loss"]):
+            continue
+        ratios = [
+            by_seed[s].loc[key, "log_loss"] / cat.loc[key, "log_loss"] for s in seeds
+        ]
+        gaps = [
+            by_seed[s].loc[key, "accuracy"] - cat.loc[key, "accuracy"] for s in seeds
+        ]
+        notes.append(
+            f"{key[0]} {key[1]}: log loss / CatBoost's "
+            + ", ".join(f"{r:.3f}" for r in ratios)
+            + "; accuracy - CatBoost's "
+            + ", ".join(f"{g:+.3f}" for g in gaps)
+        )
+    if notes:
+        print("\nper seed, the class targets among them against CatBoost:")
+        print("\n".join(notes))
     if not variants:
         return
     # errors, not relative scores: RMSE, or log loss (accuracy beside it)

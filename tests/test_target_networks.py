@@ -213,3 +213,26 @@ def test_summary_names_them(fitted):
     assert "target_networks_" not in models[False].summary()
     text = models[True].summary()
     assert "each target's own model (target_networks_): 3 models of one target" in text
+
+
+def test_a_target_model_with_other_classes_is_an_error_that_says_so(monkeypatch):
+    import sklearn_multihead._joint.estimator as estimator
+
+    given = estimator._one_column
+
+    def relabelled(column):  # a class the joint model never saw
+        column = given(column)
+        if "flag" in column:
+            column = column.replace({"yes": "maybe"})
+        return column
+
+    monkeypatch.setattr(estimator, "_one_column", relabelled)
+    X, Y = mixed(300, 4)
+    model = JointRegressorClassifier(target_networks=True, max_iter=3, **PARAMS)
+    with pytest.raises(
+        RuntimeError,
+        match="alone found the classes .* Fit with "
+        "target_networks=False, and report this as a bug",
+    ):
+        model.fit(X, Y)
+    assert not hasattr(model, "net_")  # a failed first fit leaves no model

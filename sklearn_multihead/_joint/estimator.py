@@ -1250,8 +1250,9 @@ class JointRegressorClassifier(JointTargetsMixin, BaseEstimator):
         regression = [j for j, k in enumerate(self._head_kinds()) if k == "regression"]
         blended = _HeldOut(len(Y), len(regression))
         blended.counts = (held_out.counts > 0).astype(float)
+        means = held_out.means()
         for r, j in enumerate(regression):
-            mine = held_out.means()[:, r]
+            mine = means[:, r]
             if theirs[j] is None or not np.array_equal(
                 theirs[j].counts > 0, held_out.counts > 0
             ):
